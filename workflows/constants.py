@@ -1,0 +1,54 @@
+"""Names, timeouts and retry policies shared by the interpreter, worker, API and tests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy, SearchAttributeKey
+
+TASK_QUEUE = "servflow"
+INTERPRETER_WORKFLOW = "WorkOrder"
+
+# Activity names, one per automatic node type, plus the one that closes an order whose
+# last step was human (no activity left to carry the final read-model write).
+ACTIVITY_REPORT = "report"
+ACTIVITY_DISPATCH = "dispatch"
+ACTIVITY_SETTLEMENT = "settlement"
+ACTIVITY_NOTIFY = "notify"
+ACTIVITY_CLOSE_ORDER = "close_order"
+ALL_ACTIVITIES = (
+    ACTIVITY_REPORT,
+    ACTIVITY_DISPATCH,
+    ACTIVITY_SETTLEMENT,
+    ACTIVITY_NOTIFY,
+    ACTIVITY_CLOSE_ORDER,
+)
+
+ACTIVITY_START_TO_CLOSE = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=0,  # business failures are non-retryable ApplicationErrors
+    non_retryable_error_types=["BusinessRuleViolation", "InvalidInput"],
+)
+
+# Events after which a long-lived order continues as new between two nodes.
+CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+
+SA_REGION = SearchAttributeKey.for_keyword("Region")
+SA_OUTLET = SearchAttributeKey.for_keyword("Outlet")
+SA_DEFINITION_KEY = SearchAttributeKey.for_keyword("DefinitionKey")
+SA_DEFINITION_VERSION = SearchAttributeKey.for_int("DefinitionVersion")
+SA_STATUS = SearchAttributeKey.for_keyword("Status")
+SA_CURRENT_NODE = SearchAttributeKey.for_keyword("CurrentNode")
+SA_PRIORITY = SearchAttributeKey.for_int("Priority")
+SEARCH_ATTRIBUTES = {
+    "Region": "Keyword",
+    "Outlet": "Keyword",
+    "DefinitionKey": "Keyword",
+    "DefinitionVersion": "Int",
+    "Status": "Keyword",
+    "CurrentNode": "Keyword",
+    "Priority": "Int",
+}

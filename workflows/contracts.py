@@ -1,0 +1,193 @@
+"""Inputs and results that cross the workflow boundary.
+
+Everything here travels through Temporal's pydantic data converter, so the API, the worker,
+the activities and the tests share one set of models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.definition import Definition
+
+OrderStatus = Literal[
+    "running",
+    "reported",
+    "dispatched",
+    "serviced",
+    "signed_off",
+    "settled",
+    "completed",
+    "cancelled",
+    "failed",
+]
+
+
+class Actor(BaseModel):
+    """Who submits a human step; the API fills it from the authenticated caller."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    roles: list[str] = Field(default_factory=list)
+    display_name: str = ""
+
+
+class OrderContext(BaseModel):
+    """Facts about the order fixed at start: where it belongs and who asked for it."""
+
+    region: str = ""
+    outlet: str = ""
+    priority: int = 3
+    customer: dict[str, Any] = Field(default_factory=dict)
+    started_by: str = ""
+
+
+class StartOrderInput(BaseModel):
+    """Starts one work order on a definition snapshot.
+
+    `subdefinitions` holds the snapshots of every pipeline the definition calls as a
+    sub-pipeline, so a running order never reads a definition again.
+    """
+
+    order_id: str
+    definition: Definition
+    subdefinitions: dict[str, Definition] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    context: OrderContext = Field(default_factory=OrderContext)
+    resume: ResumeState | None = None
+    continue_as_new_after_events: int = 0  # 0: Temporal's own suggestion decides
+
+
+class TimelineEntry(BaseModel):
+    """One node visit: who did it, when, with what outcome."""
+
+    node_id: str
+    node_type: str
+    visit: int
+    started_at: datetime
+    completed_at: datetime | None = None
+    actor: str = ""
+    outcome: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SlaBreach(BaseModel):
+    node_id: str
+    visit: int
+    deadline: datetime
+    breached_at: datetime
+    action: str
+    detail: str = ""
+
+
+class ActiveNode(BaseModel):
+    node_id: str
+    node_type: str
+    name: str
+    visit: int
+    since: datetime
+    human: bool
+    assignee: str = ""
+    sla_deadline: datetime | None = None
+    child_workflow_id: str = ""
+
+
+class ResumeState(BaseModel):
+    """What a continued-as-new run carries over from the run before it."""
+
+    node_id: str
+    variables: dict[str, Any]
+    timeline: list[TimelineEntry]
+    breaches: list[SlaBreach]
+    visits: dict[str, int]
+    assignments: dict[str, str]
+    status: OrderStatus
+    runs: int
+    recorded_steps: int = 0
+
+
+class OrderState(BaseModel):
+    """What the `state` query returns."""
+
+    order_id: str
+    definition_key: str
+    definition_version: int
+    status: OrderStatus
+    context: OrderContext
+    active: list[ActiveNode]
+    variables: dict[str, Any]
+    timeline: list[TimelineEntry]
+    breaches: list[SlaBreach]
+    runs: int = 1
+
+
+class StepInput(BaseModel):
+    """What an automatic node's activity receives.
+
+    `idempotency_key` is `<order_id>/<node_id>/<visit>`: the same on every retry of the
+    activity, different when a loop visits the node again. `unrecorded_steps` are the
+    timeline entries the read model has not seen yet; the activity writes them in the same
+    transaction as its own effect, so human steps cost no extra activity.
+    """
+
+    order_id: str
+    node_id: str
+    node_type: str
+    visit: int
+    idempotency_key: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    context: OrderContext = Field(default_factory=OrderContext)
+    definition_key: str = ""
+    definition_version: int = 0
+    status: OrderStatus = "running"
+    unrecorded_steps: list[TimelineEntry] = Field(default_factory=list)
+
+
+class StepResult(BaseModel):
+    """An automatic node's output, stored as `variables[<node_id>]`."""
+
+    output: dict[str, Any] = Field(default_factory=dict)
+    summary: str = ""
+
+
+class StepSubmission(BaseModel):
+    """A field app's submission of a human step (the `submit_step` Update)."""
+
+    node_id: str
+    actor: Actor
+    data: dict[str, Any] = Field(default_factory=dict)
+    outcome: str = "done"
+
+
+class StepAccepted(BaseModel):
+    node_id: str
+    visit: int
+    completed_at: datetime
+
+
+class Reassignment(BaseModel):
+    node_id: str
+    user_id: str
+    by: str = ""
+    reason: str = ""
+
+
+class Cancellation(BaseModel):
+    reason: str
+    by: str = ""
+
+
+class OrderResult(BaseModel):
+    order_id: str
+    status: OrderStatus
+    variables: dict[str, Any]
+    timeline: list[TimelineEntry]
+    breaches: list[SlaBreach]
+
+
+StartOrderInput.model_rebuild()

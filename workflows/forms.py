@@ -1,0 +1,167 @@
+"""Forms of human steps: the fields a field app fills in, and the check of a submission."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+FieldType = Literal[
+    "text", "number", "money", "choice", "date", "photo", "signature", "location", "boolean"
+]
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+class FormField(BaseModel):
+    """One typed field of a human step's form."""
+
+    name: str = Field(pattern=FIELD_NAME, description="variable name, e.g. parts_needed")
+    label: str = ""
+    type: FieldType
+    required: bool = True
+    min: Decimal | None = Field(default=None, description="number/money: smallest value")
+    max: Decimal | None = Field(default=None, description="number/money: largest value")
+    max_length: int | None = Field(default=None, ge=1, description="text: longest length")
+    pattern: str | None = Field(default=None, description="text: regular expression to match")
+    choices: list[str] = Field(default_factory=list, description="choice: allowed values")
+    multiple: bool = Field(default=False, description="choice/photo: several values allowed")
+    currency: str | None = Field(default=None, description="money: required currency code")
+
+    @model_validator(mode="after")
+    def _constraints_fit_type(self) -> FormField:
+        numeric = self.type in ("number", "money")
+        if (self.min is not None or self.max is not None) and not numeric:
+            raise ValueError("min/max apply only to number and money fields")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        if (self.max_length is not None or self.pattern is not None) and self.type != "text":
+            raise ValueError("max_length/pattern apply only to text fields")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern does not compile: {exc}") from None
+        if self.type == "choice" and not self.choices:
+            raise ValueError("a choice field needs at least one entry in choices")
+        if self.choices and self.type != "choice":
+            raise ValueError("choices apply only to choice fields")
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError("choices repeat a value")
+        if self.currency is not None and (self.type != "money" or not CURRENCY.match(self.currency)):
+            raise ValueError("currency applies to money fields and is a code such as CNY")
+        return self
+
+
+def _check_number(field: FormField, value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool):
+        return value, "must be a number"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return value, "must be a number"
+    if not number.is_finite():
+        return value, "must be a finite number"
+    if field.min is not None and number < field.min:
+        return value, f"must be at least {field.min}"
+    if field.max is not None and number > field.max:
+        return value, f"must be at most {field.max}"
+    return value, None
+
+
+def _check_money(field: FormField, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, dict) or set(value) - {"amount", "currency"} or "amount" not in value:
+        return value, 'must be {"amount": "123.45", "currency": "CNY"}'
+    if isinstance(value["amount"], float):
+        return value, "amount must be a string or an integer, not a float, to stay exact"
+    currency = value.get("currency") or field.currency or "CNY"
+    if not CURRENCY.match(str(currency)):
+        return value, f"currency '{currency}' is not a three-letter code"
+    if field.currency and currency != field.currency:
+        return value, f"currency must be {field.currency}"
+    checked, problem = _check_number(field, value["amount"])
+    if problem:
+        return value, problem
+    return {"amount": str(Decimal(str(checked))), "currency": currency}, None
+
+
+def _check_location(value: Any) -> tuple[Any, str | None]:
+    try:
+        lat, lng = float(value["lat"]), float(value["lng"])
+    except (TypeError, KeyError, ValueError):
+        return value, 'must be {"lat": 39.9, "lng": 116.4}'
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        return value, "lat must be within ±90 and lng within ±180"
+    return {"lat": lat, "lng": lng}, None
+
+
+def _check_reference(field: FormField, value: Any) -> tuple[Any, str | None]:
+    refs = value if isinstance(value, list) and field.multiple else [value]
+    if not refs or not all(isinstance(r, str) and 0 < len(r) <= 512 for r in refs):
+        kind = "photo references" if field.type == "photo" else "a signature reference"
+        return value, f"must be {kind} (uploaded file ids)"
+    return value, None
+
+
+def _check_value(field: FormField, value: Any) -> tuple[Any, str | None]:
+    if field.type == "text":
+        if not isinstance(value, str):
+            return value, "must be text"
+        if field.max_length is not None and len(value) > field.max_length:
+            return value, f"must be at most {field.max_length} characters"
+        if field.pattern is not None and not re.fullmatch(field.pattern, value):
+            return value, f"does not match the pattern {field.pattern}"
+        return value, None
+    if field.type == "number":
+        return _check_number(field, value)
+    if field.type == "money":
+        return _check_money(field, value)
+    if field.type == "boolean":
+        return value, None if isinstance(value, bool) else "must be true or false"
+    if field.type == "choice":
+        values = value if field.multiple and isinstance(value, list) else [value]
+        wrong = [v for v in values if v not in field.choices]
+        if wrong:
+            return value, f"must be one of {', '.join(field.choices)}"
+        return value, None
+    if field.type == "date":
+        try:
+            date.fromisoformat(str(value))
+        except ValueError:
+            return value, "must be a date such as 2026-11-22"
+        return value, None
+    if field.type == "location":
+        return _check_location(value)
+    return _check_reference(field, value)
+
+
+def check_submission(
+    form: list[FormField], data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check submitted data against a form.
+
+    Returns:
+        The cleaned values (money normalised to strings) and, per field name, what is wrong
+        with it. Fields the form does not declare are reported too, so typos surface.
+    """
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    known = {f.name for f in form}
+    for name in data:
+        if name not in known:
+            errors[name] = "is not a field of this step"
+    for field in form:
+        value = data.get(field.name)
+        if value is None or value == "" or value == []:
+            if field.required:
+                errors[field.name] = "is required"
+            continue
+        value, problem = _check_value(field, value)
+        if problem:
+            errors[field.name] = problem
+        else:
+            cleaned[field.name] = value
+    return cleaned, errors

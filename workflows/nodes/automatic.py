@@ -1,0 +1,105 @@
+"""Nodes whose work is an activity: report, dispatch, settlement, notify."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.nodes.base import BaseNode, Runtime, node_type
+
+
+class _AutomaticNode(BaseNode):
+    kind = "pipeline"
+
+    async def execute(self, rt: Runtime) -> str | None:
+        await rt.run_activity(self)
+        return self.next
+
+
+class ReportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fault: str = Field(default="", description="fault code, e.g. ac_leak; empty: from variables")
+    refuse_duplicates: bool = Field(
+        default=True, description="refuse an order for a customer and fault that is still open"
+    )
+
+
+@node_type("report")
+class ReportNode(_AutomaticNode):
+    """Registers the order and its customer (creating the customer when new)."""
+
+    activity = "report"
+    status_on_complete = "reported"
+    outputs = ("order_no", "customer_id", "fault")
+    label_zh, label_en = "报修登记", "Report"
+    type: Literal["report"]
+    params: ReportParams = Field(default_factory=ReportParams)
+
+
+class DispatchParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skills: list[str] = Field(default_factory=list, description="certificates required")
+    radius_km: Decimal | None = Field(default=None, gt=0, description="farthest engineer")
+    strategy: Literal["nearest", "least_loaded"] = "nearest"
+    cross_region: bool = Field(default=False, description="may pick from other regions")
+
+
+@node_type("dispatch")
+class DispatchNode(_AutomaticNode):
+    """Picks the outlet and engineer for the job, and records why."""
+
+    activity = "dispatch"
+    status_on_complete = "dispatched"
+    outputs = ("engineer_id", "outlet_id", "distance_km", "reason")
+    label_zh, label_en = "智能派单", "Dispatch"
+    type: Literal["dispatch"]
+    params: DispatchParams = Field(default_factory=DispatchParams)
+
+
+class SettlementParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    milestone: str = Field(default="completion", min_length=1, max_length=64)
+    share: Decimal = Field(default=Decimal("1"), gt=0, le=1, description="part of the job paid")
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+
+
+@node_type("settlement")
+class SettlementNode(_AutomaticNode):
+    """Prices the job from the region's table and records this milestone's payouts."""
+
+    activity = "settlement"
+    status_on_complete = "settled"
+    outputs = ("amount", "currency", "milestone", "share", "payouts")
+    label_zh, label_en = "里程碑结算", "Milestone settlement"
+    type: Literal["settlement"]
+    params: SettlementParams = Field(default_factory=SettlementParams)
+
+
+class NotifyParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["wecom", "sms", "email", "log"] = "wecom"
+    to_roles: list[str] = Field(default_factory=list)
+    to_assignee: bool = Field(default=False, description="also tell the dispatched engineer")
+    message: str = Field(min_length=1, max_length=2000, description="text; {order_id} etc.")
+
+
+@node_type("notify")
+class NotifyNode(_AutomaticNode):
+    """Sends a message (WeCom by default) to roles or the engineer."""
+
+    activity = "notify"
+    outputs = ("notification_id",)
+    label_zh, label_en = "通知", "Notify"
+    type: Literal["notify"]
+    params: NotifyParams
+
+    def problems(self):  # type: ignore[no-untyped-def]
+        yield from super().problems()
+        if not self.params.to_roles and not self.params.to_assignee:
+            yield "notify_no_recipient", "params.to_roles", "name at least one role or the assignee"
