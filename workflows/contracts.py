@@ -146,6 +146,8 @@ class StepInput(BaseModel):
     definition_version: int = 0
     status: OrderStatus = "running"
     unrecorded_steps: list[TimelineEntry] = Field(default_factory=list)
+    final: bool = False
+    """True when the order ends after this step: the activity marks it completed too."""
 
 
 class StepResult(BaseModel):
