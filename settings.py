@@ -1,0 +1,35 @@
+"""Settings of the worker, API and CLI, read from SERVFLOW_* environment variables."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SERVFLOW_", extra="ignore")
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "servflow"
+    temporal_ui_url: str = "http://localhost:8233"
+
+    database_url: str = "sqlite:///var/servflow.db"
+
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
+    worker_max_cached_workflows: int = Field(default=2000, ge=0)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str = Field(default="", description="empty: one is generated under var/")
+    jwt_ttl_minutes: int = 12 * 60
+
+    wecom_webhook_url: str = ""
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

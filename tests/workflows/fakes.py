@@ -1,0 +1,67 @@
+"""Stand-in activities for tests about the interpreter alone (the real ones are tested in
+tests/activities). Each records what it was asked, so tests can assert on the calls."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from workflows import constants as c
+from workflows.contracts import StepInput, StepResult
+
+ENGINEER_USER = "engineer_bj_01"
+
+
+class FakeActivities:
+    def __init__(self, *, fail_dispatch: bool = False) -> None:
+        self.calls: dict[str, list[StepInput]] = defaultdict(list)
+        self.fail_dispatch = fail_dispatch
+
+    def all(self) -> list[Any]:
+        return [self.report, self.dispatch, self.settlement, self.notify, self.close_order]
+
+    def keys(self, name: str) -> list[str]:
+        return [call.idempotency_key for call in self.calls[name]]
+
+    @activity.defn(name=c.ACTIVITY_REPORT)
+    async def report(self, step: StepInput) -> StepResult:
+        self.calls["report"].append(step)
+        fault = step.variables.get("fault", "")
+        return StepResult(output={"order_no": f"SF-{step.order_id}", "customer_id": "c1", "fault": fault})
+
+    @activity.defn(name=c.ACTIVITY_DISPATCH)
+    async def dispatch(self, step: StepInput) -> StepResult:
+        self.calls["dispatch"].append(step)
+        if self.fail_dispatch:
+            raise ApplicationError("no qualified engineer within 200 km", type="BusinessRuleViolation", non_retryable=True)
+        return StepResult(
+            output={
+                "engineer_id": "e1",
+                "engineer_user_id": ENGINEER_USER,
+                "outlet_id": "o1",
+                "distance_km": "3.2",
+                "reason": "nearest certified engineer",
+            },
+            summary="nearest certified engineer",
+        )
+
+    @activity.defn(name=c.ACTIVITY_SETTLEMENT)
+    async def settlement(self, step: StepInput) -> StepResult:
+        self.calls["settlement"].append(step)
+        share = Decimal(str(step.params.get("share", "1")))
+        amount = (Decimal("300.00") * share).quantize(Decimal("0.01"))
+        return StepResult(output={"amount": str(amount), "currency": "CNY", "milestone": step.params.get("milestone"), "share": str(share), "payouts": []})
+
+    @activity.defn(name=c.ACTIVITY_NOTIFY)
+    async def notify(self, step: StepInput) -> StepResult:
+        self.calls["notify"].append(step)
+        return StepResult(output={"notification_id": step.idempotency_key})
+
+    @activity.defn(name=c.ACTIVITY_CLOSE_ORDER)
+    async def close_order(self, step: StepInput) -> StepResult:
+        self.calls["close_order"].append(step)
+        return StepResult()

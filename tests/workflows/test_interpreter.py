@@ -1,0 +1,75 @@
+"""The interpreter on a real Temporal dev server, with stand-in activities."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from tests.workflows.fakes import ENGINEER_USER, FakeActivities
+from tests.workflows.support import SERVICE_OK, SIGNOFF_OK, load_example, start_order, submit, wait_for_step
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def test_ac_repair_order_runs_report_to_settlement(client: Client, task_queue: str, fakes: FakeActivities) -> None:
+    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "ac_leak"})
+    waiting = await wait_for_step(handle, "service")
+    assert waiting.status == "dispatched"
+    assert waiting.active[0].assignee == ENGINEER_USER
+    assert waiting.active[0].sla_deadline is not None
+    await submit(handle, "service", SERVICE_OK)
+    await wait_for_step(handle, "signoff")
+    await submit(handle, "signoff", SIGNOFF_OK)
+    result = await handle.result()
+
+    assert result.status == "completed"
+    visited = [e.node_id for e in result.timeline]
+    assert visited == ["report", "dispatch", "service", "commissioning", "parts", "signoff", "final_settlement", "end"]
+    signoff = next(e for e in result.timeline if e.node_id == "signoff")
+    assert signoff.actor == ENGINEER_USER and signoff.data["rating"] == "5"
+    amounts = [Decimal(result.variables[n]["amount"]) for n in ("commissioning", "final_settlement")]
+    assert amounts == [Decimal("180.00"), Decimal("120.00")]
+    # The final settlement closed the order itself: no extra close_order activity.
+    assert fakes.calls["close_order"] == []
+    assert fakes.calls["settlement"][-1].final is True
+    # Human steps reach the read model through the next activity's input.
+    carried = [s.node_id for call in fakes.calls["settlement"] for s in call.unrecorded_steps]
+    assert carried == ["service", "signoff"]
+
+
+async def test_step_from_wrong_engineer_is_refused(client: Client, task_queue: str) -> None:
+    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    await wait_for_step(handle, "service")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await submit(handle, "service", SERVICE_OK, user="engineer_sh_07")
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ActorNotAllowed"
+    await handle.terminate()
+
+
+async def test_step_not_active_is_refused(client: Client, task_queue: str) -> None:
+    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    await wait_for_step(handle, "service")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await submit(handle, "signoff", SIGNOFF_OK)
+    assert isinstance(refused.value.cause, ApplicationError)
+    assert refused.value.cause.type == "StepNotActive"
+    assert "service" in str(refused.value.cause)
+    await handle.terminate()
+
+
+async def test_invalid_form_is_refused_with_field_errors_and_not_recorded(client: Client, task_queue: str) -> None:
+    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    await wait_for_step(handle, "service")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await submit(handle, "service", {"diagnosis": 42, "colour": "red"})
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "FormInvalid"
+    errors = cause.details[0]
+    assert errors == {"diagnosis": "must be text", "parts_needed": "is required", "colour": "is not a field of this step"}
+    history = await handle.fetch_history()
+    assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    await handle.terminate()

@@ -1,0 +1,104 @@
+"""The servflow worker: the interpreter workflow and the activities, on one task queue.
+
+Run `python worker.py` (settings from SERVFLOW_* variables; see settings.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from settings import Settings, get_settings
+from workflows.registry import WORKFLOWS
+
+# Modules the workflow sandbox shares with the host instead of re-importing per run: our
+# pure definition code and the libraries it stands on, all deterministic.
+PASSTHROUGH_MODULES = ("workflows", "pydantic", "pydantic_core", "annotated_types", "simpleeval")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    activities: Sequence[Any],
+    max_concurrent_activities: int = 100,
+    max_concurrent_workflow_tasks: int = 100,
+    max_cached_workflows: int = 2000,
+    activity_executor: ThreadPoolExecutor | None = None,
+    workflows: Sequence[type] = WORKFLOWS,
+) -> Worker:
+    """The worker every entry point uses: worker.py, the CLI, the tests and the bench."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        activity_executor=activity_executor,
+        workflow_runner=sandbox_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+def production_activities(settings: Settings) -> list[Any]:
+    from activities.registry import ActivityDeps, build_activities
+    from store.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    return build_activities(ActivityDeps.default(make_session_factory(engine), settings))
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings)
+    worker = build_worker(
+        client,
+        task_queue=settings.task_queue,
+        activities=production_activities(settings),
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+    )
+    async with worker:
+        logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+        await stop.wait()
+    logging.info("worker stopped")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(get_settings(), stop)
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,558 @@
+"""The one generic workflow: runs a work order by walking its definition snapshot.
+
+Deterministic by construction: time comes from `workflow.now()`, waiting from Temporal
+timers and conditions, work from activities; iteration is over lists and insertion-ordered
+dicts only. Human steps arrive as the `submit_step` Update, whose validator refuses a wrong
+step, actor or form before anything is written to history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import constants as c
+    from workflows.contracts import (
+        ActiveNode,
+        Actor,
+        Cancellation,
+        OrderResult,
+        OrderState,
+        OrderStatus,
+        Reassignment,
+        ResumeState,
+        SlaBreach,
+        StartOrderInput,
+        StepAccepted,
+        StepInput,
+        StepResult,
+        StepSubmission,
+        TimelineEntry,
+    )
+    from workflows.expressions import ExpressionError, evaluate
+    from workflows.forms import check_submission
+    from workflows.nodes import BaseNode
+    from workflows.nodes.flow import EndNode
+
+# Nodes that pass in an instant; search attributes are refreshed only where an order waits.
+_INSTANT = frozenset({"decision", "join", "parallel", "end"})
+
+
+@workflow.defn(name=c.INTERPRETER_WORKFLOW)
+class WorkOrderWorkflow:
+    @workflow.init
+    def __init__(self, input: StartOrderInput) -> None:
+        self._input = input
+        self._definition = input.definition
+        self._nodes: dict[str, BaseNode] = input.definition.node_map()
+        resume = input.resume
+        if resume is None:
+            defaults = {v.name: v.default for v in input.definition.variables}
+            self._variables: dict[str, Any] = {**defaults, **input.variables}
+            self._timeline: list[TimelineEntry] = []
+            self._breaches: list[SlaBreach] = []
+            self._visits: dict[str, int] = {}
+            self._assignments: dict[str, str] = {}
+            self._status: OrderStatus = "running"
+            self._runs = 1
+        else:
+            self._variables = dict(resume.variables)
+            self._timeline = list(resume.timeline)
+            self._breaches = list(resume.breaches)
+            self._visits = dict(resume.visits)
+            self._assignments = dict(resume.assignments)
+            self._status = resume.status
+            self._runs = resume.runs + 1
+        self._engineer = self._latest_engineer()
+        self._active: dict[str, ActiveNode] = {}
+        self._submitted: dict[str, tuple[dict[str, Any], Actor, str]] = {}
+        self._escalated_to: dict[str, str] = {}
+        self._unrecorded: list[TimelineEntry] = []
+        self._closed = False
+        self._branches_open = 0
+        self._cancel: Cancellation | None = None
+        self._main: asyncio.Task[str | None] | None = None
+        self._published_sa: dict[str, Any] = {}
+
+    # ---- run -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: StartOrderInput) -> OrderResult:
+        start = input.resume.node_id if input.resume else self._definition.start
+        self._publish_identity()
+        self._main = asyncio.create_task(self._walk(start, stop_at=None, main=True))
+        try:
+            continue_at = await self._main
+        except asyncio.CancelledError:
+            await self._finish_cancelled()
+            if self._cancel is None:
+                raise  # cancelled through Temporal: the run ends as cancelled there too
+        except (ActivityError, ChildWorkflowError, ExpressionError, LookupError) as err:
+            await self._finish_failed(err)
+        else:
+            if continue_at is not None:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(self._continued_input(continue_at))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return OrderResult(
+            order_id=input.order_id,
+            status=self._status,
+            variables=self._variables,
+            timeline=self._timeline,
+            breaches=self._breaches,
+        )
+
+    async def _walk(self, node_id: str | None, *, stop_at: str | None, main: bool) -> str | None:
+        """Visit nodes from `node_id` until an end (or `stop_at`, a branch's join).
+
+        Returns a node id to continue as new at, or None when the walk finished.
+        """
+        while node_id is not None and node_id != stop_at:
+            if main and self._should_continue_as_new():
+                return node_id
+            node_id = await self._visit(self._nodes[node_id])
+        return None
+
+    async def _visit(self, node: BaseNode) -> str | None:
+        visit = self._visits.get(node.id, 0) + 1
+        self._visits[node.id] = visit
+        now = workflow.now()
+        entry = TimelineEntry(node_id=node.id, node_type=node.type, visit=visit, started_at=now)
+        deadline = now + node.sla.duration if node.sla is not None else None
+        self._active[node.id] = ActiveNode(
+            node_id=node.id,
+            node_type=node.type,
+            name=node.name,
+            visit=visit,
+            since=now,
+            human=node.human,
+            assignee=self._assignee_label(node),
+            sla_deadline=deadline,
+        )
+        if node.type not in _INSTANT:
+            self._publish_progress()
+        self._timeline.append(entry)
+        try:
+            if isinstance(node, EndNode):
+                await self._close()
+            work = node.execute(self)
+            next_id = await (self._with_sla(node, work) if node.sla is not None else work)
+        finally:
+            del self._active[node.id]
+        if node.status_on_complete is not None:
+            self._status = node.status_on_complete  # type: ignore[assignment]
+        entry.completed_at = workflow.now()
+        if node.activity is None and not node.human and node.type not in _INSTANT:
+            self._unrecorded.append(entry)
+        if isinstance(node, EndNode):
+            self._publish_progress()
+        return next_id
+
+    # ---- what nodes ask of the runtime (workflows.nodes.base.Runtime) -----------------
+
+    async def run_activity(self, node: BaseNode) -> dict[str, Any]:
+        assert node.activity is not None
+        final = self._ends_after(node)
+        status = "completed" if final else (node.status_on_complete or self._status)
+        result = await self._call_activity(node.activity, node, status=status, final=final)
+        self._variables[node.id] = result.output
+        self._timeline[self._entry_index(node)].outcome = result.summary
+        if node.type == "dispatch":
+            self._engineer = self._engineer_of(result.output)
+        if final:
+            self._closed = True
+        return result.output
+
+    async def wait_for_step(self, node: BaseNode) -> dict[str, Any]:
+        await workflow.wait_condition(lambda: node.id in self._submitted)
+        data, _actor, _outcome = self._submitted.pop(node.id)
+        self._variables[node.id] = data
+        return data
+
+    async def sleep(self, duration: timedelta) -> None:
+        await workflow.sleep(duration)
+
+    async def run_branches(self, starts: list[str], join: str) -> None:
+        self._branches_open += 1
+        try:
+            branches = [asyncio.create_task(self._walk(s, stop_at=join, main=False)) for s in starts]
+            try:
+                await asyncio.gather(*branches)
+            except BaseException:
+                for branch in branches:
+                    branch.cancel()
+                raise
+        finally:
+            self._branches_open -= 1
+
+    async def run_child(self, node: BaseNode, key: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        definition = self._input.subdefinitions.get(key)
+        if definition is None:
+            raise LookupError(f"sub-pipeline '{key}' was not part of this order's snapshot")
+        child_id = f"{self._input.order_id}.{node.id}.{self._visits[node.id]}"
+        self._active[node.id].child_workflow_id = child_id
+        result = await workflow.execute_child_workflow(
+            WorkOrderWorkflow.run,
+            StartOrderInput(
+                order_id=child_id,
+                definition=definition,
+                subdefinitions=self._input.subdefinitions,
+                variables=inputs,
+                context=self._input.context,
+            ),
+            id=child_id,
+            result_type=OrderResult,
+        )
+        self._variables[node.id] = result.variables
+        return result.variables
+
+    def evaluate(self, source: str) -> Any:
+        names = {**self._variables, "order": self._order_facts()}
+        return evaluate(source, names)
+
+    # ---- SLA ---------------------------------------------------------------------------
+
+    async def _with_sla(self, node: BaseNode, work: Awaitable[str | None]) -> str | None:
+        assert node.sla is not None
+        task = asyncio.ensure_future(work)
+        try:
+            try:
+                await workflow.wait_condition(task.done, timeout=node.sla.duration)
+            except TimeoutError:
+                await self._breach(node)
+            return await task
+        except BaseException:
+            task.cancel()
+            raise
+
+    async def _breach(self, node: BaseNode) -> None:
+        assert node.sla is not None
+        sla, active = node.sla, self._active[node.id]
+        detail = ""
+        roles = list(sla.notify)
+        if sla.on_breach == "escalate":
+            self._escalated_to[node.id] = sla.escalate_to
+            roles.append(sla.escalate_to)
+            detail = f"escalated to {sla.escalate_to}"
+        elif sla.on_breach == "reassign":
+            self._assignments[node.id] = sla.reassign_to
+            detail = f"reassigned to {sla.reassign_to}"
+        active.assignee = self._assignee_label(node)
+        assert active.sla_deadline is not None
+        breach = SlaBreach(
+            node_id=node.id,
+            visit=active.visit,
+            deadline=active.sla_deadline,
+            breached_at=workflow.now(),
+            action=sla.on_breach,
+            detail=detail,
+        )
+        self._breaches.append(breach)
+        if roles:
+            message = f"SLA breached: order {self._input.order_id}, step {node.name or node.id}"
+            params = {"channel": "wecom", "to_roles": roles, "message": message, "to_assignee": False}
+            await self._call_activity(
+                c.ACTIVITY_NOTIFY, node, status=self._status, params=params, key_suffix="sla"
+            )
+
+    # ---- signals, updates, queries -------------------------------------------------------
+
+    @workflow.update(name="submit_step")
+    async def submit_step(self, submission: StepSubmission) -> StepAccepted:
+        # Two submissions can pass their validators in the same activation: re-check here.
+        self._check_submission(submission)
+        node = self._nodes[submission.node_id]
+        cleaned, _ = check_submission(node.form_fields(), submission.data)
+        entry = self._timeline[self._entry_index(node)]
+        entry.completed_at = workflow.now()
+        entry.actor = submission.actor.user_id
+        entry.outcome = submission.outcome
+        entry.data = cleaned
+        self._unrecorded.append(entry)
+        self._submitted[node.id] = (cleaned, submission.actor, submission.outcome)
+        return StepAccepted(node_id=node.id, visit=entry.visit, completed_at=entry.completed_at)
+
+    @submit_step.validator
+    def _validate_submit_step(self, submission: StepSubmission) -> None:
+        self._check_submission(submission)
+
+    @workflow.signal(name="cancel")
+    def cancel(self, request: Cancellation) -> None:
+        if self._cancel is None and self._main is not None and not self._main.done():
+            self._cancel = request
+            self._main.cancel()
+
+    @workflow.signal(name="reassign")
+    def reassign(self, request: Reassignment) -> None:
+        self._assignments[request.node_id] = request.user_id
+        if request.node_id in self._active:
+            self._active[request.node_id].assignee = request.user_id
+
+    @workflow.query(name="state")
+    def state(self) -> OrderState:
+        return OrderState(
+            order_id=self._input.order_id,
+            definition_key=self._definition.key,
+            definition_version=self._definition.version,
+            status=self._status,
+            context=self._input.context,
+            active=list(self._active.values()),
+            variables=self._variables,
+            timeline=self._timeline,
+            breaches=self._breaches,
+            runs=self._runs,
+        )
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _check_submission(self, submission: StepSubmission) -> None:
+        node = self._nodes.get(submission.node_id)
+        if node is None or not node.human:
+            raise ApplicationError(
+                f"'{submission.node_id}' is not a human step of this order",
+                type="StepNotActive",
+                non_retryable=True,
+            )
+        if submission.node_id not in self._active or submission.node_id in self._submitted:
+            waiting = ", ".join(n for n, a in self._active.items() if a.human) or "none"
+            raise ApplicationError(
+                f"step '{submission.node_id}' is not waiting for input (waiting: {waiting})",
+                type="StepNotActive",
+                non_retryable=True,
+            )
+        if not self._actor_allowed(node, submission.actor):
+            raise ApplicationError(
+                f"user '{submission.actor.user_id}' may not complete step '{node.id}'"
+                f" (assigned to {self._assignee_label(node) or 'nobody'})",
+                type="ActorNotAllowed",
+                non_retryable=True,
+            )
+        _, errors = check_submission(node.form_fields(), submission.data)
+        if errors:
+            raise ApplicationError(
+                f"the form of step '{node.id}' has errors: "
+                + "; ".join(f"{k} {v}" for k, v in errors.items()),
+                errors,
+                type="FormInvalid",
+                non_retryable=True,
+            )
+
+    def _actor_allowed(self, node: BaseNode, actor: Actor) -> bool:
+        escalated = self._escalated_to.get(node.id)
+        if escalated and escalated in actor.roles:
+            return True
+        if node.id in self._assignments:
+            return actor.user_id == self._assignments[node.id]
+        rule = node.assignee
+        if rule is None:
+            return True
+        if rule.kind == "role":
+            return rule.value in actor.roles
+        if rule.kind == "user":
+            return actor.user_id == rule.value
+        if rule.kind == "dispatched_engineer":
+            return self._engineer is not None and actor.user_id == self._engineer
+        try:
+            return actor.user_id == str(self.evaluate(rule.value))
+        except ExpressionError:
+            return False
+
+    def _assignee_label(self, node: BaseNode) -> str:
+        if node.id in self._assignments:
+            return self._assignments[node.id]
+        rule = node.assignee
+        if rule is None:
+            return ""
+        if rule.kind == "dispatched_engineer":
+            return self._engineer or ""
+        if rule.kind == "role":
+            return f"role:{rule.value}"
+        if rule.kind == "user":
+            return rule.value
+        try:
+            return str(self.evaluate(rule.value))
+        except ExpressionError:
+            return ""
+
+    @staticmethod
+    def _engineer_of(output: dict[str, Any]) -> str | None:
+        engineer = output.get("engineer_user_id") or output.get("engineer_id")
+        return str(engineer) if engineer is not None else None
+
+    def _latest_engineer(self) -> str | None:
+        engineer = None
+        for node in self._definition.nodes:
+            if node.type == "dispatch" and isinstance(self._variables.get(node.id), dict):
+                engineer = self._engineer_of(self._variables[node.id]) or engineer
+        return engineer
+
+    def _entry_index(self, node: BaseNode) -> int:
+        visit = self._visits[node.id]
+        for i in range(len(self._timeline) - 1, -1, -1):
+            entry = self._timeline[i]
+            if entry.node_id == node.id and entry.visit == visit:
+                return i
+        raise LookupError(node.id)
+
+    def _ends_after(self, node: BaseNode) -> bool:
+        following = self._nodes.get(node.next) if node.next else None
+        return isinstance(following, EndNode) and self._branches_open == 0
+
+    def _order_facts(self) -> dict[str, Any]:
+        ctx = self._input.context
+        return {
+            "order_id": self._input.order_id,
+            "region": ctx.region,
+            "outlet": ctx.outlet,
+            "priority": ctx.priority,
+            "customer": ctx.customer,
+        }
+
+    async def _call_activity(
+        self,
+        name: str,
+        node: BaseNode,
+        *,
+        status: str,
+        final: bool = False,
+        params: dict[str, Any] | None = None,
+        key_suffix: str = "",
+    ) -> StepResult:
+        visit = self._visits[node.id]
+        key = f"{self._input.order_id}/{node.id}/{visit}" + (f"/{key_suffix}" if key_suffix else "")
+        steps, self._unrecorded = self._unrecorded, []
+        step = StepInput(
+            order_id=self._input.order_id,
+            node_id=node.id,
+            node_type=node.type if not key_suffix else f"{node.type}:{key_suffix}",
+            visit=visit,
+            idempotency_key=key,
+            params=params if params is not None else _params_of(node),
+            variables=self._variables,
+            context=self._input.context,
+            definition_key=self._definition.key,
+            definition_version=self._definition.version,
+            status=status,  # type: ignore[arg-type]
+            unrecorded_steps=steps,
+            final=final,
+        )
+        try:
+            return await workflow.execute_activity(
+                name,
+                step,
+                result_type=StepResult,
+                start_to_close_timeout=c.ACTIVITY_START_TO_CLOSE,
+                retry_policy=c.ACTIVITY_RETRY,
+            )
+        except BaseException:
+            self._unrecorded = steps + self._unrecorded
+            raise
+
+    async def _close(self, status: str = "completed") -> None:
+        """Tell the read model the order ended, unless the last activity already did."""
+        if self._closed:
+            return
+        end = next(n for n in self._definition.nodes if isinstance(n, EndNode))
+        node = self._nodes.get(self._timeline[-1].node_id, end) if self._timeline else end
+        await self._call_activity(c.ACTIVITY_CLOSE_ORDER, node, status=status, final=True, params={})
+        self._closed = True
+
+    async def _finish_cancelled(self) -> None:
+        self._status = "cancelled"
+        reason = self._cancel.reason if self._cancel else "cancelled in Temporal"
+        self._timeline.append(
+            TimelineEntry(
+                node_id="",
+                node_type="cancel",
+                visit=1,
+                started_at=workflow.now(),
+                completed_at=workflow.now(),
+                actor=self._cancel.by if self._cancel else "",
+                outcome=reason,
+            )
+        )
+        self._unrecorded.append(self._timeline[-1])
+        self._publish_progress()
+        await self._close("cancelled")
+
+    async def _finish_failed(self, err: BaseException) -> None:
+        cause = err.cause if isinstance(err, ActivityError | ChildWorkflowError) else err
+        message = str(cause) if cause is not None else str(err)
+        self._status = "failed"
+        failed = self._timeline[-1] if self._timeline else None
+        if failed is not None:
+            failed.outcome = f"failed: {message}"
+            failed.completed_at = workflow.now()
+            self._unrecorded.append(failed)
+        self._publish_progress()
+        self._closed = False
+        await self._close("failed")
+        raise ApplicationError(f"order failed: {message}", type="OrderFailed", non_retryable=True)
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if self._active or self._branches_open:
+            return False
+        limit = self._input.continue_as_new_after_events or c.CONTINUE_AS_NEW_AFTER_EVENTS
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= limit
+
+    def _continued_input(self, node_id: str) -> StartOrderInput:
+        return self._input.model_copy(
+            update={
+                "variables": {},
+                "resume": ResumeState(
+                    node_id=node_id,
+                    variables=self._variables,
+                    timeline=self._timeline,
+                    breaches=self._breaches,
+                    visits=self._visits,
+                    assignments=self._assignments,
+                    status=self._status,
+                    runs=self._runs,
+                ),
+            }
+        )
+
+    # ---- search attributes ---------------------------------------------------------------
+
+    def _publish_identity(self) -> None:
+        ctx = self._input.context
+        self._upsert(
+            [
+                c.SA_REGION.value_set(ctx.region),
+                c.SA_OUTLET.value_set(ctx.outlet),
+                c.SA_DEFINITION_KEY.value_set(self._definition.key),
+                c.SA_DEFINITION_VERSION.value_set(self._definition.version),
+                c.SA_PRIORITY.value_set(ctx.priority),
+            ]
+        )
+
+    def _publish_progress(self) -> None:
+        current = ",".join(self._active) if self._status not in ("completed", "cancelled", "failed") else ""
+        self._upsert([c.SA_STATUS.value_set(self._status), c.SA_CURRENT_NODE.value_set(current)])
+
+    def _upsert(self, updates: list[Any]) -> None:
+        """Upsert only what changed, or what the starter did not set already."""
+        existing: TypedSearchAttributes = workflow.info().typed_search_attributes
+        changed = []
+        for update in updates:
+            name, value = update.key.name, update.value
+            known = self._published_sa.get(name, existing.get(update.key))
+            if known != value:
+                changed.append(update)
+                self._published_sa[name] = value
+        if changed:
+            workflow.upsert_search_attributes(changed)
+
+
+def _params_of(node: BaseNode) -> dict[str, Any]:
+    params = getattr(node, "params", None)
+    return params.model_dump(mode="json") if params is not None else {}
+

@@ -1,0 +1,374 @@
+"""Every rule a definition must meet. Returns all problems at once, each naming its node.
+
+The checks run in three passes: each node on its own (its model and its `problems()`),
+then the graph (references, reachability, ends, loops, forks and joins), then the
+expressions against the variables the definition can have at run time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from workflows.definition import Definition, NodeTemplate, resolve_templates
+from workflows.expressions import CONSTANTS, ExpressionError, compile_expression
+from workflows.messages import zh
+from workflows.nodes import NODE_TYPES, BaseNode
+from workflows.nodes.flow import EndNode, JoinNode, ParallelNode, SubpipelineNode
+
+ORDER_FIELDS = ("order_id", "region", "outlet", "priority", "customer")
+
+
+class Problem(BaseModel):
+    """One thing wrong with a definition, phrased for the designer who drew it."""
+
+    code: str
+    message: str
+    message_zh: str = ""
+    node_id: str | None = None
+    path: str = Field(description="JSON path into the definition, e.g. $.nodes[2].next")
+
+
+class ValidationReport(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    problems: list[Problem]
+    definition: Definition | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Header(Definition):
+    nodes: list[Any] = Field(min_length=1)  # type: ignore[assignment]
+
+
+def _loc_to_path(base: str, loc: Iterable[int | str]) -> str:
+    path = base
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _pydantic_message(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        return "is not a setting of this node" if error["loc"] else "is not allowed here"
+    return message
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, code: str, path: str, message: str, node_id: str | None = None, **fmt: Any) -> None:
+        self.problems.append(
+            Problem(
+                code=code,
+                message=message,
+                message_zh=zh(code, node=node_id or "", **fmt) or message,
+                node_id=node_id,
+                path=path,
+            )
+        )
+
+
+def _check_header(raw: dict[str, Any], out: _Collector) -> None:
+    try:
+        _Header.model_validate(raw)
+    except ValidationError as exc:
+        for error in exc.errors():
+            if error["loc"] and error["loc"][0] == "nodes" and len(error["loc"]) > 1:
+                continue
+            field = ".".join(str(p) for p in error["loc"])
+            out.add("invalid_field", _loc_to_path("$", error["loc"]), f"{field}: {_pydantic_message(error)}", field=field, detail=_pydantic_message(error))
+
+
+def _parse_nodes(raw_nodes: list[Any], out: _Collector) -> tuple[list[tuple[int, BaseNode]], dict[str, int]]:
+    parsed: list[tuple[int, BaseNode]] = []
+    ids: dict[str, int] = {}
+    for index, raw in enumerate(raw_nodes):
+        base = f"$.nodes[{index}]"
+        if not isinstance(raw, dict):
+            out.add("invalid_node", base, "a node must be an object with id and type")
+            continue
+        node_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        if node_id is not None:
+            if node_id in ids:
+                out.add("duplicate_id", f"{base}.id", f"node id '{node_id}' is used twice", node_id)
+            else:
+                ids[node_id] = index
+        node_type = raw.get("type")
+        cls = NODE_TYPES.get(node_type) if isinstance(node_type, str) else None
+        if cls is None:
+            known = ", ".join(sorted(NODE_TYPES))
+            out.add(
+                "unknown_type",
+                f"{base}.type",
+                f"node '{node_id or index}': unknown type '{node_type}' (known: {known})",
+                node_id,
+                type=node_type,
+            )
+            continue
+        try:
+            node = cls.model_validate(raw)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(p) for p in error["loc"])
+                out.add(
+                    "invalid_setting",
+                    _loc_to_path(base, error["loc"]),
+                    f"node '{node_id or index}': {field} {_pydantic_message(error)}",
+                    node_id,
+                    field=field,
+                    detail=_pydantic_message(error),
+                )
+            continue
+        for code, suffix, message in node.problems():
+            out.add(code, f"{base}.{suffix}", f"node '{node.id}': {message}", node.id)
+        parsed.append((index, node))
+    return parsed, ids
+
+
+def _reachable(starts: Iterable[str], edges: Mapping[str, Iterable[str]], stop: str | None = None) -> set[str]:
+    seen: set[str] = set()
+    queue = deque(s for s in starts)
+    while queue:
+        current = queue.popleft()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current == stop:
+            continue
+        queue.extend(t for t in edges.get(current, ()) if t not in seen)
+    return seen
+
+
+def _strongly_connected(nodes: list[str], edges: Mapping[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iterative so deep pipelines cannot overflow the stack."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, child_i = work.pop()
+            if child_i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            children = [c for c in edges.get(node, []) if c in edges]
+            if child_i < len(children):
+                work.append((node, child_i + 1))
+                child = children[child_i]
+                if child not in index:
+                    work.append((child, 0))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
+
+
+def _check_graph(
+    header: dict[str, Any], parsed: list[tuple[int, BaseNode]], ids: dict[str, int], out: _Collector
+) -> None:
+    nodes = {node.id: (index, node) for index, node in parsed}
+    edges: dict[str, list[str]] = {node.id: [] for _, node in parsed}
+    broken: set[str] = set()
+    for index, node in parsed:
+        for suffix, target in node.successors():
+            if target not in ids:
+                out.add(
+                    "dangling_next",
+                    f"$.nodes[{index}].{suffix}",
+                    f"node '{node.id}' points to '{target}', which does not exist",
+                    node.id,
+                    target=target,
+                )
+                broken.add(node.id)
+            else:
+                edges[node.id].append(target)
+        if node.needs_next() and node.next is None:
+            out.add("missing_next", f"$.nodes[{index}].next", f"node '{node.id}' has no next node", node.id)
+            broken.add(node.id)
+    start = header.get("start")
+    if isinstance(start, str) and start not in ids:
+        out.add("unknown_start", "$.start", f"start node '{start}' does not exist", target=start)
+    ends = [node.id for _, node in parsed if isinstance(node, EndNode)]
+    if not ends and parsed:
+        out.add("no_end", "$.nodes", "the pipeline has no end node")
+    if isinstance(start, str) and start in nodes:
+        reached = _reachable([start], edges)
+        for index, node in parsed:
+            if node.id not in reached:
+                out.add("unreachable", f"$.nodes[{index}]", f"node '{node.id}' can never be reached from the start", node.id)
+    reverse: dict[str, list[str]] = defaultdict(list)
+    for source, targets in edges.items():
+        for target in targets:
+            reverse[target].append(source)
+    finishing = _reachable(ends, reverse) if ends else set()
+    stuck = [n for n in edges if n not in finishing]
+    stuck_edges = {n: [t for t in edges[n] if t in nodes and t not in finishing] for n in stuck}
+    for component in _strongly_connected(stuck, stuck_edges):
+        members = set(component)
+        leaves_component = any(t not in members for n in component for t in stuck_edges[n])
+        if leaves_component:
+            continue  # not the root cause: it only leads into a stuck part reported below
+        first = min(component, key=lambda n: nodes[n][0])
+        index = nodes[first][0]
+        if len(component) > 1 or first in edges[first]:
+            names = ", ".join(sorted(component, key=lambda n: nodes[n][0]))
+            out.add("loop_without_exit", f"$.nodes[{index}]", f"nodes {names} form a loop that never reaches an end", first, members=names)
+        elif ends and first not in broken:
+            out.add("no_path_to_end", f"$.nodes[{index}]", f"no path leads from node '{first}' to an end", first)
+    _check_forks(parsed, nodes, edges, out)
+
+
+def _check_forks(
+    parsed: list[tuple[int, BaseNode]],
+    nodes: dict[str, tuple[int, BaseNode]],
+    edges: dict[str, list[str]],
+    out: _Collector,
+) -> None:
+    forks_of_join: dict[str, list[str]] = defaultdict(list)
+    for index, node in parsed:
+        if not isinstance(node, ParallelNode):
+            continue
+        target = nodes.get(node.join)
+        if target is None or not isinstance(target[1], JoinNode):
+            out.add("fork_without_join", f"$.nodes[{index}].join", f"parallel '{node.id}' must name a join node as its join, not '{node.join}'", node.id, target=node.join)
+            continue
+        forks_of_join[node.join].append(node.id)
+        for i, branch in enumerate(node.branches):
+            if branch not in nodes:
+                continue
+            reached = _reachable([branch], edges, stop=node.join)
+            if node.join not in reached:
+                out.add("branch_never_joins", f"$.nodes[{index}].branches[{i}]", f"branch '{branch}' of parallel '{node.id}' never reaches join '{node.join}'", node.id, branch=branch, target=node.join)
+            escaped = sorted(n for n in reached if isinstance(nodes[n][1], EndNode))
+            if escaped:
+                out.add("branch_escapes_join", f"$.nodes[{index}].branches[{i}]", f"branch '{branch}' of parallel '{node.id}' can end the order at '{escaped[0]}' before join '{node.join}'", node.id, branch=branch, target=escaped[0])
+    for index, node in parsed:
+        if isinstance(node, JoinNode):
+            forks = forks_of_join.get(node.id, [])
+            if not forks:
+                out.add("join_without_fork", f"$.nodes[{index}]", f"join '{node.id}' belongs to no parallel fork", node.id)
+            elif len(forks) > 1:
+                out.add("join_shared", f"$.nodes[{index}]", f"join '{node.id}' is the join of several forks: {', '.join(forks)}", node.id, members=", ".join(forks))
+
+
+def _fields_of(node: BaseNode) -> set[str] | None:
+    """What `<node_id>.<field>` may name; None when anything may (a child's variables)."""
+    if isinstance(node, SubpipelineNode):
+        return None
+    return {f.name for f in node.form_fields()} | set(node.outputs)
+
+
+def _check_expressions(header: dict[str, Any], parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
+    variables = {v.get("name") for v in header.get("variables") or [] if isinstance(v, dict)}
+    by_id = {node.id: node for _, node in parsed}
+    for index, node in parsed:
+        if node.id in variables:
+            out.add("id_shadows_variable", f"$.nodes[{index}].id", f"node id '{node.id}' is also a variable name", node.id)
+        for suffix, source in node.expressions():
+            path = f"$.nodes[{index}].{suffix}"
+            try:
+                expression = compile_expression(source)
+            except ExpressionError as exc:
+                out.add("expression_invalid", path, f"node '{node.id}': expression '{source}' {exc}", node.id, source=source, detail=str(exc))
+                continue
+            for ref in expression.references:
+                head = ref[0]
+                if head in variables or head in CONSTANTS:
+                    continue
+                if head == "order":
+                    if len(ref) > 1 and ref[1] not in ORDER_FIELDS:
+                        out.add("expression_unknown_variable", path, f"node '{node.id}': order has no field '{ref[1]}' (it has {', '.join(ORDER_FIELDS)})", node.id, name=".".join(ref))
+                    continue
+                target = by_id.get(head)
+                if target is None:
+                    out.add("expression_unknown_variable", path, f"node '{node.id}': '{head}' is neither a declared variable nor a node", node.id, name=head)
+                    continue
+                fields = _fields_of(target)
+                if len(ref) > 1 and fields is not None and ref[1] not in fields:
+                    known = ", ".join(sorted(fields)) or "nothing"
+                    out.add("expression_unknown_variable", path, f"node '{node.id}': node '{head}' has no field '{ref[1]}' (it has {known})", node.id, name=".".join(ref[:2]))
+
+
+def _check_references(
+    header: dict[str, Any],
+    parsed: list[tuple[int, BaseNode]],
+    known_definitions: set[str] | None,
+    out: _Collector,
+) -> None:
+    has_dispatch = any(node.type == "dispatch" for _, node in parsed)
+    for index, node in parsed:
+        if node.assignee is not None and node.assignee.kind == "dispatched_engineer" and not has_dispatch:
+            out.add("assignee_without_dispatch", f"$.nodes[{index}].assignee", f"node '{node.id}' is assigned to the dispatched engineer, but no dispatch node exists", node.id)
+        if isinstance(node, SubpipelineNode):
+            key = node.params.definition
+            if key == header.get("key"):
+                out.add("recursive_subpipeline", f"$.nodes[{index}].params.definition", f"node '{node.id}' calls its own pipeline '{key}'", node.id, target=key)
+            elif known_definitions is not None and key not in known_definitions:
+                out.add("unknown_subpipeline", f"$.nodes[{index}].params.definition", f"node '{node.id}' calls pipeline '{key}', which is not published", node.id, target=key)
+
+
+def validate_definition(
+    raw: Any,
+    *,
+    templates: Mapping[str, NodeTemplate] | None = None,
+    known_definitions: set[str] | None = None,
+) -> ValidationReport:
+    """Check a definition as drawn (JSON-like dict) and return every problem found.
+
+    Args:
+        raw: the definition, with node template references not yet resolved.
+        templates: the node templates it may reference, by key.
+        known_definitions: keys of published pipelines a sub-pipeline may call; None skips
+            that check (e.g. when validating offline).
+
+    Returns:
+        The problems (empty when valid) and, when valid, the resolved `Definition`.
+    """
+    out = _Collector()
+    if not isinstance(raw, dict):
+        out.add("invalid_definition", "$", "a definition must be a JSON object")
+        return ValidationReport(problems=out.problems)
+    resolved, template_problems = resolve_templates(raw, dict(templates or {}))
+    for problem in template_problems:
+        out.add(problem.code, f"$.nodes[{problem.index}].{problem.path}", f"node '{problem.node_id or problem.index}': {problem.message}", problem.node_id)
+    _check_header(resolved, out)
+    raw_nodes = resolved.get("nodes")
+    if not isinstance(raw_nodes, list):
+        return ValidationReport(problems=out.problems)
+    parsed, ids = _parse_nodes(raw_nodes, out)
+    _check_graph(resolved, parsed, ids, out)
+    _check_expressions(resolved, parsed, out)
+    _check_references(resolved, parsed, known_definitions, out)
+    if out.problems:
+        return ValidationReport(problems=out.problems)
+    return ValidationReport(problems=[], definition=Definition.model_validate(resolved))
