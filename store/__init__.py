@@ -1,0 +1,1 @@
+"""The SQL store: models, engine and session factory, repositories, migrations, demo data."""
