@@ -26,6 +26,7 @@ def insert_ignore(
         module.insert(table)
         .values(list(rows))
         .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(table.c[conflict[0]])
     )
-    result: Any = session.execute(statement)
-    return int(result.rowcount or 0)
+    # RETURNING, not rowcount: drivers disagree on rowcount for multi-row upserts.
+    return len(session.execute(statement).all())

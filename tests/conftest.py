@@ -1,0 +1,89 @@
+"""Database fixtures shared by the store, activity and API tests.
+
+Every database test runs on SQLite and, when SERVFLOW_TEST_DATABASE_URL names a PostgreSQL
+(CI always does), on PostgreSQL too; each PostgreSQL test session works in a schema of its
+own, dropped at the end. Tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.db import make_engine, make_session_factory
+from store.models import Base
+
+PG_URL_ENV = "SERVFLOW_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" or "postgresql"; PostgreSQL is skipped without SERVFLOW_TEST_DATABASE_URL."""
+    if request.param == "postgresql" and not os.environ.get(PG_URL_ENV):
+        pytest.skip(f"{PG_URL_ENV} not set")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def make_database_url(
+    db_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], str]]:
+    """Makes URLs of fresh, empty databases (a SQLite file, or a new PostgreSQL schema)."""
+    schemas: list[str] = []
+    admin: Engine | None = None
+
+    def make() -> str:
+        nonlocal admin
+        if db_backend == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'servflow.db'}"
+        base = make_url(os.environ[PG_URL_ENV])
+        admin = admin or make_engine(base.render_as_string(hide_password=False))
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        schemas.append(schema)
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_engine(make_database_url: Callable[[], str]) -> Iterator[Engine]:
+    """One engine per backend and test session, with every table created from the models."""
+    engine = make_engine(make_database_url())
+    Base.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the test database; every table is emptied after the test."""
+    yield make_session_factory(db_engine)
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with db_engine.begin() as connection:
+        if db_engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as session:
+        yield session
