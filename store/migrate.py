@@ -31,3 +31,16 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
             command.upgrade(config, revision)
     finally:
         engine.dispose()
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    """Migrates the database at `url` down to `revision` (default: an empty database)."""
+    url = url or database_url()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()

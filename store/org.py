@@ -76,7 +76,8 @@ def create_unit(
         raise ValueError(f"unknown org unit kind {kind!r}")
     expected = _PARENT_KIND.get(kind)
     if (parent.kind if parent else None) != expected:
-        raise ValueError(f"a {kind} must sit under a {expected or 'nothing'}")
+        where = f"under a unit of kind {expected}" if expected else "at the root"
+        raise ValueError(f"a unit of kind {kind} must sit {where}")
     path = f"{parent.path if parent else ''}/{code}"
     unit = OrgUnit(
         kind=kind, code=code, name=name, parent=parent, path=path, city=city, lat=lat, lng=lng
