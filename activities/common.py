@@ -154,7 +154,10 @@ def _update_order(session: Session, step: StepInput, order: WorkOrder, now: date
         order.definition_version = step.definition_version
     order.current_node = step.node_id
     order.updated_at = now
-    order.status = "completed" if step.final else step.status
+    if step.final and step.status not in ("cancelled", "failed"):
+        order.status = "completed"
+    else:
+        order.status = step.status
     if step.final and order.completed_at is None:
         order.completed_at = now
         if order.current_engineer_id is not None:

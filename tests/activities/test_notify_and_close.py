@@ -148,3 +148,11 @@ async def test_final_settlement_marks_the_order_completed_in_the_same_transactio
     order = session.scalars(select(WorkOrder)).one()
     assert order.status == "completed"
     assert order.completed_at is not None
+
+
+async def test_closing_a_cancelled_order_keeps_it_cancelled(run, world, session):
+    await run("report", make_step("report"))
+    await run("close_order", make_step("end", status="cancelled", final=True))
+    order = session.scalars(select(WorkOrder)).one()
+    assert order.status == "cancelled"
+    assert order.completed_at is not None

@@ -1,9 +1,12 @@
+import asyncio
 import re
+import threading
 
 import pytest
 from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 
+from activities.orders import report
 from store.models import ActivityEffect, Customer, WorkOrder, WorkOrderStep
 from tests.activities.conftest import make_step
 
@@ -91,3 +94,20 @@ async def test_region_comes_from_the_nearest_outlet_when_not_given(run, world, s
     assert result.output["region"] == "huabei"
     order = session.scalars(select(WorkOrder)).one()
     assert order.org_path == "/hq/huabei/bj-branch/bj-001"
+
+
+async def test_concurrent_reports_of_one_fault_create_one_order(deps, world, session):
+    barrier = threading.Barrier(2)
+
+    def execute(order_id):
+        barrier.wait()
+        try:
+            return report(deps, make_step("report", order_id=order_id))
+        except ApplicationError as exc:
+            return exc
+
+    outcomes = await asyncio.gather(*(asyncio.to_thread(execute, o) for o in ("o-1", "o-2")))
+
+    assert sum(isinstance(o, ApplicationError) for o in outcomes) == 1
+    assert session.scalar(select(func.count(WorkOrder.id))) == 1
+    assert session.scalar(select(func.count(Customer.id))) == 1
