@@ -367,3 +367,49 @@ def _load_customers(session: Session, summary: DemoSummary, report: Progress) ->
         )
     summary.added["customer"] = len(session.scalars(select(Customer.id)).all()) - before
     report("customers", len(rows), len(rows))
+
+
+def login_lines(summary: DemoSummary) -> list[str]:
+    """Human-readable demo logins, for `make run` and the CLI to print."""
+    examples = [
+        "hq_admin",
+        "designer",
+        "dispatcher_huabei",
+        "region_mgr_huabei",
+        "region_mgr_huanan",
+        "outlet_mgr_bj_001",
+        "engineer_bj_01",
+        "finance",
+        "api_client",
+    ]
+    return [
+        f"demo logins (password {summary.password}): {', '.join(examples)}",
+        f"  ... {len(summary.usernames)} users in all: dispatcher_/region_mgr_<region>, "
+        "outlet_mgr_<outlet>, engineer_<code>",
+        f"demo API key (X-API-Key, user api_client): {summary.api_key}",
+    ]
+
+
+def main() -> None:
+    """`python -m store.demo`: migrate SERVFLOW_DATABASE_URL (or var/) and load the demo."""
+    from store.db import make_engine, make_session_factory
+    from store.migrate import upgrade
+
+    upgrade()
+    engine = make_engine()
+    try:
+        with make_session_factory(engine)() as session:
+            summary = load_demo(
+                session, progress=lambda stage, done, total: print(f"  {stage}: {done}/{total}")
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    added = ", ".join(f"{name} +{count}" for name, count in summary.added.items())
+    print(f"demo data loaded ({added})")
+    for line in login_lines(summary):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
