@@ -35,7 +35,7 @@ ROLES = (
     "hq_admin",
     "api_client",
 )
-OPEN_STATUSES_EXCLUDED = ("completed", "cancelled", "failed")
+CLOSED_STATUSES = ("completed", "cancelled", "failed")
 
 
 class OrgUnit(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from store.models import (
-    OPEN_STATUSES_EXCLUDED,
+    CLOSED_STATUSES,
     Counter,
     DispatchDecision,
     Settlement,
@@ -109,7 +109,7 @@ def find_open_order(
             WorkOrder.customer_id == customer_id,
             WorkOrder.fault == fault,
             WorkOrder.order_id != exclude_order_id,
-            WorkOrder.status.not_in(OPEN_STATUSES_EXCLUDED),
+            WorkOrder.status.not_in(CLOSED_STATUSES),
             WorkOrder.completed_at.is_(None),
         )
         .limit(1)
