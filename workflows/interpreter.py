@@ -197,8 +197,7 @@ class WorkOrderWorkflow:
         if definition is None:
             raise LookupError(f"sub-pipeline '{key}' was not part of this order's snapshot")
         child_id = f"{self._input.order_id}.{node.id}.{self._visits[node.id]}"
-        self._active[node.id].child_workflow_id = child_id
-        result = await workflow.execute_child_workflow(
+        child = await workflow.start_child_workflow(
             WorkOrderWorkflow.run,
             StartOrderInput(
                 order_id=child_id,
@@ -210,6 +209,9 @@ class WorkOrderWorkflow:
             id=child_id,
             result_type=OrderResult,
         )
+        # Shown only once started, so a caller can address the child's steps at once.
+        self._active[node.id].child_workflow_id = child_id
+        result = await child
         self._variables[node.id] = result.variables
         return result.variables
 
@@ -425,7 +427,7 @@ class WorkOrderWorkflow:
         params: dict[str, Any] | None = None,
         key_suffix: str = "",
     ) -> StepResult:
-        visit = self._visits[node.id]
+        visit = self._visits.get(node.id, 1)
         key = f"{self._input.order_id}/{node.id}/{visit}" + (f"/{key_suffix}" if key_suffix else "")
         steps, self._unrecorded = self._unrecorded, []
         step = StepInput(
@@ -459,9 +461,11 @@ class WorkOrderWorkflow:
         """Tell the read model the order ended, unless the last activity already did."""
         if self._closed:
             return
-        end = next(n for n in self._definition.nodes if isinstance(n, EndNode))
-        node = self._nodes.get(self._timeline[-1].node_id, end) if self._timeline else end
-        await self._call_activity(c.ACTIVITY_CLOSE_ORDER, node, status=status, final=True, params={})
+        last = self._timeline[-1].node_id if self._timeline else ""
+        node = self._nodes.get(last) or next(n for n in self._nodes.values() if isinstance(n, EndNode))
+        await self._call_activity(
+            c.ACTIVITY_CLOSE_ORDER, node, status=status, final=True, params={}, key_suffix="close"
+        )
         self._closed = True
 
     async def _finish_cancelled(self) -> None:
