@@ -68,7 +68,7 @@ def production_activities(settings: Settings) -> list[Any]:
     from store.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
-    return build_activities(ActivityDeps.default(make_session_factory(engine), settings))
+    return build_activities(ActivityDeps(session_factory=make_session_factory(engine)))
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
 from store.db import make_engine, make_session_factory
+from workflows import constants as c
 from store.models import Base
 
 PG_URL_ENV = "SERVFLOW_TEST_DATABASE_URL"
@@ -87,3 +93,45 @@ def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+# ---- Temporal: one dev server and one time-skipping server per test session ----------
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPORAL = ROOT / ".venv" / "bin" / "temporal"
+TEST_SERVER = ROOT / ".venv" / "bin" / "temporal-test-server"
+SEARCH_KEYS = [
+    c.SA_REGION,
+    c.SA_OUTLET,
+    c.SA_DEFINITION_KEY,
+    c.SA_DEFINITION_VERSION,
+    c.SA_STATUS,
+    c.SA_CURRENT_NODE,
+    c.SA_PRIORITY,
+]
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_KEYS,
+        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
