@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 bash scripts/ensure-system-deps.sh
+bash scripts/build-designer.sh
 $BIN/ruff check .
 $BIN/ruff format --check .
 $BIN/mypy
