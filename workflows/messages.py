@@ -19,7 +19,6 @@ _ZH = {
     "no_end": "流程没有结束节点",
     "unreachable": "节点「{node}」从开始节点无法到达",
     "loop_without_exit": "节点 {members} 构成的循环无法到达结束节点",
-    "no_path_to_end": "从节点「{node}」无法到达结束节点",
     "fork_without_join": "并行节点「{node}」必须指定一个汇合节点，而不是「{target}」",
     "branch_never_joins": "并行节点「{node}」的分支「{branch}」无法到达汇合节点「{target}」",
     "branch_escapes_join": "并行节点「{node}」的分支「{branch}」在汇合前就可能在「{target}」结束",

@@ -198,7 +198,6 @@ def _check_graph(
 ) -> None:
     nodes = {node.id: (index, node) for index, node in parsed}
     edges: dict[str, list[str]] = {node.id: [] for _, node in parsed}
-    broken: set[str] = set()
     for index, node in parsed:
         for suffix, target in node.successors():
             if target not in ids:
@@ -209,12 +208,10 @@ def _check_graph(
                     node.id,
                     target=target,
                 )
-                broken.add(node.id)
             else:
                 edges[node.id].append(target)
         if node.needs_next() and node.next is None:
             out.add("missing_next", f"$.nodes[{index}].next", f"node '{node.id}' has no next node", node.id)
-            broken.add(node.id)
     start = header.get("start")
     if isinstance(start, str) and start not in ids:
         out.add("unknown_start", "$.start", f"start node '{start}' does not exist", target=start)
@@ -233,6 +230,8 @@ def _check_graph(
     finishing = _reachable(ends, reverse) if ends else set()
     stuck = [n for n in edges if n not in finishing]
     stuck_edges = {n: [t for t in edges[n] if t in nodes and t not in finishing] for n in stuck}
+    # A node with no path to an end always leads into a loop with no exit or a broken
+    # `next` (reported above): report that root cause once, not every node before it.
     for component in _strongly_connected(stuck, stuck_edges):
         members = set(component)
         leaves_component = any(t not in members for n in component for t in stuck_edges[n])
@@ -243,8 +242,6 @@ def _check_graph(
         if len(component) > 1 or first in edges[first]:
             names = ", ".join(sorted(component, key=lambda n: nodes[n][0]))
             out.add("loop_without_exit", f"$.nodes[{index}]", f"nodes {names} form a loop that never reaches an end", first, members=names)
-        elif ends and first not in broken:
-            out.add("no_path_to_end", f"$.nodes[{index}]", f"no path leads from node '{first}' to an end", first)
     _check_forks(parsed, nodes, edges, out)
 
 

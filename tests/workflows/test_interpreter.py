@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from tests.workflows.fakes import ENGINEER_USER, FakeActivities
-from tests.workflows.support import SERVICE_OK, SIGNOFF_OK, load_example, start_order, submit, wait_for_step
+from tests.workflows.support import SERVICE_OK, c, SIGNOFF_OK, load_example, start_order, submit, wait_for_step
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -73,3 +74,26 @@ async def test_invalid_form_is_refused_with_field_errors_and_not_recorded(client
     history = await handle.fetch_history()
     assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
     await handle.terminate()
+
+
+async def test_search_attributes_find_orders_by_region_and_status(client: Client, task_queue: str) -> None:
+    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华北")
+    other = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华南")
+    await wait_for_step(handle, "service")
+    await wait_for_step(other, "service")
+    # `Status` needs backticks: this server version parses a bare Status as a keyword.
+    query = f'Region="华北" AND `Status`="dispatched" AND CurrentNode="service" AND WorkflowId="{handle.id}"'
+    found: list[str] = []
+    for _ in range(100):  # visibility is eventually consistent
+        found = [wf.id async for wf in client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    assert found == [handle.id]
+    assert [wf.id async for wf in client.list_workflows(f'Region="华北" AND WorkflowId="{other.id}"')] == []
+    described = await handle.describe()
+    attributes = described.typed_search_attributes
+    assert attributes.get(c.SA_DEFINITION_KEY) == "ac-repair"
+    assert attributes.get(c.SA_PRIORITY) == 2
+    await handle.terminate()
+    await other.terminate()

@@ -21,10 +21,11 @@ class _HumanNode(BaseNode):
 
     def problems(self):  # type: ignore[no-untyped-def]
         yield from super().problems()
-        for name, count in Counter(f.name for f in self.form).items():
+        names = [f.name for f in self.form]
+        for name, count in Counter(names).items():
             if count > 1:
-                index = [f.name for f in self.form].index(name)
-                yield "form_duplicate_field", f"form[{index}].name", (
+                repeat = names.index(name, names.index(name) + 1)
+                yield "form_duplicate_field", f"form[{repeat}].name", (
                     f"form field '{name}' appears {count} times"
                 )
 
