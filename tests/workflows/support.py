@@ -70,8 +70,8 @@ async def wait_until(handle: WorkflowHandle[Any, Any], check: Callable[[OrderSta
         await asyncio.sleep(0.05)
 
 
-async def wait_for_step(handle: WorkflowHandle[Any, Any], node_id: str) -> OrderState:
-    return await wait_until(handle, lambda s: any(a.node_id == node_id for a in s.active))
+async def wait_for_step(handle: WorkflowHandle[Any, Any], node_id: str, timeout: float = 15) -> OrderState:
+    return await wait_until(handle, lambda s: any(a.node_id == node_id for a in s.active), timeout)
 
 
 async def submit(
