@@ -42,7 +42,12 @@ def save_draft(
 
 
 def publish_version(
-    session: Session, *, key: str, body: dict[str, Any], user: str = ""
+    session: Session,
+    *,
+    key: str,
+    body: dict[str, Any],
+    user: str = "",
+    layout: dict[str, Any] | None = None,
 ) -> DefinitionVersion:
     """Publishes `body` as the next version of `key` (1, 2, ...); versions never change.
 
@@ -64,6 +69,7 @@ def publish_version(
         key=key,
         version=version,
         body={**body, "key": key, "version": version},
+        layout=layout or {},
         published_by=user,
     )
     session.add(row)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -229,6 +230,7 @@ class DefinitionVersion(Base):
     key: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any]] = mapped_column()
+    layout: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
     published_by: Mapped[str] = mapped_column(String(100), default="")
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
 
