@@ -1,0 +1,22 @@
+"""`make bench`: every benchmark in turn; each prints its ratios (see README)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHES = ["bench.expressions", "bench.pipeline", "bench.many_open"]
+
+
+def main() -> int:
+    names = sys.argv[1:] or BENCHES
+    for name in names:
+        print(f"== {name}", flush=True)
+        if subprocess.call([sys.executable, "-m", name]) != 0:
+            print(f"{name} failed", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
