@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 from temporalio.client import Client
 
-from bench.support import ENGINEER, FIVE_STEPS, SERVICE_DATA, SIGNOFF_DATA, dev_server, exit_now, run_concurrently
+from bench.support import ENGINEER, FIVE_STEPS, SERVICE_DATA, SIGNOFF_DATA, dev_server, run_concurrently
+from servflow_cli.shutdown import exit_now
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 
 ORDERS = int(os.environ.get("BENCH_OPEN_ORDERS", "10000"))

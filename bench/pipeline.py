@@ -23,10 +23,10 @@ from bench.support import (
     SERVICE_DATA,
     SIGNOFF_DATA,
     dev_server,
-    exit_now,
     run_concurrently,
     wait_active,
 )
+from servflow_cli.shutdown import exit_now
 from worker import build_worker
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 from workflows.interpreter import WorkOrderWorkflow

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -112,11 +110,3 @@ async def run_concurrently(count: int, concurrency: int, one: Callable[[int], Aw
     started = time.perf_counter()
     await asyncio.gather(*(limited(i) for i in range(count)))
     return time.perf_counter() - started
-
-
-def exit_now(code: int = 0) -> None:
-    """Leave without Python finalization: SDK threads still alive at interpreter exit have
-    crashed the process here (PyGILState_Release). Everything is shut down before this."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

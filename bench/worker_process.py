@@ -9,7 +9,8 @@ import signal
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.support import INSTANT_ACTIVITIES, exit_now
+from bench.support import INSTANT_ACTIVITIES
+from servflow_cli.shutdown import exit_now
 from worker import build_worker
 
 

@@ -1,0 +1,4 @@
+from servflow_cli.main import main
+from servflow_cli.shutdown import exit_now
+
+exit_now(main())
