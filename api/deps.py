@@ -1,0 +1,146 @@
+"""Dependencies: the database session, the Temporal client, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from api.errors import Forbidden, Unauthorized
+from api.security import decode_access_token
+from settings import Settings
+from store import users
+from store.models import AppUser
+from store.org import in_scope
+
+
+@dataclass
+class AppContext:
+    """What the app was built with (see api.main.create_app); lives on `app.state.ctx`."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    jwt_secret: str
+    task_queue: str
+    temporal_client: Client | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; roles and scope always come from the store, never the body."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: tuple[str, ...]
+    scope_path: str
+    via_api_key: bool = False
+    org_unit_id: int | None = None
+
+    def has(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+    def sees(self, path: str) -> bool:
+        """True when the org unit at `path` lies within this caller's scope."""
+        return in_scope(path, self.scope_path)
+
+
+def principal_of(user: AppUser, *, via_api_key: bool = False) -> Principal:
+    return Principal(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=tuple(user.roles),
+        scope_path=users.scope_path(user),
+        via_api_key=via_api_key,
+        org_unit_id=user.org_unit_id,
+    )
+
+
+def get_ctx(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_session(ctx: CtxDep) -> Iterator[Session]:
+    with ctx.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_temporal(ctx: CtxDep) -> Client:
+    if ctx.temporal_client is None:
+        raise RuntimeError("the API was started without a Temporal client")
+    return ctx.temporal_client
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+
+bearer = HTTPBearer(auto_error=False, description="JWT from POST /api/auth/login")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key of an API client"
+)
+
+
+async def current_user(
+    ctx: CtxDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal:
+    def lookup() -> Principal:
+        with ctx.session_factory() as session:
+            if api_key:
+                user = users.user_by_api_key(session, key=api_key)
+                if user is None:
+                    raise Unauthorized("invalid or revoked API key (X-API-Key)")
+                return principal_of(user, via_api_key=True)
+            if credentials is None:
+                raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
+            claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
+            if claims is None or not str(claims["sub"]).isdigit():
+                raise Unauthorized("invalid or expired token (Authorization)")
+            user = users.get_user(session, user_id=int(claims["sub"]))
+            if user is None or not user.is_active:
+                raise Unauthorized("the token's user no longer exists or is inactive")
+            return principal_of(user)
+
+    return await run_in_threadpool(lookup)
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting only callers holding one of `roles`."""
+
+    def check(user: CurrentUser) -> Principal:
+        if not user.has(*roles):
+            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+        return user
+
+    return check
+
+
+DESIGN_ROLES = ("designer", "hq_admin")
+START_ROLES = ("api_client", "dispatcher", "hq_admin", "region_manager", "outlet_manager")
+MANAGE_ROLES = ("dispatcher", "region_manager", "outlet_manager", "hq_admin")
+MONEY_ROLES = ("finance", "hq_admin", "region_manager")
+MASTER_DATA_ROLES = ("hq_admin", "region_manager")
+
+Designer = Annotated[Principal, Depends(require_roles(*DESIGN_ROLES))]
+Starter = Annotated[Principal, Depends(require_roles(*START_ROLES))]
+Manager = Annotated[Principal, Depends(require_roles(*MANAGE_ROLES))]
+MoneyReader = Annotated[Principal, Depends(require_roles(*MONEY_ROLES))]
+MasterDataEditor = Annotated[Principal, Depends(require_roles(*MASTER_DATA_ROLES))]
+
+VersionPath = Annotated[int, Path(ge=1, le=2_147_483_647)]

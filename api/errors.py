@@ -1,0 +1,104 @@
+"""One error hierarchy for the API, mapped to JSON by one handler.
+
+Every error body is `{"detail": "<message>", ...}`; 422s add `errors` ({field: message}) or
+`problems` (definition problems). Services raise these, never `HTTPException`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class AppError(Exception):
+    """A failure the caller can understand; `extra` adds keys to the JSON body."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, status_code: int | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        self.extra = extra
+
+
+class Unauthorized(AppError):
+    status_code = 401
+
+
+class Forbidden(AppError):
+    status_code = 403
+
+
+class NotFound(AppError):
+    status_code = 404
+
+
+class Conflict(AppError):
+    status_code = 409
+
+
+class Invalid(AppError):
+    """422: `errors` maps field paths to messages, or `problems` lists definition problems."""
+
+    status_code = 422
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """ "body.customer.lat" → "customer.lat"; list indexes become "[i]"."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        source = parts.pop(0)
+        if not parts:
+            return str(source)
+        if source != "body":
+            parts[0] = str(parts[0])
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+def validation_errors(errors: list[Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for error in errors:
+        path = field_path(error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        out[path] = f"{out[path]}; {message}" if path in out else message
+    return out
+
+
+def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(
+        {"detail": exc.message, **exc.extra}, status_code=exc.status_code, headers=headers
+    )
+
+
+def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(list(exc.errors()))
+    first = next(iter(errors.items()), ("body", "invalid"))
+    return JSONResponse({"detail": f"{first[0]}: {first[1]}", "errors": errors}, status_code=422)
+
+
+def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,83 @@
+"""The FastAPI app: `create_app(settings, ...)` wires routers, errors and dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from api.deps import AppContext
+from api.errors import install_error_handlers
+from api.routes import (
+    auth,
+    definitions,
+    masterdata,
+    meta,
+    node_templates,
+    orders,
+    settlements,
+)
+from api.security import load_secret
+from settings import Settings, get_settings
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    temporal_client: Client | None = None,
+    task_queue: str | None = None,
+) -> FastAPI:
+    """Builds the API.
+
+    Args:
+        settings: defaults to `get_settings()`.
+        session_factory: the store; defaults to an engine on `settings.database_url`.
+        temporal_client: defaults to one connected at startup (`worker.connect`).
+        task_queue: where orders start; defaults to `settings.task_queue`.
+    """
+    settings = settings or get_settings()
+    owns_engine = session_factory is None
+    if session_factory is None:
+        from store.db import make_engine, make_session_factory
+
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    ctx = AppContext(
+        settings=settings,
+        session_factory=session_factory,
+        jwt_secret=load_secret(settings.jwt_secret),
+        task_queue=task_queue or settings.task_queue,
+        temporal_client=temporal_client,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if ctx.temporal_client is None:
+            from worker import connect
+
+            ctx.temporal_client = await connect(settings)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                bind = ctx.session_factory.kw.get("bind")
+                if bind is not None:
+                    bind.dispose()
+
+    app = FastAPI(
+        title="servflow API",
+        version="0.1.0",
+        description="Start, advance and follow work orders; design and publish pipelines.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for module in (auth, meta, definitions, node_templates, orders, settlements, masterdata):
+        app.include_router(module.router)
+    from designer.routes import router as designer_router
+
+    app.include_router(designer_router)
+    return app

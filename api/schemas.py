@@ -1,0 +1,296 @@
+"""Request and response bodies of the API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.contracts import OrderState
+from workflows.validate import Problem
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    count: int
+
+
+class DataList(BaseModel, Generic[T]):
+    data: list[T]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: dict[str, str] | None = None
+    problems: list[Problem] | None = None
+
+
+# ---- auth ----------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+    scope_path: str
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    user: UserPublic
+
+
+# ---- palette and schema -------------------------------------------------------------------
+
+
+class NodeTypePublic(BaseModel):
+    type: str
+    kind: str
+    human: bool
+    label_zh: str
+    label_en: str
+    outputs: list[str]
+    schema_: dict[str, Any] = Field(alias="schema", serialization_alias="schema")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# ---- definitions ----------------------------------------------------------------------------
+
+
+class DefinitionWrite(BaseModel):
+    definition: dict[str, Any] = Field(description="the definition as drawn; may be invalid")
+    layout: dict[str, Any] | None = Field(
+        default=None, description="node positions for the designer; never part of what runs"
+    )
+
+
+class DefinitionValidate(BaseModel):
+    definition: dict[str, Any]
+
+
+class DefinitionSummary(BaseModel):
+    key: str
+    name: str
+    latest_version: int | None
+    has_draft: bool
+    updated_at: datetime
+
+
+class VersionSummary(BaseModel):
+    version: int
+    published_at: datetime
+    published_by: str
+
+
+class DefinitionDetail(BaseModel):
+    key: str
+    name: str
+    draft: dict[str, Any]
+    layout: dict[str, Any]
+    versions: list[VersionSummary]
+    problems: list[Problem]
+
+
+class DraftSaved(BaseModel):
+    key: str
+    problems: list[Problem]
+
+
+class ValidationResult(BaseModel):
+    ok: bool
+    problems: list[Problem]
+
+
+class Published(BaseModel):
+    key: str
+    version: int
+
+
+class VersionDetail(BaseModel):
+    key: str
+    version: int
+    definition: dict[str, Any]
+    layout: dict[str, Any]
+    published_at: datetime
+    published_by: str
+
+
+class NodeChange(BaseModel):
+    node_id: str
+    fields: list[str]
+
+
+class DefinitionDiff(BaseModel):
+    base: str
+    target: str
+    added: list[str]
+    removed: list[str]
+    changed: list[NodeChange]
+    header: list[str]
+
+
+# ---- orders -------------------------------------------------------------------------------
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=32)
+    address: str = Field(default="", max_length=400)
+    city: str = Field(default="", max_length=100)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition_key: str = Field(min_length=1, max_length=100)
+    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    customer: CustomerIn
+    region: str | None = Field(default=None, max_length=64, description="region code or name")
+    outlet: str | None = Field(default=None, max_length=64, description="outlet code")
+    priority: int = Field(default=3, ge=1, le=5)
+
+
+class OrderStarted(BaseModel):
+    order_id: str
+    status: str
+    definition_key: str
+    definition_version: int
+    test: bool = False
+
+
+class TestRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition: dict[str, Any] | None = Field(default=None, description="a raw draft to run")
+    definition_key: str | None = Field(default=None, max_length=100)
+    version: int | None = Field(default=None, ge=1)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    customer: CustomerIn | None = None
+    region: str | None = Field(default=None, max_length=64)
+    outlet: str | None = Field(default=None, max_length=64)
+
+
+class OrderPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    order_id: str
+    order_no: str | None
+    definition_key: str
+    definition_version: int
+    region: str
+    org_path: str
+    fault: str
+    status: str
+    current_node: str
+    priority: int
+    started_by: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+
+class StepPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    node_id: str
+    visit: int
+    node_type: str
+    actor: str
+    outcome: str
+    data: dict[str, Any]
+    started_at: datetime
+    completed_at: datetime | None
+
+
+class PayoutPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    payee_kind: str
+    payee_id: str
+    amount: Decimal
+    currency: str
+
+
+class SettlementPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    order_id: str
+    milestone: str
+    share: Decimal
+    job_amount: Decimal
+    amount: Decimal
+    currency: str
+    breakdown: dict[str, Any]
+    created_at: datetime
+    payouts: list[PayoutPublic]
+
+
+class OrderDetail(BaseModel):
+    order_id: str
+    order: OrderPublic | None
+    steps: list[StepPublic]
+    settlements: list[SettlementPublic]
+    state: OrderState | None
+
+
+class StepSubmit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] = Field(default_factory=dict)
+    outcome: str = Field(default="done", min_length=1, max_length=64)
+
+
+class StepDone(BaseModel):
+    node_id: str
+    visit: int
+    completed_at: datetime
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=100, description="the engineer's username")
+    reason: str = Field(default="", max_length=500)
+
+
+class Accepted(BaseModel):
+    order_id: str
+    accepted: bool = True
+
+
+class TaskPublic(BaseModel):
+    order_id: str
+    order_no: str | None
+    definition_key: str
+    region: str
+    node_id: str
+    node_type: str
+    name: str
+    visit: int
+    since: datetime
+    assignee: str
+    sla_deadline: datetime | None

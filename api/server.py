@@ -1,0 +1,14 @@
+"""Runs the API with uvicorn on settings.api_host / settings.api_port."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api.main import create_app
+from settings import Settings, get_settings
+
+
+def serve(settings: Settings | None = None) -> None:
+    """Serves the API until interrupted (SIGINT/SIGTERM)."""
+    settings = settings or get_settings()
+    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
