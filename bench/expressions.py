@@ -16,7 +16,11 @@ from workflows.expressions import compile_expression, evaluate
 
 SIMPLE = "service.parts_needed and quote > 500 and order.region == '华北'"
 CEL = "service.parts_needed && quote > 500.0 && order.region == '华北'"
-VARIABLES = {"service": {"parts_needed": True}, "quote": Decimal("620.50"), "order": {"region": "华北"}}
+VARIABLES = {
+    "service": {"parts_needed": True},
+    "quote": Decimal("620.50"),
+    "order": {"region": "华北"},
+}
 
 
 def per_call_us(fn: Callable[[], object], repeat: int) -> float:
@@ -29,7 +33,10 @@ def per_call_us(fn: Callable[[], object], repeat: int) -> float:
 def main() -> None:
     env = celpy.Environment()
     program = env.program(env.compile(CEL))
-    activation = {k: celpy.json_to_cel(v if not isinstance(v, Decimal) else float(v)) for k, v in VARIABLES.items()}
+    activation = {
+        k: celpy.json_to_cel(v if not isinstance(v, Decimal) else float(v))
+        for k, v in VARIABLES.items()
+    }
     assert program.evaluate(activation) == evaluate(SIMPLE, VARIABLES) is True
     parsed = compile_expression(SIMPLE)
 

@@ -60,8 +60,15 @@ class HandwrittenFiveSteps:
                 c.SA_PRIORITY.value_set(ctx.priority),
             ]
         )
-        await self._automatic("report", "report", {"fault": "", "refuse_duplicates": True}, "reported")
-        dispatch_params = {"skills": ["refrigeration"], "radius_km": None, "strategy": "nearest", "cross_region": False}
+        await self._automatic(
+            "report", "report", {"fault": "", "refuse_duplicates": True}, "reported"
+        )
+        dispatch_params = {
+            "skills": ["refrigeration"],
+            "radius_km": None,
+            "strategy": "nearest",
+            "cross_region": False,
+        }
         output = await self._automatic("dispatch", "dispatch", dispatch_params, "dispatched")
         self._engineer = output["engineer_user_id"]
         await self._human("service", "serviced")
@@ -74,16 +81,32 @@ class HandwrittenFiveSteps:
         del self._active["end"]
         self._upsert([c.SA_STATUS.value_set(self._status), c.SA_CURRENT_NODE.value_set("")])
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return OrderResult(order_id=input.order_id, status="completed", variables=self._variables, timeline=self._timeline, breaches=[])
+        return OrderResult(
+            order_id=input.order_id,
+            status="completed",
+            variables=self._variables,
+            timeline=self._timeline,
+            breaches=[],
+        )
 
     def _enter(self, node_id: str, node_type: str, human: bool = False) -> TimelineEntry:
         now = workflow.now()
-        self._active[node_id] = ActiveNode(node_id=node_id, node_type=node_type, name="", visit=1, since=now, human=human, assignee=self._engineer if human else "")
+        self._active[node_id] = ActiveNode(
+            node_id=node_id,
+            node_type=node_type,
+            name="",
+            visit=1,
+            since=now,
+            human=human,
+            assignee=self._engineer if human else "",
+        )
         entry = TimelineEntry(node_id=node_id, node_type=node_type, visit=1, started_at=now)
         self._timeline.append(entry)
         return entry
 
-    async def _automatic(self, node_id: str, name: str, params: dict[str, Any], status: str, final: bool = False) -> dict[str, Any]:
+    async def _automatic(
+        self, node_id: str, name: str, params: dict[str, Any], status: str, final: bool = False
+    ) -> dict[str, Any]:
         entry = self._enter(node_id, name)
         self._upsert([c.SA_STATUS.value_set(self._status), c.SA_CURRENT_NODE.value_set(node_id)])
         steps, self._unrecorded = self._unrecorded, []
@@ -128,7 +151,12 @@ class HandwrittenFiveSteps:
         self._check(submission)
         cleaned, _ = check_submission(FORMS[submission.node_id], submission.data)
         entry = next(e for e in reversed(self._timeline) if e.node_id == submission.node_id)
-        entry.completed_at, entry.actor, entry.outcome, entry.data = workflow.now(), submission.actor.user_id, submission.outcome, cleaned
+        entry.completed_at, entry.actor, entry.outcome, entry.data = (
+            workflow.now(),
+            submission.actor.user_id,
+            submission.outcome,
+            cleaned,
+        )
         self._unrecorded.append(entry)
         self._submitted[submission.node_id] = cleaned
         return StepAccepted(node_id=submission.node_id, visit=1, completed_at=entry.completed_at)
@@ -138,7 +166,11 @@ class HandwrittenFiveSteps:
         self._check(submission)
 
     def _check(self, submission: StepSubmission) -> None:
-        if submission.node_id not in self._active or submission.node_id in self._submitted or submission.node_id not in FORMS:
+        if (
+            submission.node_id not in self._active
+            or submission.node_id in self._submitted
+            or submission.node_id not in FORMS
+        ):
             raise ApplicationError("step not waiting", type="StepNotActive", non_retryable=True)
         if submission.actor.user_id != self._engineer:
             raise ApplicationError("not the assignee", type="ActorNotAllowed", non_retryable=True)

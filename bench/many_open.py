@@ -19,7 +19,14 @@ from pathlib import Path
 import psutil
 from temporalio.client import Client
 
-from bench.support import ENGINEER, FIVE_STEPS, SERVICE_DATA, SIGNOFF_DATA, dev_server, run_concurrently
+from bench.support import (
+    ENGINEER,
+    FIVE_STEPS,
+    SERVICE_DATA,
+    SIGNOFF_DATA,
+    dev_server,
+    run_concurrently,
+)
 from servflow_cli.shutdown import exit_now
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 
@@ -61,7 +68,17 @@ async def main() -> None:
         queue = f"bench-open-{uuid.uuid4()}"
         address = client.service_client.config.target_host
         worker = subprocess.Popen(
-            [sys.executable, "-m", "bench.worker_process", "--address", address, "--task-queue", queue, "--max-cached-workflows", str(CACHE)],
+            [
+                sys.executable,
+                "-m",
+                "bench.worker_process",
+                "--address",
+                address,
+                "--task-queue",
+                queue,
+                "--max-cached-workflows",
+                str(CACHE),
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
@@ -74,21 +91,38 @@ async def main() -> None:
         try:
 
             async def start(i: int) -> None:
-                order = StartOrderInput(order_id=ids[i], definition=FIVE_STEPS, context=OrderContext(region="华北"))
+                order = StartOrderInput(
+                    order_id=ids[i], definition=FIVE_STEPS, context=OrderContext(region="华北")
+                )
                 await client.start_workflow("WorkOrder", order, id=ids[i], task_queue=queue)
 
             async def submit(node_id: str, data: dict[str, str], i: int) -> None:
                 step = StepSubmission(node_id=node_id, actor=ACTOR, data=data)
                 await client.get_workflow_handle(ids[i]).execute_update("submit_step", step)
 
-            print(f"opening {ORDERS} orders (concurrency {CONCURRENCY}, worker cache {CACHE})", flush=True)
+            print(
+                f"opening {ORDERS} orders (concurrency {CONCURRENCY}, worker cache {CACHE})",
+                flush=True,
+            )
             t_start = await run_concurrently(ORDERS, CONCURRENCY, start)
-            t_open = t_start + await wait_count(client, f'{in_queue} AND CurrentNode="service"', ORDERS, "waiting at service")
-            t_service = await run_concurrently(ORDERS, CONCURRENCY, lambda i: submit("service", SERVICE_DATA, i))
-            t_service += await wait_count(client, f'{in_queue} AND CurrentNode="signoff"', ORDERS, "waiting at signoff")
-            t_signoff = await run_concurrently(ORDERS, CONCURRENCY, lambda i: submit("signoff", SIGNOFF_DATA, i))
-            t_signoff += await wait_count(client, f'{in_queue} AND ExecutionStatus="Completed"', ORDERS, "completed")
-            failed = (await client.count_workflows(f'{in_queue} AND ExecutionStatus!="Completed"')).count
+            t_open = t_start + await wait_count(
+                client, f'{in_queue} AND CurrentNode="service"', ORDERS, "waiting at service"
+            )
+            t_service = await run_concurrently(
+                ORDERS, CONCURRENCY, lambda i: submit("service", SERVICE_DATA, i)
+            )
+            t_service += await wait_count(
+                client, f'{in_queue} AND CurrentNode="signoff"', ORDERS, "waiting at signoff"
+            )
+            t_signoff = await run_concurrently(
+                ORDERS, CONCURRENCY, lambda i: submit("signoff", SIGNOFF_DATA, i)
+            )
+            t_signoff += await wait_count(
+                client, f'{in_queue} AND ExecutionStatus="Completed"', ORDERS, "completed"
+            )
+            failed = (
+                await client.count_workflows(f'{in_queue} AND ExecutionStatus!="Completed"')
+            ).count
         finally:
             memory.done.set()
             worker.terminate()
@@ -96,7 +130,10 @@ async def main() -> None:
     peak_mb = memory.peak / 2**20
     print(f"opened {ORDERS} orders to the service step in {t_open:.1f}s ({ORDERS / t_open:.0f}/s)")
     print(f"advanced all through service in {t_service:.1f}s ({ORDERS / t_service:.0f}/s)")
-    print(f"advanced all through signoff to completion in {t_signoff:.1f}s ({ORDERS / t_signoff:.0f}/s)")
+    print(
+        f"advanced all through signoff to completion in {t_signoff:.1f}s"
+        f" ({ORDERS / t_signoff:.0f}/s)"
+    )
     print(f"not completed: {failed}")
     print(f"worker_peak_rss_mb={peak_mb:.0f} open_orders={ORDERS} lost={failed}")
 

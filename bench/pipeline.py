@@ -39,24 +39,37 @@ ACTOR = Actor(user_id=ENGINEER, roles=["engineer"])
 
 async def one_pipeline(client: Client, workflow_name: str, queue: str) -> None:
     order_id = f"bench-{uuid.uuid4()}"
-    start = StartOrderInput(order_id=order_id, definition=FIVE_STEPS, context=OrderContext(region="华北", outlet="bj-001"))
+    start = StartOrderInput(
+        order_id=order_id,
+        definition=FIVE_STEPS,
+        context=OrderContext(region="华北", outlet="bj-001"),
+    )
     handle = await client.start_workflow(workflow_name, start, id=order_id, task_queue=queue)
     for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
         await wait_active(handle, "state", node_id)
-        await handle.execute_update("submit_step", StepSubmission(node_id=node_id, actor=ACTOR, data=data))
+        await handle.execute_update(
+            "submit_step", StepSubmission(node_id=node_id, actor=ACTOR, data=data)
+        )
     result: Any = await handle.result()
     assert result["status"] == "completed", result
 
 
 async def measure(client: Client, workflow_name: str, queue: str) -> float:
-    seconds = await run_concurrently(ORDERS, CONCURRENCY, lambda _i: one_pipeline(client, workflow_name, queue))
+    seconds = await run_concurrently(
+        ORDERS, CONCURRENCY, lambda _i: one_pipeline(client, workflow_name, queue)
+    )
     return ORDERS / seconds
 
 
 async def main() -> None:
     async with dev_server() as client:
         queue = f"bench-{uuid.uuid4()}"
-        worker = build_worker(client, task_queue=queue, activities=INSTANT_ACTIVITIES, workflows=[WorkOrderWorkflow, HandwrittenFiveSteps])
+        worker = build_worker(
+            client,
+            task_queue=queue,
+            activities=INSTANT_ACTIVITIES,
+            workflows=[WorkOrderWorkflow, HandwrittenFiveSteps],
+        )
         async with worker:
             await measure(client, "HandwrittenFiveSteps", queue)  # warm-up, not counted
             rates: dict[str, list[float]] = {"handwritten": [], "interpreter": []}
@@ -68,7 +81,10 @@ async def main() -> None:
                     print(f"round {round_no + 1} {label:12s} {rate:7.1f} pipelines/s", flush=True)
     hand = sum(rates["handwritten"]) / len(rates["handwritten"])
     interp = sum(rates["interpreter"]) / len(rates["interpreter"])
-    print(f"handwritten: {hand:.1f} pipelines/s  interpreter: {interp:.1f} pipelines/s  ({ORDERS} orders x {ROUNDS} rounds, concurrency {CONCURRENCY})")
+    print(
+        f"handwritten: {hand:.1f} pipelines/s  interpreter: {interp:.1f} pipelines/s"
+        f"  ({ORDERS} orders x {ROUNDS} rounds, concurrency {CONCURRENCY})"
+    )
     print(f"interpreter_vs_handwritten={interp / hand:.3f}")
 
 

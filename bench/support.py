@@ -27,7 +27,12 @@ FIVE_STEPS = Definition.model_validate(
         "start": "report",
         "nodes": [
             {"id": "report", "type": "report", "next": "dispatch"},
-            {"id": "dispatch", "type": "dispatch", "next": "service", "params": {"skills": ["refrigeration"]}},
+            {
+                "id": "dispatch",
+                "type": "dispatch",
+                "next": "service",
+                "params": {"skills": ["refrigeration"]},
+            },
             {
                 "id": "service",
                 "type": "service",
@@ -42,7 +47,12 @@ FIVE_STEPS = Definition.model_validate(
                 "assignee": {"kind": "dispatched_engineer"},
                 "form": [{"name": "signature", "type": "signature"}],
             },
-            {"id": "settlement", "type": "settlement", "next": "end", "params": {"milestone": "completion"}},
+            {
+                "id": "settlement",
+                "type": "settlement",
+                "next": "end",
+                "params": {"milestone": "completion"},
+            },
             {"id": "end", "type": "end"},
         ],
     }
@@ -59,12 +69,28 @@ async def report(step: StepInput) -> StepResult:
 
 @activity.defn(name=c.ACTIVITY_DISPATCH)
 async def dispatch(step: StepInput) -> StepResult:
-    return StepResult(output={"engineer_id": "e", "engineer_user_id": ENGINEER, "outlet_id": "o", "distance_km": "1", "reason": "bench"})
+    return StepResult(
+        output={
+            "engineer_id": "e",
+            "engineer_user_id": ENGINEER,
+            "outlet_id": "o",
+            "distance_km": "1",
+            "reason": "bench",
+        }
+    )
 
 
 @activity.defn(name=c.ACTIVITY_SETTLEMENT)
 async def settlement(step: StepInput) -> StepResult:
-    return StepResult(output={"amount": "100.00", "currency": "CNY", "milestone": "completion", "share": "1", "payouts": []})
+    return StepResult(
+        output={
+            "amount": "100.00",
+            "currency": "CNY",
+            "milestone": "completion",
+            "share": "1",
+            "payouts": [],
+        }
+    )
 
 
 @activity.defn(name=c.ACTIVITY_NOTIFY)
@@ -89,7 +115,9 @@ async def dev_server() -> AsyncIterator[Client]:
             yield await Client.connect(server.address, data_converter=pydantic_data_converter)
 
 
-async def wait_active(handle: WorkflowHandle[Any, Any], query: str, node_id: str, pause: float = 0.02) -> None:
+async def wait_active(
+    handle: WorkflowHandle[Any, Any], query: str, node_id: str, pause: float = 0.02
+) -> None:
     """Poll the order's state query until `node_id` waits for input."""
     while True:
         state = await handle.query(query)
@@ -99,7 +127,9 @@ async def wait_active(handle: WorkflowHandle[Any, Any], query: str, node_id: str
         await asyncio.sleep(pause)
 
 
-async def run_concurrently(count: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> float:
+async def run_concurrently(
+    count: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> float:
     """Run `one(i)` for i < count, at most `concurrency` at a time; returns seconds taken."""
     gate = asyncio.Semaphore(concurrency)
 

@@ -23,7 +23,12 @@ async def main() -> None:
     client = await Client.connect(args.address, data_converter=pydantic_data_converter)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    worker = build_worker(client, task_queue=args.task_queue, activities=INSTANT_ACTIVITIES, max_cached_workflows=args.max_cached_workflows)
+    worker = build_worker(
+        client,
+        task_queue=args.task_queue,
+        activities=INSTANT_ACTIVITIES,
+        max_cached_workflows=args.max_cached_workflows,
+    )
     async with worker:
         print("worker ready", flush=True)
         await stop.wait()

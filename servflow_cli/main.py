@@ -26,7 +26,11 @@ def progress_bar(stage: str, done: int, total: int) -> None:
     width = 30
     filled = width * done // total if total else width
     end = "\n" if done >= total else ""
-    print(f"\r    {stage:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, flush=True)
+    print(
+        f"\r    {stage:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+        end=end,
+        flush=True,
+    )
 
 
 def _session_factory(settings: Settings) -> Any:
@@ -39,7 +43,9 @@ def cmd_migrate(settings: Settings) -> int:
     from store.migrate import upgrade
 
     if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
     upgrade(settings.database_url)
     say(f"==> database migrated ({_safe_url(settings.database_url)})")
     return 0
@@ -59,7 +65,9 @@ def cmd_load_demo(settings: Settings) -> int:
     with _session_factory(settings)() as session:
         summary = load_demo(session, progress=progress_bar)
         session.commit()
-        published = [publish_file(session, path, user="demo") for path in sorted(EXAMPLES.glob("*.json"))]
+        published = [
+            publish_file(session, path, user="demo") for path in sorted(EXAMPLES.glob("*.json"))
+        ]
     for key, version, fresh in published:
         say(f"    pipeline {key} v{version}" + (" published" if fresh else " (already published)"))
     for line in login_lines(summary):

@@ -13,8 +13,14 @@ import httpx
 from servflow_cli.main import say
 from settings import Settings
 
-DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"  # noqa: S105 - the published demo key
-DEMO_CUSTOMER = {"name": "李娜", "phone": "13800010001", "address": "北京市朝阳区建国路88号", "lat": 39.9087, "lng": 116.4605}
+DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"
+DEMO_CUSTOMER = {
+    "name": "李娜",
+    "phone": "13800010001",
+    "address": "北京市朝阳区建国路88号",
+    "lat": 39.9087,
+    "lng": 116.4605,
+}
 
 
 def _api_key() -> str:
@@ -22,19 +28,25 @@ def _api_key() -> str:
 
 
 async def start_order(http: httpx.AsyncClient, body: dict[str, Any], key: str) -> dict[str, Any]:
-    response = await http.post("/api/orders", json=body, headers={"X-API-Key": _api_key(), "Idempotency-Key": key})
+    response = await http.post(
+        "/api/orders", json=body, headers={"X-API-Key": _api_key(), "Idempotency-Key": key}
+    )
     if response.status_code >= 400:
         raise RuntimeError(f"start refused ({response.status_code}): {response.text}")
     return dict(response.json())
 
 
 async def _login(http: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await http.post("/api/auth/login", json={"username": username, "password": "demo1234"})
+    response = await http.post(
+        "/api/auth/login", json={"username": username, "password": "demo1234"}
+    )
     response.raise_for_status()
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-async def _wait_for_step(http: httpx.AsyncClient, headers: dict[str, str], order_id: str, node_id: str) -> dict[str, Any]:
+async def _wait_for_step(
+    http: httpx.AsyncClient, headers: dict[str, str], order_id: str, node_id: str
+) -> dict[str, Any]:
     for _ in range(600):
         order = (await http.get(f"/api/orders/{order_id}", headers=headers)).json()
         active = (order.get("state") or {}).get("active", [])
@@ -53,19 +65,40 @@ async def run_demo_orders(base_url: str) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         try:
-            body = {"definition_key": "ac-repair", "variables": {"fault": "ac_leak"}, "customer": DEMO_CUSTOMER, "region": "华北"}
+            body = {
+                "definition_key": "ac-repair",
+                "variables": {"fault": "ac_leak"},
+                "customer": DEMO_CUSTOMER,
+                "region": "华北",
+            }
             finished = await start_order(http, body, f"demo-{stamp}-a")
-            waiting = await start_order(http, {**body, "variables": {"fault": "ac_noise"}}, f"demo-{stamp}-b")
-            say(f"demo orders: {finished['order_id']} (driven to the end), {waiting['order_id']} (waits for service)")
+            waiting = await start_order(
+                http, {**body, "variables": {"fault": "ac_noise"}}, f"demo-{stamp}-b"
+            )
+            say(
+                f"demo orders: {finished['order_id']} (driven to the end),"
+                f" {waiting['order_id']} (waits for service)"
+            )
             admin = await _login(http, "hq_admin")
             step = await _wait_for_step(http, admin, finished["order_id"], "service")
             engineer = await _login(http, step["assignee"])
             service = {"diagnosis": "冷媒泄漏，已补焊并加注", "parts_needed": False}
-            await http.post(f"/api/orders/{finished['order_id']}/steps/service", json={"data": service}, headers=engineer)
+            await http.post(
+                f"/api/orders/{finished['order_id']}/steps/service",
+                json={"data": service},
+                headers=engineer,
+            )
             await _wait_for_step(http, admin, finished["order_id"], "signoff")
             signoff = {"signature": "demo-signature", "photos": ["demo-photo-1"], "rating": "5"}
-            await http.post(f"/api/orders/{finished['order_id']}/steps/signoff", json={"data": signoff}, headers=engineer)
-            say(f"demo order {finished['order_id']} signed off; {waiting['order_id']} waits for {step['assignee']}")
+            await http.post(
+                f"/api/orders/{finished['order_id']}/steps/signoff",
+                json={"data": signoff},
+                headers=engineer,
+            )
+            say(
+                f"demo order {finished['order_id']} signed off;"
+                f" {waiting['order_id']} waits for {step['assignee']}"
+            )
         except (httpx.HTTPError, RuntimeError, TimeoutError, KeyError) as exc:
             say(f"demo orders could not run: {exc}")
 
@@ -79,7 +112,12 @@ async def start_from_cli(settings: Settings, args: argparse.Namespace) -> int:
         except json.JSONDecodeError:
             variables[name] = value
     customer = {**DEMO_CUSTOMER, "phone": args.customer_phone}
-    body: dict[str, Any] = {"definition_key": args.definition, "variables": variables, "customer": customer, "region": args.region}
+    body: dict[str, Any] = {
+        "definition_key": args.definition,
+        "variables": variables,
+        "customer": customer,
+        "region": args.region,
+    }
     if args.version is not None:
         body["version"] = args.version
     base = f"http://{settings.api_host}:{settings.api_port}"

@@ -24,7 +24,9 @@ class _ApiServer:
     def __init__(self, app: Any, settings: Settings) -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
+        config = uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="warning"
+        )
         self.server = uvicorn.Server(config)
         self.server.capture_signals = _no_signal_capture  # type: ignore[method-assign]
 
@@ -49,8 +51,13 @@ def _embedded_temporal(settings: Settings) -> DevServer | None:
     if port_open("127.0.0.1", port):
         say(f"==> a Temporal server already listens on {port}: using it")
         return None
-    server = DevServer(db_file=VAR / "temporal.db", port=port, ui_port=port + 1000, log_file=VAR / "temporal.log")
-    say(f"==> starting Temporal dev server on {port} (state in var/temporal.db, log var/temporal.log)")
+    server = DevServer(
+        db_file=VAR / "temporal.db", port=port, ui_port=port + 1000, log_file=VAR / "temporal.log"
+    )
+    say(
+        f"==> starting Temporal dev server on {port}"
+        " (state in var/temporal.db, log var/temporal.log)"
+    )
     server.start()
     return server
 
@@ -77,7 +84,9 @@ async def _serve(settings: Settings) -> None:
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
     )
-    api = _ApiServer(create_app(settings, session_factory=session_factory, temporal_client=client), settings)
+    api = _ApiServer(
+        create_app(settings, session_factory=session_factory, temporal_client=client), settings
+    )
     async with worker:
         api_task = asyncio.create_task(api.serve())
         while not api.server.started:
@@ -91,7 +100,7 @@ async def _serve(settings: Settings) -> None:
         say(f"    API docs     {base}/docs")
         say(f"    designer     {base}/designer")
         say(f"    Temporal UI  {settings.temporal_ui_url}")
-        say("    logins       designer / demo1234, hq_admin / demo1234, engineer_bj_01 / demo1234, ...")
+        say("    logins       designer, hq_admin, engineer_bj_01, ... (password demo1234)")
         say("                 API key sfk_demo_api_client_0000000000000000 (header X-API-Key)")
         say("Press Ctrl-C to stop.")
         say("")

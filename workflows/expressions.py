@@ -113,13 +113,10 @@ def _check(tree: ast.Expression, source: str) -> tuple[tuple[str, ...], ...]:
                 raise ExpressionError("functions take positional arguments only")
         if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             raise ExpressionError(f"field '{node.attr}' may not start with '_'")
-        if isinstance(node, ast.Attribute | ast.Subscript):
-            if _reference_path(node) is None:
-                raise ExpressionError("fields can only be read from variables, e.g. service.ok")
+        if isinstance(node, ast.Attribute | ast.Subscript) and _reference_path(node) is None:
+            raise ExpressionError("fields can only be read from variables, e.g. service.ok")
     called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    inner = {
-        id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute | ast.Subscript)
-    }
+    inner = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute | ast.Subscript)}
     for node in ast.walk(tree):
         if id(node) in inner or id(node) in called:
             continue

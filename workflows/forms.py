@@ -51,7 +51,9 @@ class FormField(BaseModel):
             raise ValueError("choices apply only to choice fields")
         if len(set(self.choices)) != len(self.choices):
             raise ValueError("choices repeat a value")
-        if self.currency is not None and (self.type != "money" or not CURRENCY.match(self.currency)):
+        if self.currency is not None and (
+            self.type != "money" or not CURRENCY.match(self.currency)
+        ):
             raise ValueError("currency applies to money fields and is a code such as CNY")
         return self
 

@@ -182,7 +182,9 @@ class WorkOrderWorkflow:
     async def run_branches(self, starts: list[str], join: str) -> None:
         self._branches_open += 1
         try:
-            branches = [asyncio.create_task(self._walk(s, stop_at=join, main=False)) for s in starts]
+            branches = [
+                asyncio.create_task(self._walk(s, stop_at=join, main=False)) for s in starts
+            ]
             try:
                 await asyncio.gather(*branches)
             except BaseException:
@@ -207,7 +209,6 @@ class WorkOrderWorkflow:
                 context=self._input.context,
             ),
             id=child_id,
-            result_type=OrderResult,
         )
         # Shown only once started, so a caller can address the child's steps at once.
         self._active[node.id].child_workflow_id = child_id
@@ -259,7 +260,12 @@ class WorkOrderWorkflow:
         self._breaches.append(breach)
         if roles:
             message = f"SLA breached: order {self._input.order_id}, step {node.name or node.id}"
-            params = {"channel": "wecom", "to_roles": roles, "message": message, "to_assignee": False}
+            params = {
+                "channel": "wecom",
+                "to_roles": roles,
+                "message": message,
+                "to_assignee": False,
+            }
             await self._call_activity(
                 c.ACTIVITY_NOTIFY, node, status=self._status, params=params, key_suffix="sla"
             )
@@ -462,7 +468,9 @@ class WorkOrderWorkflow:
         if self._closed:
             return
         last = self._timeline[-1].node_id if self._timeline else ""
-        node = self._nodes.get(last) or next(n for n in self._nodes.values() if isinstance(n, EndNode))
+        node = self._nodes.get(last) or next(
+            n for n in self._nodes.values() if isinstance(n, EndNode)
+        )
         await self._call_activity(
             c.ACTIVITY_CLOSE_ORDER, node, status=status, final=True, params={}, key_suffix="close"
         )
@@ -539,7 +547,11 @@ class WorkOrderWorkflow:
         )
 
     def _publish_progress(self) -> None:
-        current = ",".join(self._active) if self._status not in ("completed", "cancelled", "failed") else ""
+        current = (
+            ",".join(self._active)
+            if self._status not in ("completed", "cancelled", "failed")
+            else ""
+        )
         self._upsert([c.SA_STATUS.value_set(self._status), c.SA_CURRENT_NODE.value_set(current)])
 
     def _upsert(self, updates: list[Any]) -> None:
@@ -559,4 +571,3 @@ class WorkOrderWorkflow:
 def _params_of(node: BaseNode) -> dict[str, Any]:
     params = getattr(node, "params", None)
     return params.model_dump(mode="json") if params is not None else {}
-

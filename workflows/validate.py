@@ -67,7 +67,9 @@ class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def add(self, code: str, path: str, message: str, node_id: str | None = None, **fmt: Any) -> None:
+    def add(
+        self, code: str, path: str, message: str, node_id: str | None = None, **fmt: Any
+    ) -> None:
         self.problems.append(
             Problem(
                 code=code,
@@ -87,10 +89,18 @@ def _check_header(raw: dict[str, Any], out: _Collector) -> None:
             if error["loc"] and error["loc"][0] == "nodes" and len(error["loc"]) > 1:
                 continue
             field = ".".join(str(p) for p in error["loc"])
-            out.add("invalid_field", _loc_to_path("$", error["loc"]), f"{field}: {_pydantic_message(error)}", field=field, detail=_pydantic_message(error))
+            out.add(
+                "invalid_field",
+                _loc_to_path("$", error["loc"]),
+                f"{field}: {_pydantic_message(error)}",
+                field=field,
+                detail=_pydantic_message(error),
+            )
 
 
-def _parse_nodes(raw_nodes: list[Any], out: _Collector) -> tuple[list[tuple[int, BaseNode]], dict[str, int]]:
+def _parse_nodes(
+    raw_nodes: list[Any], out: _Collector
+) -> tuple[list[tuple[int, BaseNode]], dict[str, int]]:
     parsed: list[tuple[int, BaseNode]] = []
     ids: dict[str, int] = {}
     for index, raw in enumerate(raw_nodes):
@@ -136,7 +146,9 @@ def _parse_nodes(raw_nodes: list[Any], out: _Collector) -> tuple[list[tuple[int,
     return parsed, ids
 
 
-def _reachable(starts: Iterable[str], edges: Mapping[str, Iterable[str]], stop: str | None = None) -> set[str]:
+def _reachable(
+    starts: Iterable[str], edges: Mapping[str, Iterable[str]], stop: str | None = None
+) -> set[str]:
     seen: set[str] = set()
     queue = deque(s for s in starts)
     while queue:
@@ -211,7 +223,12 @@ def _check_graph(
             else:
                 edges[node.id].append(target)
         if node.needs_next() and node.next is None:
-            out.add("missing_next", f"$.nodes[{index}].next", f"node '{node.id}' has no next node", node.id)
+            out.add(
+                "missing_next",
+                f"$.nodes[{index}].next",
+                f"node '{node.id}' has no next node",
+                node.id,
+            )
     start = header.get("start")
     if isinstance(start, str) and start not in ids:
         out.add("unknown_start", "$.start", f"start node '{start}' does not exist", target=start)
@@ -222,7 +239,12 @@ def _check_graph(
         reached = _reachable([start], edges)
         for index, node in parsed:
             if node.id not in reached:
-                out.add("unreachable", f"$.nodes[{index}]", f"node '{node.id}' can never be reached from the start", node.id)
+                out.add(
+                    "unreachable",
+                    f"$.nodes[{index}]",
+                    f"node '{node.id}' can never be reached from the start",
+                    node.id,
+                )
     reverse: dict[str, list[str]] = defaultdict(list)
     for source, targets in edges.items():
         for target in targets:
@@ -241,7 +263,13 @@ def _check_graph(
         index = nodes[first][0]
         if len(component) > 1 or first in edges[first]:
             names = ", ".join(sorted(component, key=lambda n: nodes[n][0]))
-            out.add("loop_without_exit", f"$.nodes[{index}]", f"nodes {names} form a loop that never reaches an end", first, members=names)
+            out.add(
+                "loop_without_exit",
+                f"$.nodes[{index}]",
+                f"nodes {names} form a loop that never reaches an end",
+                first,
+                members=names,
+            )
     _check_forks(parsed, nodes, edges, out)
 
 
@@ -257,7 +285,13 @@ def _check_forks(
             continue
         target = nodes.get(node.join)
         if target is None or not isinstance(target[1], JoinNode):
-            out.add("fork_without_join", f"$.nodes[{index}].join", f"parallel '{node.id}' must name a join node as its join, not '{node.join}'", node.id, target=node.join)
+            out.add(
+                "fork_without_join",
+                f"$.nodes[{index}].join",
+                f"parallel '{node.id}' must name a join node as its join, not '{node.join}'",
+                node.id,
+                target=node.join,
+            )
             continue
         forks_of_join[node.join].append(node.id)
         for i, branch in enumerate(node.branches):
@@ -265,17 +299,43 @@ def _check_forks(
                 continue
             reached = _reachable([branch], edges, stop=node.join)
             if node.join not in reached:
-                out.add("branch_never_joins", f"$.nodes[{index}].branches[{i}]", f"branch '{branch}' of parallel '{node.id}' never reaches join '{node.join}'", node.id, branch=branch, target=node.join)
+                out.add(
+                    "branch_never_joins",
+                    f"$.nodes[{index}].branches[{i}]",
+                    f"branch '{branch}' of parallel '{node.id}' never reaches join '{node.join}'",
+                    node.id,
+                    branch=branch,
+                    target=node.join,
+                )
             escaped = sorted(n for n in reached if isinstance(nodes[n][1], EndNode))
             if escaped:
-                out.add("branch_escapes_join", f"$.nodes[{index}].branches[{i}]", f"branch '{branch}' of parallel '{node.id}' can end the order at '{escaped[0]}' before join '{node.join}'", node.id, branch=branch, target=escaped[0])
+                out.add(
+                    "branch_escapes_join",
+                    f"$.nodes[{index}].branches[{i}]",
+                    f"branch '{branch}' of parallel '{node.id}' can end the order at"
+                    f" '{escaped[0]}' before join '{node.join}'",
+                    node.id,
+                    branch=branch,
+                    target=escaped[0],
+                )
     for index, node in parsed:
         if isinstance(node, JoinNode):
             forks = forks_of_join.get(node.id, [])
             if not forks:
-                out.add("join_without_fork", f"$.nodes[{index}]", f"join '{node.id}' belongs to no parallel fork", node.id)
+                out.add(
+                    "join_without_fork",
+                    f"$.nodes[{index}]",
+                    f"join '{node.id}' belongs to no parallel fork",
+                    node.id,
+                )
             elif len(forks) > 1:
-                out.add("join_shared", f"$.nodes[{index}]", f"join '{node.id}' is the join of several forks: {', '.join(forks)}", node.id, members=", ".join(forks))
+                out.add(
+                    "join_shared",
+                    f"$.nodes[{index}]",
+                    f"join '{node.id}' is the join of several forks: {', '.join(forks)}",
+                    node.id,
+                    members=", ".join(forks),
+                )
 
 
 def _fields_of(node: BaseNode) -> set[str] | None:
@@ -285,18 +345,32 @@ def _fields_of(node: BaseNode) -> set[str] | None:
     return {f.name for f in node.form_fields()} | set(node.outputs)
 
 
-def _check_expressions(header: dict[str, Any], parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
+def _check_expressions(
+    header: dict[str, Any], parsed: list[tuple[int, BaseNode]], out: _Collector
+) -> None:
     variables = {v.get("name") for v in header.get("variables") or [] if isinstance(v, dict)}
     by_id = {node.id: node for _, node in parsed}
     for index, node in parsed:
         if node.id in variables:
-            out.add("id_shadows_variable", f"$.nodes[{index}].id", f"node id '{node.id}' is also a variable name", node.id)
+            out.add(
+                "id_shadows_variable",
+                f"$.nodes[{index}].id",
+                f"node id '{node.id}' is also a variable name",
+                node.id,
+            )
         for suffix, source in node.expressions():
             path = f"$.nodes[{index}].{suffix}"
             try:
                 expression = compile_expression(source)
             except ExpressionError as exc:
-                out.add("expression_invalid", path, f"node '{node.id}': expression '{source}' {exc}", node.id, source=source, detail=str(exc))
+                out.add(
+                    "expression_invalid",
+                    path,
+                    f"node '{node.id}': expression '{source}' {exc}",
+                    node.id,
+                    source=source,
+                    detail=str(exc),
+                )
                 continue
             for ref in expression.references:
                 head = ref[0]
@@ -304,16 +378,35 @@ def _check_expressions(header: dict[str, Any], parsed: list[tuple[int, BaseNode]
                     continue
                 if head == "order":
                     if len(ref) > 1 and ref[1] not in ORDER_FIELDS:
-                        out.add("expression_unknown_variable", path, f"node '{node.id}': order has no field '{ref[1]}' (it has {', '.join(ORDER_FIELDS)})", node.id, name=".".join(ref))
+                        out.add(
+                            "expression_unknown_variable",
+                            path,
+                            f"node '{node.id}': order has no field '{ref[1]}'"
+                            f" (it has {', '.join(ORDER_FIELDS)})",
+                            node.id,
+                            name=".".join(ref),
+                        )
                     continue
                 target = by_id.get(head)
                 if target is None:
-                    out.add("expression_unknown_variable", path, f"node '{node.id}': '{head}' is neither a declared variable nor a node", node.id, name=head)
+                    out.add(
+                        "expression_unknown_variable",
+                        path,
+                        f"node '{node.id}': '{head}' is neither a declared variable nor a node",
+                        node.id,
+                        name=head,
+                    )
                     continue
                 fields = _fields_of(target)
                 if len(ref) > 1 and fields is not None and ref[1] not in fields:
                     known = ", ".join(sorted(fields)) or "nothing"
-                    out.add("expression_unknown_variable", path, f"node '{node.id}': node '{head}' has no field '{ref[1]}' (it has {known})", node.id, name=".".join(ref[:2]))
+                    out.add(
+                        "expression_unknown_variable",
+                        path,
+                        f"node '{node.id}': node '{head}' has no field '{ref[1]}' (it has {known})",
+                        node.id,
+                        name=".".join(ref[:2]),
+                    )
 
 
 def _check_references(
@@ -324,14 +417,36 @@ def _check_references(
 ) -> None:
     has_dispatch = any(node.type == "dispatch" for _, node in parsed)
     for index, node in parsed:
-        if node.assignee is not None and node.assignee.kind == "dispatched_engineer" and not has_dispatch:
-            out.add("assignee_without_dispatch", f"$.nodes[{index}].assignee", f"node '{node.id}' is assigned to the dispatched engineer, but no dispatch node exists", node.id)
+        if (
+            node.assignee is not None
+            and node.assignee.kind == "dispatched_engineer"
+            and not has_dispatch
+        ):
+            out.add(
+                "assignee_without_dispatch",
+                f"$.nodes[{index}].assignee",
+                f"node '{node.id}' is assigned to the dispatched engineer,"
+                " but no dispatch node exists",
+                node.id,
+            )
         if isinstance(node, SubpipelineNode):
             key = node.params.definition
             if key == header.get("key"):
-                out.add("recursive_subpipeline", f"$.nodes[{index}].params.definition", f"node '{node.id}' calls its own pipeline '{key}'", node.id, target=key)
+                out.add(
+                    "recursive_subpipeline",
+                    f"$.nodes[{index}].params.definition",
+                    f"node '{node.id}' calls its own pipeline '{key}'",
+                    node.id,
+                    target=key,
+                )
             elif known_definitions is not None and key not in known_definitions:
-                out.add("unknown_subpipeline", f"$.nodes[{index}].params.definition", f"node '{node.id}' calls pipeline '{key}', which is not published", node.id, target=key)
+                out.add(
+                    "unknown_subpipeline",
+                    f"$.nodes[{index}].params.definition",
+                    f"node '{node.id}' calls pipeline '{key}', which is not published",
+                    node.id,
+                    target=key,
+                )
 
 
 def validate_definition(
@@ -357,7 +472,12 @@ def validate_definition(
         return ValidationReport(problems=out.problems)
     resolved, template_problems = resolve_templates(raw, dict(templates or {}))
     for problem in template_problems:
-        out.add(problem.code, f"$.nodes[{problem.index}].{problem.path}", f"node '{problem.node_id or problem.index}': {problem.message}", problem.node_id)
+        out.add(
+            problem.code,
+            f"$.nodes[{problem.index}].{problem.path}",
+            f"node '{problem.node_id or problem.index}': {problem.message}",
+            problem.node_id,
+        )
     _check_header(resolved, out)
     raw_nodes = resolved.get("nodes")
     if not isinstance(raw_nodes, list):

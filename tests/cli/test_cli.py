@@ -13,7 +13,9 @@ from settings import Settings
 AC_REPAIR = ROOT / "examples" / "ac-repair.json"
 
 
-def test_validate_lists_every_problem_with_its_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_lists_every_problem_with_its_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     raw = json.loads(AC_REPAIR.read_text())
     raw["nodes"][0]["next"] = "nowhere"
     raw["nodes"][4]["branches"][0]["when"] = "service.parts_neded"
@@ -26,7 +28,9 @@ def test_validate_lists_every_problem_with_its_node(tmp_path: Path, capsys: pyte
     assert "parts_neded" in out and "节点「parts」" in out
 
 
-def test_validate_refuses_a_file_that_is_not_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_refuses_a_file_that_is_not_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{nodes: ")
     with pytest.raises(SystemExit):
@@ -34,7 +38,9 @@ def test_validate_refuses_a_file_that_is_not_json(tmp_path: Path, capsys: pytest
     assert "cannot read a JSON definition" in capsys.readouterr().out
 
 
-def test_publish_makes_a_version_once_per_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_publish_makes_a_version_once_per_change(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}")
     assert cmd_publish(settings, [str(AC_REPAIR)]) == 0
     assert cmd_publish(settings, [str(AC_REPAIR)]) == 0

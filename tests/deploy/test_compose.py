@@ -21,12 +21,16 @@ def compose() -> dict[str, Any]:
 
 def test_runs_temporal_on_postgres_with_ui_and_servflow_database(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert {"temporal", "temporal-db", "temporal-ui", "servflow-db", "worker", "api"} <= set(services)
+    assert {"temporal", "temporal-db", "temporal-ui", "servflow-db", "worker", "api"} <= set(
+        services
+    )
     assert services["temporal"]["environment"]["DB"].startswith("postgres")
     assert services["temporal"]["depends_on"]["temporal-db"]["condition"] == "service_healthy"
 
 
-def test_workers_and_api_are_replicated_and_configured_from_settings(compose: dict[str, Any]) -> None:
+def test_workers_and_api_are_replicated_and_configured_from_settings(
+    compose: dict[str, Any],
+) -> None:
     fields = {f"SERVFLOW_{name.upper()}" for name in Settings.model_fields}
     for name in ("worker", "api"):
         service = compose["services"][name]
@@ -36,7 +40,10 @@ def test_workers_and_api_are_replicated_and_configured_from_settings(compose: di
         assert not unknown, f"{name} sets variables settings.py does not read: {unknown}"
         assert env["SERVFLOW_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["SERVFLOW_TEMPORAL_ADDRESS"] == "temporal:7233"
-        assert service["depends_on"]["servflow-migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            service["depends_on"]["servflow-migrate"]["condition"]
+            == "service_completed_successfully"
+        )
 
 
 def test_every_search_attribute_is_registered_with_its_type(compose: dict[str, Any]) -> None:

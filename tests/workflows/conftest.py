@@ -24,4 +24,3 @@ def task_queue() -> str:
 async def worker(client: Client, task_queue: str, fakes: FakeActivities) -> AsyncIterator[None]:
     async with build_worker(client, task_queue=task_queue, activities=fakes.all()):
         yield
-

@@ -31,13 +31,19 @@ class FakeActivities:
     async def report(self, step: StepInput) -> StepResult:
         self.calls["report"].append(step)
         fault = step.variables.get("fault", "")
-        return StepResult(output={"order_no": f"SF-{step.order_id}", "customer_id": "c1", "fault": fault})
+        return StepResult(
+            output={"order_no": f"SF-{step.order_id}", "customer_id": "c1", "fault": fault}
+        )
 
     @activity.defn(name=c.ACTIVITY_DISPATCH)
     async def dispatch(self, step: StepInput) -> StepResult:
         self.calls["dispatch"].append(step)
         if self.fail_dispatch:
-            raise ApplicationError("no qualified engineer within 200 km", type="BusinessRuleViolation", non_retryable=True)
+            raise ApplicationError(
+                "no qualified engineer within 200 km",
+                type="BusinessRuleViolation",
+                non_retryable=True,
+            )
         return StepResult(
             output={
                 "engineer_id": "e1",
@@ -54,7 +60,15 @@ class FakeActivities:
         self.calls["settlement"].append(step)
         share = Decimal(str(step.params.get("share", "1")))
         amount = (Decimal("300.00") * share).quantize(Decimal("0.01"))
-        return StepResult(output={"amount": str(amount), "currency": "CNY", "milestone": step.params.get("milestone"), "share": str(share), "payouts": []})
+        return StepResult(
+            output={
+                "amount": str(amount),
+                "currency": "CNY",
+                "milestone": step.params.get("milestone"),
+                "share": str(share),
+                "payouts": [],
+            }
+        )
 
     @activity.defn(name=c.ACTIVITY_NOTIFY)
     async def notify(self, step: StepInput) -> StepResult:

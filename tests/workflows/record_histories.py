@@ -16,7 +16,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import SEARCH_KEYS, TEMPORAL
 from tests.workflows.fakes import FakeActivities
-from tests.workflows.support import SERVICE_OK, SIGNOFF_OK, definition, load_example, start_order, submit, wait_for_step
+from tests.workflows.support import (
+    SERVICE_OK,
+    SIGNOFF_OK,
+    definition,
+    load_example,
+    start_order,
+    submit,
+    wait_for_step,
+)
 from tests.workflows.test_flow_nodes import PARALLEL
 from worker import build_worker
 from workflows.contracts import Cancellation
@@ -26,7 +34,9 @@ HISTORIES = Path(__file__).parent / "histories"
 
 
 async def ac_repair_with_parts(client: Client, queue: str) -> WorkflowHandle:
-    handle = await start_order(client, load_example("ac-repair"), queue, variables={"fault": "ac_leak"})
+    handle = await start_order(
+        client, load_example("ac-repair"), queue, variables={"fault": "ac_leak"}
+    )
     await wait_for_step(handle, "service")
     await submit(handle, "service", {**SERVICE_OK, "parts_needed": True})
     await wait_for_step(handle, "parts_fitting")
@@ -60,7 +70,9 @@ SCENARIOS = [ac_repair_with_parts, parallel_branches, cancelled_in_service]
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL), data_converter=pydantic_data_converter, search_attributes=SEARCH_KEYS
+        dev_server_existing_path=str(TEMPORAL),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_KEYS,
     )
     async with env:
         queue = f"record-{uuid.uuid4()}"

@@ -12,7 +12,14 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from workflows import constants as c
-from workflows.contracts import Actor, OrderContext, OrderState, StartOrderInput, StepAccepted, StepSubmission
+from workflows.contracts import (
+    Actor,
+    OrderContext,
+    OrderState,
+    StartOrderInput,
+    StepAccepted,
+    StepSubmission,
+)
 from workflows.definition import Definition
 from workflows.interpreter import WorkOrderWorkflow
 
@@ -24,7 +31,14 @@ def load_example(name: str) -> Definition:
 
 
 def definition(nodes: list[dict[str, Any]], **fields: Any) -> Definition:
-    raw = {"key": "test-pipeline", "name": "test", "version": 1, "start": nodes[0]["id"], "nodes": nodes, **fields}
+    raw = {
+        "key": "test-pipeline",
+        "name": "test",
+        "version": 1,
+        "start": nodes[0]["id"],
+        "nodes": nodes,
+        **fields,
+    }
     return Definition.model_validate(raw)
 
 
@@ -58,7 +72,9 @@ async def state(handle: WorkflowHandle[Any, Any]) -> OrderState:
     return await handle.query(WorkOrderWorkflow.state)
 
 
-async def wait_until(handle: WorkflowHandle[Any, Any], check: Callable[[OrderState], bool], timeout: float = 15) -> OrderState:
+async def wait_until(
+    handle: WorkflowHandle[Any, Any], check: Callable[[OrderState], bool], timeout: float = 15
+) -> OrderState:
     """Poll the state query until `check` holds (orders move asynchronously)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -66,20 +82,32 @@ async def wait_until(handle: WorkflowHandle[Any, Any], check: Callable[[OrderSta
         if check(current):
             return current
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"state never matched; last: status={current.status} active={[a.node_id for a in current.active]}")
+            raise AssertionError(
+                f"state never matched; last: status={current.status}"
+                f" active={[a.node_id for a in current.active]}"
+            )
         await asyncio.sleep(0.05)
 
 
-async def wait_for_step(handle: WorkflowHandle[Any, Any], node_id: str, timeout: float = 15) -> OrderState:
+async def wait_for_step(
+    handle: WorkflowHandle[Any, Any], node_id: str, timeout: float = 15
+) -> OrderState:
     return await wait_until(handle, lambda s: any(a.node_id == node_id for a in s.active), timeout)
 
 
 async def submit(
-    handle: WorkflowHandle[Any, Any], node_id: str, data: dict[str, Any], *, user: str = "engineer_bj_01", roles: list[str] | None = None
+    handle: WorkflowHandle[Any, Any],
+    node_id: str,
+    data: dict[str, Any],
+    *,
+    user: str = "engineer_bj_01",
+    roles: list[str] | None = None,
 ) -> StepAccepted:
     return await handle.execute_update(
         WorkOrderWorkflow.submit_step,
-        StepSubmission(node_id=node_id, actor=Actor(user_id=user, roles=roles or ["engineer"]), data=data),
+        StepSubmission(
+            node_id=node_id, actor=Actor(user_id=user, roles=roles or ["engineer"]), data=data
+        ),
     )
 
 

@@ -27,8 +27,12 @@ from workflows.interpreter import WorkOrderWorkflow
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-async def test_decision_takes_parts_branch_when_parts_are_needed(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+async def test_decision_takes_parts_branch_when_parts_are_needed(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
     await submit(handle, "service", {**SERVICE_OK, "parts_needed": True})
     await wait_for_step(handle, "parts_fitting")
@@ -43,19 +47,39 @@ async def test_decision_takes_parts_branch_when_parts_are_needed(client: Client,
 PARALLEL = [
     {"id": "fork", "type": "parallel", "branches": ["inspect", "order_parts"], "join": "meet"},
     {"id": "inspect", "type": "task", "next": "meet", "form": [{"name": "ok", "type": "boolean"}]},
-    {"id": "order_parts", "type": "task", "next": "notify_wh", "form": [{"name": "sku", "type": "text"}]},
-    {"id": "notify_wh", "type": "notify", "next": "meet", "params": {"to_roles": ["dispatcher"], "message": "parts"}},
+    {
+        "id": "order_parts",
+        "type": "task",
+        "next": "notify_wh",
+        "form": [{"name": "sku", "type": "text"}],
+    },
+    {
+        "id": "notify_wh",
+        "type": "notify",
+        "next": "meet",
+        "params": {"to_roles": ["dispatcher"], "message": "parts"},
+    },
     {"id": "meet", "type": "join", "next": "done"},
     {"id": "done", "type": "end"},
 ]
 
 
-async def test_parallel_branches_run_together_and_join_waits_for_all(client: Client, task_queue: str, fakes: FakeActivities) -> None:
+async def test_parallel_branches_run_together_and_join_waits_for_all(
+    client: Client, task_queue: str, fakes: FakeActivities
+) -> None:
     handle = await start_order(client, definition(PARALLEL), task_queue)
-    both = await wait_until(handle, lambda s: {a.node_id for a in s.active} >= {"inspect", "order_parts"})
+    both = await wait_until(
+        handle, lambda s: {a.node_id for a in s.active} >= {"inspect", "order_parts"}
+    )
     assert "fork" in {a.node_id for a in both.active}
     await submit(handle, "order_parts", {"sku": "CMP-1"})
-    after_one = await wait_until(handle, lambda s: "order_parts" not in {a.node_id for a in s.active} and not any(a.node_id == "notify_wh" for a in s.active))
+    after_one = await wait_until(
+        handle,
+        lambda s: (
+            "order_parts" not in {a.node_id for a in s.active}
+            and not any(a.node_id == "notify_wh" for a in s.active)
+        ),
+    )
     assert "inspect" in {a.node_id for a in after_one.active}
     assert after_one.status == "running"
     await submit(handle, "inspect", {"ok": True})
@@ -67,10 +91,17 @@ async def test_parallel_branches_run_together_and_join_waits_for_all(client: Cli
     assert fakes.calls["close_order"][0].final is True
 
 
-async def test_subpipeline_runs_as_child_and_returns_its_variables(client: Client, task_queue: str) -> None:
+async def test_subpipeline_runs_as_child_and_returns_its_variables(
+    client: Client, task_queue: str
+) -> None:
     child = definition(
         [
-            {"id": "check", "type": "task", "next": "stop", "form": [{"name": "passed", "type": "boolean"}]},
+            {
+                "id": "check",
+                "type": "task",
+                "next": "stop",
+                "form": [{"name": "passed", "type": "boolean"}],
+            },
             {"id": "stop", "type": "end"},
         ],
         key="inspection",
@@ -78,7 +109,15 @@ async def test_subpipeline_runs_as_child_and_returns_its_variables(client: Clien
     )
     parent = definition(
         [
-            {"id": "sub", "type": "subpipeline", "next": "stop", "params": {"definition": "inspection", "inputs": {"serial": "'SN-' + order.region"}}},
+            {
+                "id": "sub",
+                "type": "subpipeline",
+                "next": "stop",
+                "params": {
+                    "definition": "inspection",
+                    "inputs": {"serial": "'SN-' + order.region"},
+                },
+            },
             {"id": "stop", "type": "end"},
         ]
     )
@@ -92,10 +131,16 @@ async def test_subpipeline_runs_as_child_and_returns_its_variables(client: Clien
     assert result.variables["sub"]["check"] == {"passed": True}
 
 
-async def test_cancel_signal_ends_order_as_cancelled_and_records_it(client: Client, task_queue: str, fakes: FakeActivities) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+async def test_cancel_signal_ends_order_as_cancelled_and_records_it(
+    client: Client, task_queue: str, fakes: FakeActivities
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
-    await handle.signal(WorkOrderWorkflow.cancel, Cancellation(reason="客户取消", by="dispatcher_huabei"))
+    await handle.signal(
+        WorkOrderWorkflow.cancel, Cancellation(reason="客户取消", by="dispatcher_huabei")
+    )
     result = await handle.result()
     assert result.status == "cancelled"
     assert result.timeline[-1].outcome == "客户取消"
@@ -105,9 +150,14 @@ async def test_cancel_signal_ends_order_as_cancelled_and_records_it(client: Clie
 
 
 async def test_reassign_moves_the_step_to_another_engineer(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
-    await handle.signal(WorkOrderWorkflow.reassign, Reassignment(node_id="service", user_id="engineer_bj_02", by="dispatcher"))
+    await handle.signal(
+        WorkOrderWorkflow.reassign,
+        Reassignment(node_id="service", user_id="engineer_bj_02", by="dispatcher"),
+    )
     moved = await wait_until(handle, lambda s: s.active[0].assignee == "engineer_bj_02")
     assert moved.active[0].node_id == "service"
     with pytest.raises(WorkflowUpdateFailedError):
@@ -117,16 +167,24 @@ async def test_reassign_moves_the_step_to_another_engineer(client: Client, task_
     await handle.terminate()
 
 
-async def test_two_simultaneous_submissions_of_one_step_one_wins(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+async def test_two_simultaneous_submissions_of_one_step_one_wins(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
     outcomes = await asyncio.gather(
-        submit(handle, "service", SERVICE_OK), submit(handle, "service", {**SERVICE_OK, "diagnosis": "other"}), return_exceptions=True
+        submit(handle, "service", SERVICE_OK),
+        submit(handle, "service", {**SERVICE_OK, "diagnosis": "other"}),
+        return_exceptions=True,
     )
     accepted = [o for o in outcomes if not isinstance(o, BaseException)]
     refused = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
     assert len(accepted) == 1 and len(refused) == 1
-    assert isinstance(refused[0].cause, ApplicationError) and refused[0].cause.type == "StepNotActive"
+    assert (
+        isinstance(refused[0].cause, ApplicationError) and refused[0].cause.type == "StepNotActive"
+    )
     current = await wait_for_step(handle, "signoff")
     services = [e for e in current.timeline if e.node_id == "service"]
     assert len(services) == 1 and services[0].completed_at is not None
@@ -137,7 +195,9 @@ async def test_business_failure_fails_order_with_reason(client: Client, task_que
     failing = FakeActivities(fail_dispatch=True)
     queue = task_queue + "-failing"
     async with build_worker(client, task_queue=queue, activities=failing.all()):
-        handle = await start_order(client, load_example("ac-repair"), queue, variables={"fault": "x"})
+        handle = await start_order(
+            client, load_example("ac-repair"), queue, variables={"fault": "x"}
+        )
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
     assert "no qualified engineer" in str(failed.value.cause)
@@ -147,16 +207,32 @@ async def test_business_failure_fails_order_with_reason(client: Client, task_que
 
 
 LOOP = [
-    {"id": "visit", "type": "task", "next": "again", "form": [{"name": "fixed", "type": "boolean"}]},
-    {"id": "again", "type": "decision", "branches": [{"when": "visit.fixed", "next": "stop"}], "default": "visit"},
+    {
+        "id": "visit",
+        "type": "task",
+        "next": "again",
+        "form": [{"name": "fixed", "type": "boolean"}],
+    },
+    {
+        "id": "again",
+        "type": "decision",
+        "branches": [{"when": "visit.fixed", "next": "stop"}],
+        "default": "visit",
+    },
     {"id": "stop", "type": "end"},
 ]
 
 
-async def test_long_loop_continues_as_new_and_keeps_its_state(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, definition(LOOP), task_queue, continue_as_new_after_events=20)
+async def test_long_loop_continues_as_new_and_keeps_its_state(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start_order(
+        client, definition(LOOP), task_queue, continue_as_new_after_events=20
+    )
     for visit in range(1, 7):
-        await wait_until(handle, lambda s, n=visit: any(a.node_id == "visit" and a.visit == n for a in s.active))
+        await wait_until(
+            handle, lambda s, n=visit: any(a.node_id == "visit" and a.visit == n for a in s.active)
+        )
         await submit(handle, "visit", {"fixed": False})
     final_state = await wait_until(handle, lambda s: any(a.visit == 7 for a in s.active))
     assert final_state.runs > 1

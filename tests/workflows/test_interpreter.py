@@ -10,13 +10,25 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from tests.workflows.fakes import ENGINEER_USER, FakeActivities
-from tests.workflows.support import SERVICE_OK, c, SIGNOFF_OK, load_example, start_order, submit, wait_for_step
+from tests.workflows.support import (
+    SERVICE_OK,
+    SIGNOFF_OK,
+    c,
+    load_example,
+    start_order,
+    submit,
+    wait_for_step,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-async def test_ac_repair_order_runs_report_to_settlement(client: Client, task_queue: str, fakes: FakeActivities) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "ac_leak"})
+async def test_ac_repair_order_runs_report_to_settlement(
+    client: Client, task_queue: str, fakes: FakeActivities
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "ac_leak"}
+    )
     waiting = await wait_for_step(handle, "service")
     assert waiting.status == "dispatched"
     assert waiting.active[0].assignee == ENGINEER_USER
@@ -28,10 +40,21 @@ async def test_ac_repair_order_runs_report_to_settlement(client: Client, task_qu
 
     assert result.status == "completed"
     visited = [e.node_id for e in result.timeline]
-    assert visited == ["report", "dispatch", "service", "commissioning", "parts", "signoff", "final_settlement", "end"]
+    assert visited == [
+        "report",
+        "dispatch",
+        "service",
+        "commissioning",
+        "parts",
+        "signoff",
+        "final_settlement",
+        "end",
+    ]
     signoff = next(e for e in result.timeline if e.node_id == "signoff")
     assert signoff.actor == ENGINEER_USER and signoff.data["rating"] == "5"
-    amounts = [Decimal(result.variables[n]["amount"]) for n in ("commissioning", "final_settlement")]
+    amounts = [
+        Decimal(result.variables[n]["amount"]) for n in ("commissioning", "final_settlement")
+    ]
     assert amounts == [Decimal("180.00"), Decimal("120.00")]
     # The final settlement closed the order itself: no extra close_order activity.
     assert fakes.calls["close_order"] == []
@@ -42,7 +65,9 @@ async def test_ac_repair_order_runs_report_to_settlement(client: Client, task_qu
 
 
 async def test_step_from_wrong_engineer_is_refused(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "service", SERVICE_OK, user="engineer_sh_07")
@@ -52,7 +77,9 @@ async def test_step_from_wrong_engineer_is_refused(client: Client, task_queue: s
 
 
 async def test_step_not_active_is_refused(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "signoff", SIGNOFF_OK)
@@ -62,27 +89,48 @@ async def test_step_not_active_is_refused(client: Client, task_queue: str) -> No
     await handle.terminate()
 
 
-async def test_invalid_form_is_refused_with_field_errors_and_not_recorded(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"})
+async def test_invalid_form_is_refused_with_field_errors_and_not_recorded(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}
+    )
     await wait_for_step(handle, "service")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "service", {"diagnosis": 42, "colour": "red"})
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "FormInvalid"
     errors = cause.details[0]
-    assert errors == {"diagnosis": "must be text", "parts_needed": "is required", "colour": "is not a field of this step"}
+    assert errors == {
+        "diagnosis": "must be text",
+        "parts_needed": "is required",
+        "colour": "is not a field of this step",
+    }
     history = await handle.fetch_history()
-    assert not [e for e in history.events if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert not [
+        e
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
     await handle.terminate()
 
 
-async def test_search_attributes_find_orders_by_region_and_status(client: Client, task_queue: str) -> None:
-    handle = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华北")
-    other = await start_order(client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华南")
+async def test_search_attributes_find_orders_by_region_and_status(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华北"
+    )
+    other = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region="华南"
+    )
     await wait_for_step(handle, "service")
     await wait_for_step(other, "service")
     # `Status` needs backticks: this server version parses a bare Status as a keyword.
-    query = f'Region="华北" AND `Status`="dispatched" AND CurrentNode="service" AND WorkflowId="{handle.id}"'
+    query = (
+        f'Region="华北" AND `Status`="dispatched" AND CurrentNode="service"'
+        f' AND WorkflowId="{handle.id}"'
+    )
     found: list[str] = []
     for _ in range(100):  # visibility is eventually consistent
         found = [wf.id async for wf in client.list_workflows(query)]
@@ -90,7 +138,9 @@ async def test_search_attributes_find_orders_by_region_and_status(client: Client
             break
         await asyncio.sleep(0.1)
     assert found == [handle.id]
-    assert [wf.id async for wf in client.list_workflows(f'Region="华北" AND WorkflowId="{other.id}"')] == []
+    assert [
+        wf.id async for wf in client.list_workflows(f'Region="华北" AND WorkflowId="{other.id}"')
+    ] == []
     described = await handle.describe()
     attributes = described.typed_search_attributes
     assert attributes.get(c.SA_DEFINITION_KEY) == "ac-repair"

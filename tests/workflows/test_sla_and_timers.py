@@ -8,15 +8,28 @@ from datetime import timedelta
 from temporalio.testing import WorkflowEnvironment
 
 from tests.workflows.fakes import ENGINEER_USER, FakeActivities
-from tests.workflows.support import SERVICE_OK, SIGNOFF_OK, definition, load_example, start_order, submit, wait_for_step, wait_until
+from tests.workflows.support import (
+    SERVICE_OK,
+    SIGNOFF_OK,
+    definition,
+    load_example,
+    start_order,
+    submit,
+    wait_for_step,
+    wait_until,
+)
 from worker import build_worker
 
 
-async def test_service_sla_breach_notifies_and_keeps_the_step(skipping_env: WorkflowEnvironment) -> None:
+async def test_service_sla_breach_notifies_and_keeps_the_step(
+    skipping_env: WorkflowEnvironment,
+) -> None:
     fakes, queue = FakeActivities(), f"sla-{uuid.uuid4()}"
     client = skipping_env.client
     async with build_worker(client, task_queue=queue, activities=fakes.all()):
-        handle = await start_order(client, load_example("ac-repair"), queue, variables={"fault": "x"})
+        handle = await start_order(
+            client, load_example("ac-repair"), queue, variables={"fault": "x"}
+        )
         waiting = await wait_for_step(handle, "service")
         deadline = waiting.active[0].sla_deadline
         assert deadline is not None and deadline - waiting.active[0].since == timedelta(hours=24)
@@ -39,7 +52,9 @@ async def test_sla_met_records_no_breach(skipping_env: WorkflowEnvironment) -> N
     fakes, queue = FakeActivities(), f"sla-{uuid.uuid4()}"
     client = skipping_env.client
     async with build_worker(client, task_queue=queue, activities=fakes.all()):
-        handle = await start_order(client, load_example("ac-repair"), queue, variables={"fault": "x"})
+        handle = await start_order(
+            client, load_example("ac-repair"), queue, variables={"fault": "x"}
+        )
         await wait_for_step(handle, "service")
         await skipping_env.sleep(timedelta(hours=23))
         await submit(handle, "service", SERVICE_OK)
@@ -57,12 +72,20 @@ ESCALATING = [
         "assignee": {"kind": "user", "value": ENGINEER_USER},
         "sla": {"within": "P2D", "on_breach": "escalate", "escalate_to": "region_manager"},
     },
-    {"id": "check", "type": "task", "next": "end", "assignee": {"kind": "user", "value": ENGINEER_USER}, "sla": {"within": "PT4H", "on_breach": "reassign", "reassign_to": "engineer_bj_02"}},
+    {
+        "id": "check",
+        "type": "task",
+        "next": "end",
+        "assignee": {"kind": "user", "value": ENGINEER_USER},
+        "sla": {"within": "PT4H", "on_breach": "reassign", "reassign_to": "engineer_bj_02"},
+    },
     {"id": "end", "type": "end"},
 ]
 
 
-async def test_escalation_lets_the_role_complete_and_reassign_moves_the_step(skipping_env: WorkflowEnvironment) -> None:
+async def test_escalation_lets_the_role_complete_and_reassign_moves_the_step(
+    skipping_env: WorkflowEnvironment,
+) -> None:
     fakes, queue = FakeActivities(), f"sla-{uuid.uuid4()}"
     client = skipping_env.client
     async with build_worker(client, task_queue=queue, activities=fakes.all()):
@@ -84,7 +107,10 @@ async def test_escalation_lets_the_role_complete_and_reassign_moves_the_step(ski
 async def test_timer_node_waits_its_duration(skipping_env: WorkflowEnvironment) -> None:
     fakes, queue = FakeActivities(), f"timer-{uuid.uuid4()}"
     client = skipping_env.client
-    nodes = [{"id": "cool_down", "type": "timer", "params": {"duration": "P3D"}, "next": "end"}, {"id": "end", "type": "end"}]
+    nodes = [
+        {"id": "cool_down", "type": "timer", "params": {"duration": "P3D"}, "next": "end"},
+        {"id": "end", "type": "end"},
+    ]
     async with build_worker(client, task_queue=queue, activities=fakes.all()):
         handle = await start_order(client, definition(nodes), queue)
         result = await handle.result()  # the test server skips the three days

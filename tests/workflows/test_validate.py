@@ -16,7 +16,13 @@ AC_REPAIR = json.loads((ROOT / "examples" / "ac-repair.json").read_text())
 
 
 def minimal(*nodes: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {"key": "broken", "name": "broken", "start": nodes[0]["id"], "nodes": list(nodes), **fields}
+    return {
+        "key": "broken",
+        "name": "broken",
+        "start": nodes[0]["id"],
+        "nodes": list(nodes),
+        **fields,
+    }
 
 
 def codes(raw: Any, **kwargs: Any) -> dict[str, list[Any]]:
@@ -46,22 +52,61 @@ def test_the_example_pipeline_is_valid_and_resolved() -> None:
 
 
 CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
-    ("unknown_type", minimal({"id": "a", "type": "teleport", "next": "end"}, END), "$.nodes[0].type", "a", "teleport"),
-    ("dangling_next", minimal({"id": "a", "type": "report", "next": "nowhere"}, END), "$.nodes[0].next", "a", "nowhere"),
-    ("missing_next", minimal({"id": "a", "type": "report"}, END), "$.nodes[0].next", "a", "no next"),
-    ("duplicate_id", minimal({"id": "a", "type": "report", "next": "a"}, {"id": "a", "type": "end"}), "$.nodes[1].id", "a", "twice"),
-    ("unknown_start", {**minimal({"id": "a", "type": "report", "next": "end"}, END), "start": "zz"}, "$.start", None, "zz"),
+    (
+        "unknown_type",
+        minimal({"id": "a", "type": "teleport", "next": "end"}, END),
+        "$.nodes[0].type",
+        "a",
+        "teleport",
+    ),
+    (
+        "dangling_next",
+        minimal({"id": "a", "type": "report", "next": "nowhere"}, END),
+        "$.nodes[0].next",
+        "a",
+        "nowhere",
+    ),
+    (
+        "missing_next",
+        minimal({"id": "a", "type": "report"}, END),
+        "$.nodes[0].next",
+        "a",
+        "no next",
+    ),
+    (
+        "duplicate_id",
+        minimal({"id": "a", "type": "report", "next": "a"}, {"id": "a", "type": "end"}),
+        "$.nodes[1].id",
+        "a",
+        "twice",
+    ),
+    (
+        "unknown_start",
+        {**minimal({"id": "a", "type": "report", "next": "end"}, END), "start": "zz"},
+        "$.start",
+        None,
+        "zz",
+    ),
     ("no_end", minimal({"id": "a", "type": "task", "next": "a"}), "$.nodes", None, "no end"),
     (
         "unreachable",
-        minimal({"id": "a", "type": "report", "next": "end"}, {"id": "orphan", "type": "task", "next": "end"}, END),
+        minimal(
+            {"id": "a", "type": "report", "next": "end"},
+            {"id": "orphan", "type": "task", "next": "end"},
+            END,
+        ),
         "$.nodes[1]",
         "orphan",
         "never be reached",
     ),
     (
         "loop_without_exit",
-        minimal({"id": "a", "type": "report", "next": "b"}, {"id": "b", "type": "task", "next": "c"}, {"id": "c", "type": "task", "next": "b"}, END),
+        minimal(
+            {"id": "a", "type": "report", "next": "b"},
+            {"id": "b", "type": "task", "next": "c"},
+            {"id": "c", "type": "task", "next": "b"},
+            END,
+        ),
         "$.nodes[1]",
         "b",
         "loop",
@@ -69,7 +114,12 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     (
         "loop_without_exit",
         minimal(
-            {"id": "a", "type": "decision", "branches": [{"when": "true", "next": "end"}], "default": "stuck"},
+            {
+                "id": "a",
+                "type": "decision",
+                "branches": [{"when": "true", "next": "end"}],
+                "default": "stuck",
+            },
             {"id": "stuck", "type": "join", "next": "stuck2"},
             {"id": "stuck2", "type": "decision", "branches": [{"when": "true", "next": "stuck"}]},
             END,
@@ -87,7 +137,12 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     ),
     (
         "fork_without_join",
-        minimal({"id": "f", "type": "parallel", "branches": ["x", "y"], "join": "end"}, {"id": "x", "type": "task", "next": "end"}, {"id": "y", "type": "task", "next": "end"}, END),
+        minimal(
+            {"id": "f", "type": "parallel", "branches": ["x", "y"], "join": "end"},
+            {"id": "x", "type": "task", "next": "end"},
+            {"id": "y", "type": "task", "next": "end"},
+            END,
+        ),
         "$.nodes[0].join",
         "f",
         "join node",
@@ -114,7 +169,9 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     ),
     (
         "expression_invalid",
-        edited(lambda r: node(r, "parts")["branches"][0].update(when="__import__('os').system('x')")),
+        edited(
+            lambda r: node(r, "parts")["branches"][0].update(when="__import__('os').system('x')")
+        ),
         "$.nodes[4].branches[0].when",
         "parts",
         "only these functions",
@@ -135,7 +192,11 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
     ),
     (
         "invalid_setting",
-        edited(lambda r: node(r, "service")["form"].append({"name": "qty", "type": "number", "min": 5, "max": 1})),
+        edited(
+            lambda r: node(r, "service")["form"].append(
+                {"name": "qty", "type": "number", "min": 5, "max": 1}
+            )
+        ),
         "$.nodes[2].form[4]",
         "service",
         "larger than max",
@@ -154,8 +215,20 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
         "service",
         "2 times",
     ),
-    ("invalid_setting", edited(lambda r: node(r, "service")["sla"].update(within="P1M")), "$.nodes[2].sla.within", "service", "ISO-8601"),
-    ("invalid_setting", edited(lambda r: node(r, "service")["sla"].update(within="4 hours")), "$.nodes[2].sla.within", "service", "ISO-8601"),
+    (
+        "invalid_setting",
+        edited(lambda r: node(r, "service")["sla"].update(within="P1M")),
+        "$.nodes[2].sla.within",
+        "service",
+        "ISO-8601",
+    ),
+    (
+        "invalid_setting",
+        edited(lambda r: node(r, "service")["sla"].update(within="4 hours")),
+        "$.nodes[2].sla.within",
+        "service",
+        "ISO-8601",
+    ),
     (
         "sla_incomplete",
         edited(lambda r: node(r, "dispatch")["sla"].update(escalate_to="")),
@@ -170,34 +243,66 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
         "commissioning",
         "less than or equal to 1",
     ),
-    ("invalid_setting", edited(lambda r: node(r, "dispatch").update(colour="red")), "$.nodes[1].colour", "dispatch", "not a setting"),
+    (
+        "invalid_setting",
+        edited(lambda r: node(r, "dispatch").update(colour="red")),
+        "$.nodes[1].colour",
+        "dispatch",
+        "not a setting",
+    ),
     (
         "assignee_without_dispatch",
-        minimal({"id": "a", "type": "task", "next": "end", "assignee": {"kind": "dispatched_engineer"}}, END),
+        minimal(
+            {"id": "a", "type": "task", "next": "end", "assignee": {"kind": "dispatched_engineer"}},
+            END,
+        ),
         "$.nodes[0].assignee",
         "a",
         "no dispatch node",
     ),
     (
         "recursive_subpipeline",
-        minimal({"id": "a", "type": "subpipeline", "next": "end", "params": {"definition": "broken"}}, END),
+        minimal(
+            {"id": "a", "type": "subpipeline", "next": "end", "params": {"definition": "broken"}},
+            END,
+        ),
         "$.nodes[0].params.definition",
         "a",
         "its own",
     ),
     (
         "decision_has_next",
-        minimal({"id": "a", "type": "decision", "next": "end", "branches": [{"when": "true", "next": "end"}]}, END),
+        minimal(
+            {
+                "id": "a",
+                "type": "decision",
+                "next": "end",
+                "branches": [{"when": "true", "next": "end"}],
+            },
+            END,
+        ),
         "$.nodes[0].next",
         "a",
         "branches",
     ),
-    ("invalid_field", {**minimal({"id": "a", "type": "report", "next": "end"}, END), "key": "Bad Key"}, "$.key", None, "pattern"),
+    (
+        "invalid_field",
+        {**minimal({"id": "a", "type": "report", "next": "end"}, END), "key": "Bad Key"},
+        "$.key",
+        None,
+        "pattern",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("code", "raw", "path", "node_id", "words"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_rule_is_reported_at_its_node(code: str, raw: dict[str, Any], path: str, node_id: str | None, words: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "raw", "path", "node_id", "words"),
+    CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_rule_is_reported_at_its_node(
+    code: str, raw: dict[str, Any], path: str, node_id: str | None, words: str
+) -> None:
     report = validate_definition(raw)
     assert not report.ok and report.definition is None
     matching = [p for p in report.problems if p.code == code]
@@ -213,7 +318,12 @@ def test_rule_is_reported_at_its_node(code: str, raw: dict[str, Any], path: str,
 def test_branch_that_ends_before_join_is_reported() -> None:
     raw = minimal(
         {"id": "f", "type": "parallel", "branches": ["x", "y"], "join": "j"},
-        {"id": "x", "type": "decision", "branches": [{"when": "true", "next": "j"}], "default": "end"},
+        {
+            "id": "x",
+            "type": "decision",
+            "branches": [{"when": "true", "next": "j"}],
+            "default": "end",
+        },
         {"id": "y", "type": "task", "next": "j"},
         {"id": "j", "type": "join", "next": "end"},
         END,
@@ -247,8 +357,18 @@ def test_all_problems_are_returned_at_once() -> None:
 
 def test_loop_with_an_exit_is_valid() -> None:
     raw = minimal(
-        {"id": "visit", "type": "task", "next": "again", "form": [{"name": "fixed", "type": "boolean"}]},
-        {"id": "again", "type": "decision", "branches": [{"when": "visit.fixed", "next": "end"}], "default": "visit"},
+        {
+            "id": "visit",
+            "type": "task",
+            "next": "again",
+            "form": [{"name": "fixed", "type": "boolean"}],
+        },
+        {
+            "id": "again",
+            "type": "decision",
+            "branches": [{"when": "visit.fixed", "next": "end"}],
+            "default": "visit",
+        },
         END,
     )
     assert validate_definition(raw).ok
@@ -263,7 +383,15 @@ TEMPLATE = NodeTemplate(
 
 
 def test_template_reference_resolves_with_overrides() -> None:
-    raw = minimal({"id": "d", "template": "dispatch-refrigeration", "next": "end", "params": {"radius_km": 50}}, END)
+    raw = minimal(
+        {
+            "id": "d",
+            "template": "dispatch-refrigeration",
+            "next": "end",
+            "params": {"radius_km": 50},
+        },
+        END,
+    )
     report = validate_definition(raw, templates={TEMPLATE.key: TEMPLATE})
     assert report.ok and report.definition is not None
     params = report.definition.node_map()["d"].params
@@ -272,7 +400,12 @@ def test_template_reference_resolves_with_overrides() -> None:
 
 def test_unknown_template_and_locked_override_are_reported() -> None:
     raw = minimal(
-        {"id": "d", "template": "dispatch-refrigeration", "next": "x", "params": {"skills": ["gas"]}},
+        {
+            "id": "d",
+            "template": "dispatch-refrigeration",
+            "next": "x",
+            "params": {"skills": ["gas"]},
+        },
         {"id": "x", "template": "no-such-template", "next": "end"},
         END,
     )
@@ -282,7 +415,10 @@ def test_unknown_template_and_locked_override_are_reported() -> None:
 
 
 def test_unpublished_subpipeline_is_reported_when_known_keys_are_given() -> None:
-    raw = minimal({"id": "a", "type": "subpipeline", "next": "end", "params": {"definition": "inspection"}}, END)
+    raw = minimal(
+        {"id": "a", "type": "subpipeline", "next": "end", "params": {"definition": "inspection"}},
+        END,
+    )
     assert "unknown_subpipeline" in codes(raw, known_definitions={"ac-repair"})
     assert validate_definition(raw, known_definitions={"inspection"}).ok
 

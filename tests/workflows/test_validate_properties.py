@@ -77,7 +77,9 @@ def test_valid_exactly_when_every_node_is_reachable_and_can_finish(raw: dict[str
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -95,7 +97,10 @@ json_values = st.recursive(
                     {},
                     optional={
                         "id": st.sampled_from(["a", "b", "end"]) | json_values,
-                        "type": st.sampled_from(["task", "decision", "parallel", "join", "end", "timer"]) | json_values,
+                        "type": st.sampled_from(
+                            ["task", "decision", "parallel", "join", "end", "timer"]
+                        )
+                        | json_values,
                         "next": st.sampled_from(["a", "b", "end"]) | json_values,
                         "branches": json_values,
                         "params": json_values,

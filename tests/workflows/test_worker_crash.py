@@ -17,12 +17,26 @@ from temporalio.client import Client
 from store.db import make_engine, make_session_factory
 from store.demo import load_demo
 from store.models import Base, Engineer, Payout, Settlement, WorkOrder, WorkOrderStep
-from tests.workflows.support import ROOT, SERVICE_OK, SIGNOFF_OK, load_example, submit, wait_for_step
+from tests.workflows.support import (
+    ROOT,
+    SERVICE_OK,
+    SIGNOFF_OK,
+    load_example,
+    submit,
+    wait_for_step,
+)
 from workflows.contracts import OrderContext, StartOrderInput
 from workflows.interpreter import WorkOrderWorkflow
 
 CUSTOMERS = [
-    {"name": f"客户{i}", "phone": f"1390000{i:04d}", "address": "北京市东城区王府井大街1号", "city": "北京", "lat": 39.914, "lng": 116.41}
+    {
+        "name": f"客户{i}",
+        "phone": f"1390000{i:04d}",
+        "address": "北京市东城区王府井大街1号",
+        "city": "北京",
+        "lat": 39.914,
+        "lng": 116.41,
+    }
     for i in range(4)
 ]
 
@@ -49,7 +63,18 @@ def total_load(url: str) -> int:
 
 def spawn_worker(address: str, queue: str, url: str, *extra: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.workflows.crashing_worker", "--address", address, "--task-queue", queue, "--database-url", url, *extra],
+        [
+            sys.executable,
+            "-m",
+            "tests.workflows.crashing_worker",
+            "--address",
+            address,
+            "--task-queue",
+            queue,
+            "--database-url",
+            url,
+            *extra,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -59,11 +84,15 @@ def spawn_worker(address: str, queue: str, url: str, *extra: str) -> subprocess.
     return process
 
 
-async def test_worker_killed_after_committing_settlement_applies_it_once(client: Client, database_url: str, tmp_path: Path) -> None:
+async def test_worker_killed_after_committing_settlement_applies_it_once(
+    client: Client, database_url: str, tmp_path: Path
+) -> None:
     queue, marker = f"crash-{uuid.uuid4()}", tmp_path / "died"
     baseline_load = total_load(database_url)
     address = client.service_client.config.target_host
-    first = spawn_worker(address, queue, database_url, "--die-after-commit", "settlement", "--marker", str(marker))
+    first = spawn_worker(
+        address, queue, database_url, "--die-after-commit", "settlement", "--marker", str(marker)
+    )
     handles = []
     for i, customer in enumerate(CUSTOMERS):
         order_id = f"crash-{uuid.uuid4()}"
@@ -73,12 +102,15 @@ async def test_worker_killed_after_committing_settlement_applies_it_once(client:
             variables={"fault": f"ac_leak_{i}"},
             context=OrderContext(region="华北", customer=customer, priority=3),
         )
-        handles.append(await client.start_workflow(WorkOrderWorkflow.run, start, id=order_id, task_queue=queue))
+        handles.append(
+            await client.start_workflow(WorkOrderWorkflow.run, start, id=order_id, task_queue=queue)
+        )
     engineers = {}
     for handle in handles:
         engineers[handle.id] = (await wait_for_step(handle, "service")).active[0].assignee
     submissions = [
-        asyncio.create_task(submit(handle, "service", SERVICE_OK, user=engineers[handle.id])) for handle in handles
+        asyncio.create_task(submit(handle, "service", SERVICE_OK, user=engineers[handle.id]))
+        for handle in handles
     ]
     assert await asyncio.to_thread(first.wait, 60) == -9  # died right after a committed settlement
     second = spawn_worker(address, queue, database_url)
@@ -99,14 +131,27 @@ async def test_worker_killed_after_committing_settlement_applies_it_once(client:
         settlements = session.scalars(select(Settlement).where(Settlement.order_id.in_(ids))).all()
         assert len(settlements) == 2 * len(CUSTOMERS)  # commissioning + signoff, once each
         for result in results:
-            amounts = [Decimal(result.variables[n]["amount"]) for n in ("commissioning", "final_settlement")]
-            order = session.scalars(select(WorkOrder).where(WorkOrder.order_id == result.order_id)).one()
-            stored = session.scalars(select(Settlement).where(Settlement.order_id == order.order_id)).all()
+            amounts = [
+                Decimal(result.variables[n]["amount"])
+                for n in ("commissioning", "final_settlement")
+            ]
+            order = session.scalars(
+                select(WorkOrder).where(WorkOrder.order_id == result.order_id)
+            ).one()
+            stored = session.scalars(
+                select(Settlement).where(Settlement.order_id == order.order_id)
+            ).all()
             assert sorted(s.amount for s in stored) == sorted(amounts)
-            paid = session.scalar(select(func.sum(Payout.amount)).join(Settlement).where(Settlement.order_id == order.order_id))
+            paid = session.scalar(
+                select(func.sum(Payout.amount))
+                .join(Settlement)
+                .where(Settlement.order_id == order.order_id)
+            )
             assert paid == sum(amounts)
             assert order.status == "completed"
-            steps = session.scalars(select(WorkOrderStep.node_id).where(WorkOrderStep.order_id == order.order_id)).all()
+            steps = session.scalars(
+                select(WorkOrderStep.node_id).where(WorkOrderStep.order_id == order.order_id)
+            ).all()
             assert len(steps) == len(set(steps))
         assert session.scalar(select(func.sum(Engineer.current_load))) == baseline_load
     engine.dispose()

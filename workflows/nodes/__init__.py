@@ -3,4 +3,14 @@
 from workflows.nodes import automatic, flow, human
 from workflows.nodes.base import NODE_TYPES, AssigneeRule, BaseNode, Runtime, Sla, node_type
 
-__all__ = ["NODE_TYPES", "AssigneeRule", "BaseNode", "Runtime", "Sla", "automatic", "flow", "human", "node_type"]
+__all__ = [
+    "NODE_TYPES",
+    "AssigneeRule",
+    "BaseNode",
+    "Runtime",
+    "Sla",
+    "automatic",
+    "flow",
+    "human",
+    "node_type",
+]

@@ -73,7 +73,9 @@ class Runtime(Protocol):
 
     async def run_branches(self, starts: list[str], join: str) -> None: ...
 
-    async def run_child(self, node: BaseNode, key: str, inputs: dict[str, Any]) -> dict[str, Any]: ...
+    async def run_child(
+        self, node: BaseNode, key: str, inputs: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
     def evaluate(self, source: str) -> Any: ...
 
@@ -117,11 +119,10 @@ class BaseNode(BaseModel):
 
     def problems(self) -> Iterator[tuple[str, str, str]]:
         """Checks of this node alone, as (code, JSON path suffix, message)."""
-        if self.assignee is not None and self.assignee.kind != "dispatched_engineer":
-            if not self.assignee.value:
-                yield "assignee_incomplete", "assignee.value", (
-                    f"assignee kind '{self.assignee.kind}' needs a value"
-                )
+        rule = self.assignee
+        if rule is not None and rule.kind != "dispatched_engineer" and not rule.value:
+            message = f"assignee kind '{rule.kind}' needs a value"
+            yield "assignee_incomplete", "assignee.value", message
         if self.sla is not None:
             action, sla = self.sla.on_breach, self.sla
             if action == "escalate" and not sla.escalate_to:

@@ -25,8 +25,10 @@ class _HumanNode(BaseNode):
         for name, count in Counter(names).items():
             if count > 1:
                 repeat = names.index(name, names.index(name) + 1)
-                yield "form_duplicate_field", f"form[{repeat}].name", (
-                    f"form field '{name}' appears {count} times"
+                yield (
+                    "form_duplicate_field",
+                    f"form[{repeat}].name",
+                    (f"form field '{name}' appears {count} times"),
                 )
 
     async def execute(self, rt: Runtime) -> str | None:
