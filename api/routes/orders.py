@@ -14,7 +14,11 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -121,17 +125,16 @@ async def visible_order(
 def _search_attributes(
     definition: Definition, placement: svc.Placement, priority: int
 ) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            c.SA_REGION.value_set(placement.region),
-            c.SA_OUTLET.value_set(placement.outlet),
-            c.SA_DEFINITION_KEY.value_set(definition.key),
-            c.SA_DEFINITION_VERSION.value_set(definition.version),
-            c.SA_STATUS.value_set("running"),
-            c.SA_CURRENT_NODE.value_set(""),
-            c.SA_PRIORITY.value_set(priority),
-        ]
-    )
+    pairs: list[tuple[Any, Any]] = [
+        (c.SA_REGION, placement.region),
+        (c.SA_OUTLET, placement.outlet),
+        (c.SA_DEFINITION_KEY, definition.key),
+        (c.SA_DEFINITION_VERSION, definition.version),
+        (c.SA_STATUS, "running"),
+        (c.SA_CURRENT_NODE, ""),
+        (c.SA_PRIORITY, priority),
+    ]
+    return TypedSearchAttributes([SearchAttributePair(key, value) for key, value in pairs])
 
 
 async def _start(

@@ -1,0 +1,228 @@
+"""Orders driven only through HTTP: start to settled, idempotent start, racing field apps."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from tests.api.conftest import (
+    CUSTOMER_BJ,
+    SERVICE_OK,
+    SIGNOFF_OK,
+    engineer_of,
+    finished,
+    order_body,
+    wait_for,
+    waiting_at,
+)
+
+
+async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker, headers):
+    client_key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-1001"}
+    started = await api.post("/api/orders", json=order_body(), headers=client_key)
+    assert started.status_code == 201, started.text
+    order_id = started.json()["order_id"]
+    assert started.json()["definition_version"] == 1
+
+    admin = headers("hq_admin")
+    body = await wait_for(api, order_id, waiting_at("service"), admin)
+    engineer = engineer_of(body)
+    assert engineer.startswith("engineer_bj_")  # a refrigeration engineer in 华北
+    assert body["order"]["region"] == "huabei"
+
+    # The engineer logs in with the demo password and finds the step in "my tasks".
+    login = await api.post("/api/auth/login", json={"username": engineer, "password": "demo1234"})
+    assert login.status_code == 200, login.text
+    field_app = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    tasks = (await api.get("/api/my/tasks", headers=field_app)).json()["data"]
+    assert [(t["order_id"], t["node_id"]) for t in tasks] == [(order_id, "service")]
+
+    done = await api.post(
+        f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=field_app
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["node_id"] == "service" and done.json()["visit"] == 1
+    # The accepted step is in the read model at once.
+    steps = (await api.get(f"/api/orders/{order_id}", headers=admin)).json()["steps"]
+    service = next(s for s in steps if s["node_id"] == "service")
+    assert service["actor"] == engineer and service["data"]["diagnosis"] == "冷媒泄漏，已补焊"
+
+    await wait_for(api, order_id, waiting_at("signoff"), admin)
+    signed = await api.post(
+        f"/api/orders/{order_id}/steps/signoff",
+        json={"data": SIGNOFF_OK, "outcome": "accepted"},
+        headers=field_app,
+    )
+    assert signed.status_code == 200, signed.text
+
+    body = await wait_for(api, order_id, finished, admin)
+    assert body["order"]["status"] == "completed"
+    assert body["state"]["status"] == "completed"
+    node_ids = [s["node_id"] for s in body["steps"]]
+    for node in ("report", "dispatch", "service", "commissioning", "signoff", "final_settlement"):
+        assert node in node_ids
+
+    # Money per 华北's table: base fee 100 CNY, no parts, within the free km; 60/40.
+    money = await api.get(f"/api/orders/{order_id}/settlements", headers=headers("finance"))
+    assert money.status_code == 200
+    amounts = {s["milestone"]: Decimal(s["amount"]) for s in money.json()["data"]}
+    assert amounts == {"commissioning": Decimal("60.00"), "signoff": Decimal("40.00")}
+    assert {Decimal(s["job_amount"]) for s in money.json()["data"]} == {Decimal("100.00")}
+    assert all(s["currency"] == "CNY" for s in money.json()["data"])
+    listed = await api.get("/api/settlements?region=华北", headers=headers("finance"))
+    assert listed.json()["count"] == 2
+    assert (await api.get("/api/my/tasks", headers=field_app)).json()["data"] == []
+
+
+async def test_a_retry_with_the_same_idempotency_key_returns_the_same_order(api, worker, headers):
+    key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-2002"}
+    first = await api.post("/api/orders", json=order_body(), headers=key)
+    again = await api.post("/api/orders", json=order_body(), headers=key)
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["order_id"] == first.json()["order_id"]
+    assert again.json()["definition_key"] == "ac-repair"
+
+    different = await api.post("/api/orders", json=order_body(priority=1), headers=key)
+    assert different.status_code == 409
+    assert "Idempotency-Key" in different.json()["detail"]
+
+    # The same key from another caller is another order.
+    other = {**headers("dispatcher_huabei"), "Idempotency-Key": "crm-ticket-2002"}
+    theirs = await api.post("/api/orders", json=order_body(), headers=other)
+    assert theirs.status_code == 201
+    assert theirs.json()["order_id"] != first.json()["order_id"]
+
+
+async def test_concurrent_retries_start_one_order(api, worker, headers):
+    key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-race"}
+    responses = await asyncio.gather(
+        *(api.post("/api/orders", json=order_body(), headers=key) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["order_id"] for r in responses}) == 1
+
+
+async def test_two_field_apps_submitting_one_step_at_once_one_wins(api, worker, headers):
+    started = await api.post("/api/orders", json=order_body(), headers=headers("hq_admin"))
+    order_id = started.json()["order_id"]
+    body = await wait_for(api, order_id, waiting_at("service"), headers("hq_admin"))
+    engineer = headers(engineer_of(body))
+
+    results = await asyncio.gather(
+        api.post(
+            f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=engineer
+        ),
+        api.post(
+            f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=engineer
+        ),
+    )
+    assert sorted(r.status_code for r in results) == [200, 409]
+    loser = next(r for r in results if r.status_code == 409)
+    assert "service" in loser.json()["detail"]
+
+    body = await wait_for(api, order_id, waiting_at("signoff"), headers("hq_admin"))
+    visits = [e for e in body["state"]["timeline"] if e["node_id"] == "service"]
+    assert len(visits) == 1 and visits[0]["actor"] == engineer_of(body)
+    rows = [s for s in body["steps"] if s["node_id"] == "service"]
+    assert len(rows) == 1
+
+
+async def test_step_errors_map_to_409_403_and_422_with_fields(api, worker, headers):
+    started = await api.post("/api/orders", json=order_body(), headers=headers("hq_admin"))
+    order_id = started.json()["order_id"]
+    body = await wait_for(api, order_id, waiting_at("service"), headers("hq_admin"))
+    engineer = headers(engineer_of(body))
+    url = f"/api/orders/{order_id}/steps"
+
+    not_active = await api.post(f"{url}/signoff", json={"data": SIGNOFF_OK}, headers=engineer)
+    assert not_active.status_code == 409
+    assert "signoff" in not_active.json()["detail"]
+
+    unknown = await api.post(f"{url}/nope", json={"data": {}}, headers=engineer)
+    assert unknown.status_code == 409
+
+    # A dispatcher of the region sees the order but is not the dispatched engineer.
+    wrong_actor = await api.post(
+        f"{url}/service", json={"data": SERVICE_OK}, headers=headers("dispatcher_huabei")
+    )
+    assert wrong_actor.status_code == 403
+    assert "dispatcher_huabei" in wrong_actor.json()["detail"]
+
+    bad_form = await api.post(
+        f"{url}/service", json={"data": {"parts_needed": "maybe"}}, headers=engineer
+    )
+    assert bad_form.status_code == 422
+    errors = bad_form.json()["errors"]
+    assert "data.diagnosis" in errors and "data.parts_needed" in errors
+    assert bad_form.json()["node_id"] == "service"
+
+    # Nothing was written: the step still waits and accepts a good form.
+    ok = await api.post(f"{url}/service", json={"data": SERVICE_OK}, headers=engineer)
+    assert ok.status_code == 200
+
+
+async def test_cancel_and_reassign(api, worker, headers):
+    admin = headers("hq_admin")
+    started = await api.post("/api/orders", json=order_body(), headers=headers("dispatcher_huabei"))
+    assert started.status_code == 201, started.text
+    order_id = started.json()["order_id"]
+    body = await wait_for(api, order_id, waiting_at("service"), admin)
+    first = engineer_of(body)
+    other = "engineer_bj_02" if first != "engineer_bj_02" else "engineer_bj_01"
+
+    bad_target = await api.post(
+        f"/api/orders/{order_id}/reassign",
+        json={"node_id": "service", "user_id": "engineer_gz_01"},
+        headers=headers("dispatcher_huabei"),
+    )
+    assert bad_target.status_code == 422
+    assert "user_id" in bad_target.json()["errors"]
+    not_engineer = await api.post(
+        f"/api/orders/{order_id}/reassign",
+        json={"node_id": "service", "user_id": "finance"},
+        headers=headers("dispatcher_huabei"),
+    )
+    assert not_engineer.status_code == 422
+    not_waiting = await api.post(
+        f"/api/orders/{order_id}/reassign",
+        json={"node_id": "signoff", "user_id": other},
+        headers=headers("dispatcher_huabei"),
+    )
+    assert not_waiting.status_code == 409
+
+    moved = await api.post(
+        f"/api/orders/{order_id}/reassign",
+        json={"node_id": "service", "user_id": other, "reason": "病假"},
+        headers=headers("dispatcher_huabei"),
+    )
+    assert moved.status_code == 202, moved.text
+    body = await wait_for(
+        api,
+        order_id,
+        lambda b: any(a["assignee"] == other for a in b["state"]["active"]),
+        admin,
+    )
+    # The new engineer sees the order and may do the step; the first may not any more.
+    assert (await api.get(f"/api/orders/{order_id}", headers=headers(other))).status_code == 200
+    refused = await api.post(
+        f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=headers(first)
+    )
+    assert refused.status_code in (403, 404)
+    tasks = (await api.get("/api/my/tasks", headers=headers(other))).json()["data"]
+    assert isinstance(tasks, list)
+
+    cancelled = await api.post(
+        f"/api/orders/{order_id}/cancel",
+        json={"reason": "客户取消"},
+        headers=headers("region_mgr_huabei"),
+    )
+    assert cancelled.status_code == 202, cancelled.text
+    body = await wait_for(api, order_id, lambda b: b["state"]["status"] == "cancelled", admin)
+    again = await api.post(
+        f"/api/orders/{order_id}/cancel", json={"reason": "again"}, headers=admin
+    )
+    assert again.status_code == 409
+    late = await api.post(
+        f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=admin
+    )
+    assert late.status_code == 409
