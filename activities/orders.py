@@ -88,6 +88,8 @@ def report_effect(session: Session, step: StepInput, now: datetime, order: WorkO
             "customer_id": customer.id,
             "fault": fault,
             "region": order.region,
+            "region_name": region.name if region is not None else "",
+            "outlet": outlet.code if outlet is not None else "",
         },
         summary=f"工单 {order.order_no} 已登记, {verb} {customer.name}, 故障 {fault or '未填'}",
     )

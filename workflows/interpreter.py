@@ -166,6 +166,8 @@ class WorkOrderWorkflow:
         self._timeline[self._entry_index(node)].outcome = result.summary
         if node.type == "dispatch":
             self._engineer = self._engineer_of(result.output)
+        if node.type == "report":
+            self._publish_placement(result.output)
         if final:
             self._closed = True
         return result.output
@@ -545,6 +547,16 @@ class WorkOrderWorkflow:
                 c.SA_PRIORITY.value_set(ctx.priority),
             ]
         )
+
+    def _publish_placement(self, report: dict[str, Any]) -> None:
+        """An order started without region or outlet is placed by its report step."""
+        ctx = self._input.context
+        updates = []
+        if not ctx.region and report.get("region_name"):
+            updates.append(c.SA_REGION.value_set(str(report["region_name"])))
+        if not ctx.outlet and report.get("outlet"):
+            updates.append(c.SA_OUTLET.value_set(str(report["outlet"])))
+        self._upsert(updates)
 
     def _publish_progress(self) -> None:
         current = (

@@ -92,6 +92,8 @@ async def test_report_without_customer_is_refused(run, world):
 async def test_region_comes_from_the_nearest_outlet_when_not_given(run, world, session):
     result = await run("report", make_step("report", region=""))
     assert result.output["region"] == "huabei"
+    assert result.output["region_name"] == "华北"
+    assert result.output["outlet"] == "bj-001"
     order = session.scalars(select(WorkOrder)).one()
     assert order.org_path == "/hq/huabei/bj-branch/bj-001"
 

@@ -20,6 +20,7 @@ class FakeActivities:
     def __init__(self, *, fail_dispatch: bool = False) -> None:
         self.calls: dict[str, list[StepInput]] = defaultdict(list)
         self.fail_dispatch = fail_dispatch
+        self.report_placement: dict[str, str] = {}
 
     def all(self) -> list[Any]:
         return [self.report, self.dispatch, self.settlement, self.notify, self.close_order]
@@ -32,7 +33,12 @@ class FakeActivities:
         self.calls["report"].append(step)
         fault = step.variables.get("fault", "")
         return StepResult(
-            output={"order_no": f"SF-{step.order_id}", "customer_id": "c1", "fault": fault}
+            output={
+                "order_no": f"SF-{step.order_id}",
+                "customer_id": "c1",
+                "fault": fault,
+                **self.report_placement,
+            }
         )
 
     @activity.defn(name=c.ACTIVITY_DISPATCH)

@@ -147,3 +147,17 @@ async def test_search_attributes_find_orders_by_region_and_status(
     assert attributes.get(c.SA_PRIORITY) == 2
     await handle.terminate()
     await other.terminate()
+
+
+async def test_order_started_without_region_is_placed_by_its_report(
+    client: Client, task_queue: str, fakes: FakeActivities
+) -> None:
+    fakes.report_placement = {"region": "huadong", "region_name": "华东", "outlet": "sh-001"}
+    handle = await start_order(
+        client, load_example("ac-repair"), task_queue, variables={"fault": "x"}, region=""
+    )
+    await wait_for_step(handle, "service")
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(c.SA_REGION) == "华东"
+    assert attributes.get(c.SA_OUTLET) == "bj-001"  # given at start: the report does not move it
+    await handle.terminate()

@@ -33,7 +33,7 @@ class ReportNode(_AutomaticNode):
 
     activity = "report"
     status_on_complete = "reported"
-    outputs = ("order_no", "customer_id", "fault")
+    outputs = ("order_no", "customer_id", "fault", "region", "region_name", "outlet")
     label_zh, label_en = "报修登记", "Report"
     type: Literal["report"]
     params: ReportParams = Field(default_factory=ReportParams)
