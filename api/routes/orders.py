@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -73,6 +75,7 @@ from workflows.contracts import (
 from workflows.definition import Definition
 
 router = APIRouter(prefix="/api", tags=["orders"])
+log = logging.getLogger(__name__)
 
 QUERY_TIMEOUT = timedelta(seconds=10)
 
@@ -419,10 +422,13 @@ def _record_step(session: Any, order_id: str, state: OrderState, node_id: str, v
     if entry is None:
         return
     now = utcnow()
+    # Lock the order row first, as the activities do, so the two writers queue up instead
+    # of deadlocking (the step's foreign key would otherwise wait on their row lock).
     order_repo.ensure_order(
         session,
         order_id=order_id,
         now=now,
+        lock=True,
         defaults={
             "definition_key": state.definition_key,
             "definition_version": state.definition_version,
@@ -503,7 +509,11 @@ async def submit_step(
         raise
     state = await live_state(client, order_id)
     if state is not None:
-        await db(ctx, _record_step, order_id, state, accepted.node_id, accepted.visit)
+        try:
+            await db(ctx, _record_step, order_id, state, accepted.node_id, accepted.visit)
+        except SQLAlchemyError:
+            # The step is accepted; the next activity records it with its own write.
+            log.warning("step %s/%s not written to the read model yet", order_id, node_id)
     return StepDone(
         node_id=accepted.node_id, visit=accepted.visit, completed_at=accepted.completed_at
     )

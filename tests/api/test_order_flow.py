@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 
 from tests.api.conftest import (
-    CUSTOMER_BJ,
     SERVICE_OK,
     SIGNOFF_OK,
     engineer_of,
@@ -18,7 +18,7 @@ from tests.api.conftest import (
 
 
 async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker, headers):
-    client_key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-1001"}
+    client_key = {**headers("api_key"), "Idempotency-Key": f"crm-{uuid.uuid4()}"}
     started = await api.post("/api/orders", json=order_body(), headers=client_key)
     assert started.status_code == 201, started.text
     order_id = started.json()["order_id"]
@@ -75,7 +75,8 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
 
 
 async def test_a_retry_with_the_same_idempotency_key_returns_the_same_order(api, worker, headers):
-    key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-2002"}
+    ticket = f"crm-{uuid.uuid4()}"
+    key = {**headers("api_key"), "Idempotency-Key": ticket}
     first = await api.post("/api/orders", json=order_body(), headers=key)
     again = await api.post("/api/orders", json=order_body(), headers=key)
     assert first.status_code == 201 and again.status_code == 200
@@ -87,14 +88,14 @@ async def test_a_retry_with_the_same_idempotency_key_returns_the_same_order(api,
     assert "Idempotency-Key" in different.json()["detail"]
 
     # The same key from another caller is another order.
-    other = {**headers("dispatcher_huabei"), "Idempotency-Key": "crm-ticket-2002"}
+    other = {**headers("dispatcher_huabei"), "Idempotency-Key": ticket}
     theirs = await api.post("/api/orders", json=order_body(), headers=other)
     assert theirs.status_code == 201
     assert theirs.json()["order_id"] != first.json()["order_id"]
 
 
 async def test_concurrent_retries_start_one_order(api, worker, headers):
-    key = {**headers("api_key"), "Idempotency-Key": "crm-ticket-race"}
+    key = {**headers("api_key"), "Idempotency-Key": f"crm-{uuid.uuid4()}"}
     responses = await asyncio.gather(
         *(api.post("/api/orders", json=order_body(), headers=key) for _ in range(4))
     )
