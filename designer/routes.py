@@ -1,5 +1,58 @@
-"""The web designer's pages (filled in by the designer work; the API includes this router)."""
+"""The web designer: one page at /designer and its bundle under /designer/static/.
 
-from fastapi import APIRouter
+The page is a single-page app (designer/frontend/, bundled by esbuild into
+designer/static/build/); everything it does goes through the JSON API under /api.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+BUNDLE = STATIC / "build" / "designer.js"
+templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(include_in_schema=False)
+
+_MEDIA = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".map": "application/json",
+    ".txt": "text/plain",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+
+
+@router.get("/designer", response_class=HTMLResponse)
+def designer_page(request: Request) -> HTMLResponse:
+    """The designer's single page; the bundle's mtime busts browser caches."""
+    built = BUNDLE.is_file()
+    return templates.TemplateResponse(
+        request,
+        "designer.html",
+        {
+            "built": built,
+            "static_base": "/designer/static",
+            "version": int(BUNDLE.stat().st_mtime) if built else 0,
+        },
+    )
+
+
+@router.get("/designer/")
+def designer_slash() -> RedirectResponse:
+    return RedirectResponse("/designer")
+
+
+@router.get("/designer/static/{path:path}")
+def designer_static(path: str) -> FileResponse:
+    """Files of the built bundle; nothing outside designer/static/ is ever served."""
+    target = (STATIC / path).resolve()
+    if not target.is_file() or not target.is_relative_to(STATIC):
+        raise HTTPException(status_code=404, detail="not found")
+    return FileResponse(target, media_type=_MEDIA.get(target.suffix, "application/octet-stream"))
