@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHES = ["bench.expressions", "bench.pipeline", "bench.many_open"]
+BENCHES = ["bench.expressions", "bench.pipeline", "bench.api", "bench.many_open"]
 
 
 def main() -> int:
