@@ -290,7 +290,8 @@ async def main() -> None:
         lat = driver.latencies
         start, step = lat["start"], lat["step"]
         print(
-            f"{name:7s} start p50 {percentile(start, 0.5):6.1f} ms  p99 {percentile(start, 0.99):6.1f} ms"
+            f"{name:7s} start p50 {percentile(start, 0.5):6.1f} ms"
+            f"  p99 {percentile(start, 0.99):6.1f} ms"
             f"   step p50 {percentile(step, 0.5):6.1f} ms  p99 {percentile(step, 0.99):6.1f} ms"
             f"   (n={len(start)}/{len(step)}, mean step {statistics.mean(step) * 1000:.1f} ms)"
         )
