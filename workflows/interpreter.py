@@ -88,6 +88,8 @@ class WorkOrderWorkflow:
         start = input.resume.node_id if input.resume else self._definition.start
         self._publish_identity()
         self._main = asyncio.create_task(self._walk(start, stop_at=None, main=True))
+        if self._cancel is not None:
+            self._main.cancel()  # cancelled before the run began (e.g. signal-with-start)
         try:
             continue_at = await self._main
         except asyncio.CancelledError:
@@ -295,8 +297,10 @@ class WorkOrderWorkflow:
 
     @workflow.signal(name="cancel")
     def cancel(self, request: Cancellation) -> None:
-        if self._cancel is None and self._main is not None and not self._main.done():
-            self._cancel = request
+        if self._cancel is not None or (self._main is not None and self._main.done()):
+            return
+        self._cancel = request
+        if self._main is not None:
             self._main.cancel()
 
     @workflow.signal(name="reassign")

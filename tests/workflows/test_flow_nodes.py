@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
@@ -21,7 +22,7 @@ from tests.workflows.support import (
     wait_until,
 )
 from worker import build_worker
-from workflows.contracts import Cancellation, Reassignment
+from workflows.contracts import Cancellation, Reassignment, StartOrderInput
 from workflows.interpreter import WorkOrderWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -242,3 +243,23 @@ async def test_long_loop_continues_as_new_and_keeps_its_state(
     result = await latest.result()
     assert result.status == "completed"
     assert (await state(latest)).status == "completed"
+
+
+async def test_cancel_sent_with_the_start_cancels_before_any_step(
+    client: Client, task_queue: str, fakes: FakeActivities
+) -> None:
+    order_id = f"order-{uuid.uuid4()}"
+    start = StartOrderInput(
+        order_id=order_id, definition=load_example("ac-repair"), variables={"fault": "x"}
+    )
+    handle = await client.start_workflow(
+        WorkOrderWorkflow.run,
+        start,
+        id=start.order_id,
+        task_queue=task_queue,
+        start_signal="cancel",
+        start_signal_args=[Cancellation(reason="duplicate call", by="call-centre")],
+    )
+    result = await handle.result()
+    assert result.status == "cancelled"
+    assert fakes.calls["report"] == []
