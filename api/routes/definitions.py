@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,28 +76,23 @@ def _detail(session: Session, row: DefinitionRow) -> DefinitionDetail:
     )
 
 
-def _comparable(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k != "version"}
-
-
 @router.get("", response_model=Page[DefinitionSummary], responses=ERRORS)
 def read_definitions(session: SessionDep, _user: CurrentUser) -> Page[DefinitionSummary]:
     """Every definition with its latest published version and whether a draft is pending."""
     rows = repo.list_definitions(session)
-    latest = dict(
-        session.execute(
-            select(DefinitionVersion.key, func.max(DefinitionVersion.version)).group_by(
-                DefinitionVersion.key
-            )
+    latest = {
+        key: (version, published_at)
+        for key, version, published_at in session.execute(
+            select(
+                DefinitionVersion.key, DefinitionVersion.version, DefinitionVersion.published_at
+            ).order_by(DefinitionVersion.key, DefinitionVersion.version)
         ).all()
-    )
+    }
     data = []
     for row in rows:
-        version = latest.get(row.key)
-        has_draft = bool(row.draft)
-        if version is not None and row.draft:
-            published = repo.get_version(session, key=row.key, version=version)
-            has_draft = published is None or _comparable(published.body) != _comparable(row.draft)
+        version, published_at = latest.get(row.key, (None, None))
+        # Edited after the latest publish (or never published): a draft is pending.
+        has_draft = bool(row.draft) and (published_at is None or row.updated_at > published_at)
         data.append(
             DefinitionSummary(
                 key=row.key,
