@@ -1,0 +1,241 @@
+"""The designer in Chromium: build, validate, publish and test-run the air-conditioner
+repair pipeline as a process designer would, and see it read-only as an engineer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.designer.conftest import publish_screenshot
+from tests.designer.stack import LiveStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+PASSWORD = "demo1234"
+KEY = "ac-repair-ui"
+
+
+async def login(page: Page, stack: LiveStack, username: str) -> None:
+    await page.goto(f"{stack.url}/designer")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("[data-action=login]")
+    await expect(page.locator("table.sf-defs")).to_be_visible()
+
+
+async def drop(page: Page, node_type: str, x: float, y: float) -> None:
+    """Drag a node type from the palette to (x, y) of the canvas."""
+    item = page.locator(f'.sf-palette-item[data-type="{node_type}"]:not([data-template])')
+    box = await item.bounding_box()
+    canvas = await page.locator(".sf-canvas").bounding_box()
+    assert box and canvas
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await page.mouse.down()
+    await page.mouse.move(canvas["x"] + x - 40, canvas["y"] + y, steps=6)
+    await page.mouse.move(canvas["x"] + x, canvas["y"] + y, steps=4)
+    await page.mouse.up()
+
+
+async def connect(page: Page, source: str, target: str) -> None:
+    """Select the source node and drag from its anchor facing the target onto the target."""
+    s = await page.locator(f'.sf-canvas [data-node-id="{source}"]').bounding_box()
+    t = await page.locator(f'.sf-canvas [data-node-id="{target}"]').bounding_box()
+    assert s and t
+    sx, sy = s["x"] + s["width"] / 2, s["y"] + s["height"] / 2
+    tx, ty = t["x"] + t["width"] / 2, t["y"] + t["height"] / 2
+    if abs(tx - sx) >= abs(ty - sy):
+        ax, ay = (s["x"] + s["width"], sy) if tx > sx else (s["x"], sy)
+    else:
+        ax, ay = (sx, s["y"] + s["height"]) if ty > sy else (sx, s["y"])
+    await page.mouse.click(sx, sy)
+    await page.mouse.move(ax, ay, steps=3)
+    await page.mouse.down()
+    await page.mouse.move((ax + tx) / 2, (ay + ty) / 2, steps=5)
+    await page.mouse.move(tx, ty, steps=5)
+    await page.mouse.up()
+
+
+async def select(page: Page, node_id: str) -> None:
+    await page.locator(f'.sf-canvas [data-node-id="{node_id}"]').click()
+    await expect(page.locator(".sf-panel input[name=id]")).to_have_value(node_id)
+
+
+async def set_field(page: Page, name: str, value: str) -> None:
+    field = page.locator(f'.sf-panel [name="{name}"]')
+    await field.fill(value)
+    await field.blur()
+
+
+async def add_form_field(page: Page, index: int, name: str, label: str, kind: str, *, multiple: bool = False) -> None:
+    await page.locator('.sf-panel [data-path="form"] > button').click()
+    await set_field(page, f"form[{index}].name", name)
+    await set_field(page, f"form[{index}].label", label)
+    await page.locator(f'.sf-panel [name="form[{index}].type"]').select_option(kind)
+    if multiple:
+        await page.locator(f'.sf-panel [name="form[{index}].multiple"]').check()
+
+
+async def problem_count(page: Page) -> int:
+    return int(await page.locator(".sf-problems .sf-count").get_attribute("data-count") or -1)
+
+
+async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
+    page: Page, stack: LiveStack, artifacts: Path
+) -> None:
+    await login(page, stack, "designer")
+    await page.click("[data-action=new-pipeline]")
+    await page.fill("input[name=new-key]", KEY)
+    await page.fill("input[name=new-name]", "空调维修（设计器）")
+    await page.click("[data-action=create]")
+    await expect(page.locator(".sf-palette-item").first).to_be_visible()
+    await expect(page.locator(".sf-palette-item", has_text="智能派单")).to_be_visible()
+
+    # Nine nodes from the palette, laid out in three rows.
+    await drop(page, "report", 110, 80)
+    await drop(page, "dispatch", 330, 80)
+    await set_field(page, "params.skills", "refrigeration")
+    await set_field(page, "params.radius_km", "200")
+    await drop(page, "service", 550, 80)
+    await set_field(page, "name", "上门维修")
+    await add_form_field(page, 0, "diagnosis", "诊断结果", "text")
+    await add_form_field(page, 1, "parts_needed", "需要配件", "boolean")
+    await page.locator('.sf-panel [name="form[1].required"]').uncheck()
+    await drop(page, "settlement", 770, 80)
+    await set_field(page, "id", "commissioning")
+    await set_field(page, "name", "调试完成结算 60%")
+    await set_field(page, "params.milestone", "commissioning")
+    await set_field(page, "params.share", "0.6")
+    await drop(page, "decision", 770, 250)
+    await set_field(page, "id", "parts")
+    await set_field(page, "name", "需要配件？")
+    await drop(page, "task", 550, 250)
+    await set_field(page, "id", "parts_fitting")
+    await set_field(page, "name", "更换配件")
+    await add_form_field(page, 0, "fitted", "已更换", "boolean")
+    await drop(page, "signoff", 330, 250)
+    await add_form_field(page, 0, "signature", "客户签名", "signature")
+    await add_form_field(page, 1, "photos", "完工照片", "photo", multiple=True)
+    await drop(page, "settlement", 330, 420)
+    await set_field(page, "id", "final_settlement")
+    await set_field(page, "name", "签收后结算 40%")
+    await set_field(page, "params.milestone", "signoff")
+    await set_field(page, "params.share", "0.4")
+    await drop(page, "end", 110, 420)
+    await expect(page.locator(".sf-canvas .sf-node")).to_have_count(9)
+
+    for source, target in [
+        ("report", "dispatch"),
+        ("dispatch", "service"),
+        ("service", "commissioning"),
+        ("commissioning", "parts"),
+        ("parts", "parts_fitting"),
+        ("parts", "signoff"),
+        ("parts_fitting", "signoff"),
+        ("final_settlement", "end"),
+    ]:
+        await connect(page, source, target)
+    await expect(page.locator(".sf-canvas .lf-edge")).to_have_count(8)
+
+    await select(page, "parts")
+    await set_field(page, "when-0", "service.parts_needed")
+    await set_field(page, "label-0", "需要")
+
+    # A deliberate mistake: sign-off points at a node that does not exist.
+    await select(page, "signoff")
+    await set_field(page, "next", "final_settlment")
+    dangling = page.locator('.sf-problem[data-code="dangling_next"]')
+    await expect(dangling).to_be_visible()
+    await expect(dangling).to_contain_text("final_settlment")
+    await expect(page.locator('.sf-canvas .sf-node.sf-error[data-node-id="signoff"]')).to_be_visible()
+    await expect(page.locator('.sf-canvas [data-ghost="1"]')).to_be_visible()
+
+    # Publishing is refused while it is there, with the list shown.
+    await page.click("[data-action=publish]")
+    await expect(page.locator(".sf-publish-problems")).to_contain_text("final_settlment")
+    await page.locator(".sf-modal-actions button").click()
+
+    # Clicking the problem selects the node; redrawing the edge fixes it.
+    await page.locator(".sf-panel [data-tab=props]").click()
+    await select(page, "parts")
+    await dangling.click()
+    await expect(page.locator(".sf-panel input[name=id]")).to_have_value("signoff")
+    await connect(page, "signoff", "final_settlement")
+    await expect(page.locator('.sf-canvas [data-ghost="1"]')).to_have_count(0)
+    await expect(page.locator(".sf-problems .sf-count")).to_have_attribute("data-count", "0")
+    await expect(page.locator(".sf-problems .sf-ok")).to_be_visible()
+
+    await page.click("[data-action=publish]")
+    await expect(page.locator("#sf-toast")).to_contain_text("1")
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        token = (await http.post("/api/auth/login", json={"username": "designer", "password": PASSWORD})).json()["access_token"]
+        detail = (await http.get(f"/api/definitions/{KEY}", headers={"Authorization": f"Bearer {token}"})).json()
+    assert [v["version"] for v in detail["versions"]] == [1]
+    published = {n["id"]: n for n in detail["draft"]["nodes"]}
+    assert published["parts"]["branches"] == [{"when": "service.parts_needed", "next": "parts_fitting", "label": "需要"}]
+    assert published["parts"]["default"] == "signoff"
+    assert published["signoff"]["next"] == "final_settlement"
+    assert published["dispatch"]["params"] == {"skills": ["refrigeration"], "radius_km": "200"}
+    assert set(detail["layout"]) == set(published)
+
+    await page.locator(".sf-canvas [data-node-id=dispatch]").click()
+    shot = artifacts / "designer.png"
+    await page.screenshot(path=str(shot))
+    publish_screenshot(shot)
+
+    # Test run on the draft: watch it move, submitting each human step as the engineer.
+    await page.locator(".sf-panel [data-tab=run]").click()
+    await page.click("[data-action=start-run]")
+    steps = {
+        "service": {"f-diagnosis": "压缩机缺氟", "f-parts_needed": True},
+        "parts_fitting": {"f-fitted": True},
+        "signoff": {"f-signature": "sig-0001", "f-photos": "photo-1, photo-2"},
+    }
+    for node_id, values in steps.items():
+        card = page.locator(f'.sf-active-card[data-node="{node_id}"]')
+        await expect(card).to_be_visible(timeout=30_000)
+        await expect(page.locator(f'.sf-canvas .sf-node.sf-active[data-node-id="{node_id}"]')).to_be_visible()
+        await expect(card.locator("input[name=as-username]")).to_have_value("engineer_bj_01")
+        for name, value in values.items():
+            if value is True:
+                await card.locator(f'[name="{name}"]').check()
+            else:
+                await card.locator(f'[name="{name}"]').fill(str(value))
+        await card.locator("input[name=as-password]").fill(PASSWORD)
+        if node_id == "signoff":
+            await page.screenshot(path=str(artifacts / "test-run.png"))
+        await card.locator("[data-action=submit-step]").click()
+        await expect(card).to_have_class("sf-active-card sf-submitted")
+    await expect(page.locator('.sf-run-view [data-status="completed"]')).to_be_visible(timeout=30_000)
+    await expect(page.locator('.sf-canvas .sf-node.sf-done[data-node-id="end"]')).to_be_visible()
+    await expect(page.locator(".sf-timeline-entry")).to_have_count(9)
+    await page.screenshot(path=str(artifacts / "test-run-done.png"))
+
+
+async def test_an_engineer_sees_pipelines_read_only(page: Page, stack: LiveStack) -> None:
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        token = (await http.post("/api/auth/login", json={"username": "designer", "password": PASSWORD})).json()["access_token"]
+        definition = Path(__file__).resolve().parents[2] / "examples" / "ac-repair.json"
+        body = {"definition": {**__import__("json").loads(definition.read_text()), "key": "ac-repair-ro"}}
+        created = await http.post("/api/definitions", json=body, headers={"Authorization": f"Bearer {token}"})
+        assert created.status_code == 201, created.text
+
+    await login(page, stack, "engineer_bj_01")
+    await expect(page.locator("[data-action=new-pipeline]")).to_have_count(0)
+    await page.locator('tr[data-key="ac-repair-ro"] a').click()
+    await expect(page.locator('.sf-canvas [data-node-id="dispatch"]')).to_be_visible()
+    await expect(page.locator(".sf-readonly-banner")).to_be_visible()
+    for action in ("save", "publish", "import"):
+        await expect(page.locator(f"[data-action={action}]")).to_have_count(0)
+    await expect(page.locator(".sf-panel [data-tab=run]")).to_have_count(0)
+    await expect(page.locator(".sf-palette-item.sf-disabled").first).to_be_visible()
+
+    await page.locator('.sf-canvas [data-node-id="dispatch"]').click()
+    await expect(page.locator(".sf-panel input[name=id]")).to_be_disabled()
+    await expect(page.locator('.sf-panel [name="params.radius_km"]')).to_be_disabled()
+
+    # Dragging from the palette adds nothing.
+    await drop(page, "notify", 400, 400)
+    await expect(page.locator(".sf-canvas .sf-node")).to_have_count(9)
