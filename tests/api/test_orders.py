@@ -1,0 +1,164 @@
+"""Starting orders: who may, where, with what; test runs; lists and detail."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.api.conftest import (
+    AC_REPAIR,
+    CUSTOMER_GZ,
+    SERVICE_OK,
+    engineer_of,
+    order_body,
+    wait_for,
+    waiting_at,
+)
+
+
+def keyed(headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "Idempotency-Key": str(uuid.uuid4())}
+
+
+async def test_api_clients_must_send_an_idempotency_key(api, headers):
+    response = await api.post("/api/orders", json=order_body(), headers=headers("api_key"))
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"Idempotency-Key": "is required"}
+
+
+async def test_start_body_errors_name_the_field(api, headers):
+    admin = keyed(headers("hq_admin"))
+    missing_variable = await api.post("/api/orders", json=order_body(variables={}), headers=admin)
+    assert missing_variable.status_code == 422
+    assert missing_variable.json()["errors"] == {"variables.fault": "is required"}
+    wrong_type = await api.post(
+        "/api/orders", json=order_body(variables={"fault": 3}), headers=admin
+    )
+    assert wrong_type.json()["errors"] == {"variables.fault": "must be of type text"}
+    bad_lat = await api.post(
+        "/api/orders",
+        json=order_body(customer={"name": "x", "lat": 123}),
+        headers=admin,
+    )
+    assert bad_lat.status_code == 422
+    assert "customer.lat" in bad_lat.json()["errors"]
+    unknown = await api.post("/api/orders", json=order_body(definition_key="nope"), headers=admin)
+    assert unknown.status_code == 422 and "definition_key" in unknown.json()["errors"]
+    no_version = await api.post("/api/orders", json=order_body(version=7), headers=admin)
+    assert no_version.status_code == 422 and "version" in no_version.json()["errors"]
+    bad_region = await api.post("/api/orders", json=order_body(region="火星"), headers=admin)
+    assert bad_region.json()["errors"] == {"region": "unknown region"}
+    mismatch = await api.post(
+        "/api/orders", json=order_body(region="huanan", outlet="bj-001"), headers=admin
+    )
+    assert mismatch.status_code == 422 and "outlet" in mismatch.json()["errors"]
+    extra = await api.post("/api/orders", json={**order_body(), "owner": "me"}, headers=admin)
+    assert extra.status_code == 422 and "owner" in extra.json()["errors"]
+
+
+async def test_nobody_starts_orders_outside_their_scope(api, headers):
+    huanan = await api.post(
+        "/api/orders", json=order_body(region="huabei"), headers=headers("region_mgr_huanan")
+    )
+    assert huanan.status_code == 403
+    outlet = await api.post(
+        "/api/orders",
+        json=order_body(region=None, outlet="bj-002"),
+        headers=headers("outlet_mgr_bj_001"),
+    )
+    assert outlet.status_code == 403
+    for user in ("engineer_bj_01", "finance", "designer"):
+        response = await api.post("/api/orders", json=order_body(), headers=headers(user))
+        assert response.status_code == 403, user
+
+
+async def test_an_order_without_a_region_belongs_to_the_callers_own_unit(api, worker, headers):
+    started = await api.post(
+        "/api/orders",
+        json=order_body(region=None, customer=CUSTOMER_GZ),
+        headers=headers("dispatcher_huanan"),
+    )
+    assert started.status_code == 201, started.text
+    body = await wait_for(
+        api, started.json()["order_id"], waiting_at("service"), headers("dispatcher_huanan")
+    )
+    assert body["state"]["context"]["region"] == "huanan"
+    assert body["order"]["region"] == "huanan"
+    assert body["state"]["context"]["started_by"] == "dispatcher_huanan"
+
+
+async def test_lists_filter_and_page(api, worker, headers):
+    admin = headers("hq_admin")
+    ids = []
+    for fault in ("ac_leak", "ac_noise", "ac_smell"):
+        body = order_body(variables={"fault": fault})
+        started = await api.post("/api/orders", json=body, headers=admin)
+        ids.append(started.json()["order_id"])
+    for order_id in ids:
+        await wait_for(api, order_id, waiting_at("service"), admin)
+    page = await api.get("/api/orders?limit=2&region=华北&status=dispatched", headers=admin)
+    assert page.status_code == 200
+    assert page.json()["count"] == 3 and len(page.json()["data"]) == 2
+    rest = await api.get("/api/orders?limit=2&offset=2&definition_key=ac-repair", headers=admin)
+    assert len(rest.json()["data"]) == 1
+    none = await api.get("/api/orders?region=huanan", headers=admin)
+    assert none.json()["count"] == 0
+    bad = await api.get("/api/orders?limit=0", headers=admin)
+    assert bad.status_code == 422 and "limit" in bad.json()["errors"]
+    missing = await api.get("/api/orders/wo-does-not-exist", headers=admin)
+    assert missing.status_code == 404
+
+
+async def test_a_draft_runs_as_a_test_order(api, worker, headers):
+    draft = {**AC_REPAIR, "key": "ac-repair-next"}
+    started = await api.post(
+        "/api/orders/test-run",
+        json={
+            "definition": draft,
+            "variables": {"fault": "noise"},
+            "customer": CUSTOMER_GZ,
+            "region": "huanan",
+        },
+        headers=headers("designer"),
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["test"] is True
+    assert started.json()["definition_key"] == "ac-repair-next-test"
+    order_id = started.json()["order_id"]
+    body = await wait_for(api, order_id, waiting_at("service"), headers("designer"))
+    assert body["state"]["context"]["started_by"] == "test-run:designer"
+    engineer = headers(engineer_of(body))
+    done = await api.post(
+        f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=engineer
+    )
+    assert done.status_code == 200
+
+
+async def test_a_broken_draft_is_not_test_run(api, headers):
+    draft = {**AC_REPAIR, "key": "broken", "start": "nowhere"}
+    response = await api.post(
+        "/api/orders/test-run", json={"definition": draft}, headers=headers("designer")
+    )
+    assert response.status_code == 422
+    assert response.json()["problems"][0]["path"].startswith("$")
+    nothing = await api.post("/api/orders/test-run", json={}, headers=headers("designer"))
+    assert nothing.status_code == 422 and "definition" in nothing.json()["errors"]
+    refused = await api.post(
+        "/api/orders/test-run", json={"definition": draft}, headers=headers("dispatcher_huabei")
+    )
+    assert refused.status_code == 403
+
+
+async def test_a_published_version_runs_as_a_test_order(api, worker, headers):
+    response = await api.post(
+        "/api/orders/test-run",
+        json={
+            "definition_key": "ac-repair",
+            "version": 1,
+            "variables": {"fault": "x"},
+            "customer": CUSTOMER_GZ,
+            "region": "huanan",
+        },
+        headers=headers("hq_admin"),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["definition_key"] == "ac-repair-test"
