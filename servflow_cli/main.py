@@ -22,15 +22,15 @@ def say(message: str) -> None:
 
 
 def progress_bar(stage: str, done: int, total: int) -> None:
-    """One line per stage, redrawn in place: long imports show how far they are."""
+    """One line per stage, redrawn in place on a terminal: long imports show how far they
+    are. Piped output (logs, CI) gets the finished line only."""
+    if done < total and not sys.stdout.isatty():
+        return
     width = 30
     filled = width * done // total if total else width
     end = "\n" if done >= total else ""
-    print(
-        f"\r    {stage:<14} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-        end=end,
-        flush=True,
-    )
+    bar = f"[{'#' * filled}{'.' * (width - filled)}]"
+    print(f"\r    {stage:<14} {bar} {done}/{total}", end=end, flush=True)
 
 
 def _session_factory(settings: Settings) -> Any:

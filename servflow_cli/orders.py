@@ -65,16 +65,23 @@ async def run_demo_orders(base_url: str) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         try:
-            body = {
-                "definition_key": "ac-repair",
-                "variables": {"fault": "ac_leak"},
-                "customer": DEMO_CUSTOMER,
-                "region": "华北",
-            }
-            finished = await start_order(http, body, f"demo-{stamp}-a")
-            waiting = await start_order(
-                http, {**body, "variables": {"fault": "ac_noise"}}, f"demo-{stamp}-b"
-            )
+            # Customers of their own each run: an open order for the same customer and
+            # fault would be refused as a duplicate by the report step.
+            orders = []
+            for suffix, fault in (("a", "ac_leak"), ("b", "ac_noise")):
+                customer = {
+                    **DEMO_CUSTOMER,
+                    "name": f"演示客户{stamp[-6:]}{suffix.upper()}",
+                    "phone": f"139{stamp[-6:]}{ord(suffix) % 100:02d}",
+                }
+                body = {
+                    "definition_key": "ac-repair",
+                    "variables": {"fault": fault},
+                    "customer": customer,
+                    "region": "华北",
+                }
+                orders.append(await start_order(http, body, f"demo-{stamp}-{suffix}"))
+            finished, waiting = orders
             say(
                 f"demo orders: {finished['order_id']} (driven to the end),"
                 f" {waiting['order_id']} (waits for service)"
