@@ -41,8 +41,12 @@ async def drop(page: Page, node_type: str, x: float, y: float) -> None:
 
 async def connect(page: Page, source: str, target: str) -> None:
     """Select the source node and drag from its anchor facing the target onto the target."""
-    s = await page.locator(f'.sf-canvas [data-node-id="{source}"]').bounding_box()
-    t = await page.locator(f'.sf-canvas [data-node-id="{target}"]').bounding_box()
+    boxes = []
+    for node_id in (source, target):
+        node = page.locator(f'.sf-canvas [data-node-id="{node_id}"]')
+        await expect(node).to_be_visible()
+        boxes.append(await node.bounding_box())
+    s, t = boxes
     assert s and t
     sx, sy = s["x"] + s["width"] / 2, s["y"] + s["height"] / 2
     tx, ty = t["x"] + t["width"] / 2, t["y"] + t["height"] / 2
@@ -180,6 +184,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     assert published["dispatch"]["params"] == {"skills": ["refrigeration"], "radius_km": "200"}
     assert set(detail["layout"]) == set(published)
 
+    await page.get_by_role("button", name="适应画布").click()
     await page.locator(".sf-canvas [data-node-id=dispatch]").click()
     shot = artifacts / "designer.png"
     await page.screenshot(path=str(shot))
@@ -207,7 +212,8 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
         if node_id == "signoff":
             await page.screenshot(path=str(artifacts / "test-run.png"))
         await card.locator("[data-action=submit-step]").click()
-        await expect(card).to_have_class("sf-active-card sf-submitted")
+        await expect(card.locator(".sf-run-errors .sf-error")).to_have_count(0)
+        await expect(card).to_have_count(0, timeout=15_000)
     await expect(page.locator('.sf-run-view [data-status="completed"]')).to_be_visible(timeout=30_000)
     await expect(page.locator('.sf-canvas .sf-node.sf-done[data-node-id="end"]')).to_be_visible()
     await expect(page.locator(".sf-timeline-entry")).to_have_count(9)

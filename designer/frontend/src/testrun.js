@@ -101,7 +101,7 @@ function statusLine(run) {
   const status = run.state ? run.state.status : "running";
   return el("div.sf-run-status-slot",
     el("span.sf-label-inline", `${t("tr_status")}: `),
-    el("span.sf-badge", { class: `sf-badge sf-status-${status}`, "data-status": status }, status),
+    el("span.sf-badge", { class: `sf-badge sf-status-${status}`, "data-status": status }, t(`status_${status}`)),
     " ", el("code", run.orderId));
 }
 
@@ -125,6 +125,7 @@ function runView(ed, run, markRun) {
     timeline.append(el("li.sf-timeline-entry", { "data-node": entry.node_id, class: `sf-timeline-entry${entry.completed_at ? " sf-done" : ""}` },
       el("div.sf-timeline-head", el("b", entry.node_id), el("span.sf-muted", ` ${entry.node_type} · ${when}`)),
       entry.actor ? el("div.sf-muted", `${t("tr_assignee")}: ${entry.actor}`) : null,
+      entry.outcome && entry.outcome !== "done" ? el("div.sf-timeline-data", entry.outcome) : null,
       summary ? el("div.sf-timeline-data", summary) : null));
   }
   view.append(timeline);
@@ -136,13 +137,10 @@ function activeCard(ed, run, active) {
     el("div.sf-item-head", el("b", active.name || active.node_id), el("span.sf-muted", ` ${active.node_type}`)));
   if (!active.human) return card;
   const node = ed.hooks.currentDefinition(ed).definition.nodes.find((n) => n.id === active.node_id) || {};
-  const dispatched = ((run.state.timeline || []).filter((e) => e.node_type === "dispatch").pop() || {}).data || {};
-  const as = (run.submitAs[active.node_id] = run.submitAs[active.node_id] || {
-    // The demo's engineers log in as engineer_<code>: a hint the designer may change.
-    username: dispatched.engineer_id && String(dispatched.engineer_user_id) === active.assignee ? `engineer_${dispatched.engineer_id}` : "",
-    password: "",
-  });
-  card.append(el("div.sf-muted", `${t("tr_assignee")}: ${dispatched.engineer_name && String(dispatched.engineer_user_id) === active.assignee ? `${dispatched.engineer_name} · ` : ""}${active.assignee || "—"}`));
+  // The assignee is a username; a dispatch node's output names the engineer it chose.
+  const engineer = Object.values(run.state.variables || {}).find((v) => v && typeof v === "object" && v.engineer_user_id === active.assignee);
+  const as = (run.submitAs[active.node_id] = run.submitAs[active.node_id] || { username: active.assignee || "", password: "" });
+  card.append(el("div.sf-muted", `${t("tr_assignee")}: ${engineer ? `${engineer.engineer_name} · ` : ""}${active.assignee || "—"}`));
   const form = el("form.sf-form.sf-step-form", { "data-node": active.node_id, on: { submit: (e) => { e.preventDefault(); submit(); } } });
   const values = {};
   for (const f of node.form || resolvedForm(ed, node)) form.append(stepField(f, values));
