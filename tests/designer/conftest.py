@@ -48,8 +48,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 async def stack(
     temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveStack]:
-    async with live_stack(temporal_env.client, tmp_path_factory.mktemp("designer") / "db.sqlite") as s:
-        yield s
+    db_path = tmp_path_factory.mktemp("designer") / "db.sqlite"
+    async with live_stack(temporal_env.client, db_path) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ repair pipeline as a process designer would, and see it read-only as an engineer
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PASSWORD = "demo1234"
 KEY = "ac-repair-ui"
+
+
+async def api_as(stack: LiveStack, username: str) -> httpx.AsyncClient:
+    """An HTTP client of the API, logged in as `username`."""
+    http = httpx.AsyncClient(base_url=stack.url)
+    body = {"username": username, "password": PASSWORD}
+    token = (await http.post("/api/auth/login", json=body)).json()["access_token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    return http
 
 
 async def login(page: Page, stack: LiveStack, username: str) -> None:
@@ -73,7 +83,9 @@ async def set_field(page: Page, name: str, value: str) -> None:
     await field.blur()
 
 
-async def add_form_field(page: Page, index: int, name: str, label: str, kind: str, *, multiple: bool = False) -> None:
+async def add_form_field(
+    page: Page, index: int, name: str, label: str, kind: str, *, multiple: bool = False
+) -> None:
     await page.locator('.sf-panel [data-path="form"] > button').click()
     await set_field(page, f"form[{index}].name", name)
     await set_field(page, f"form[{index}].label", label)
@@ -153,7 +165,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     dangling = page.locator('.sf-problem[data-code="dangling_next"]')
     await expect(dangling).to_be_visible()
     await expect(dangling).to_contain_text("final_settlment")
-    await expect(page.locator('.sf-canvas .sf-node.sf-error[data-node-id="signoff"]')).to_be_visible()
+    await expect(page.locator('.sf-canvas .sf-error[data-node-id="signoff"]')).to_be_visible()
     await expect(page.locator('.sf-canvas [data-ghost="1"]')).to_be_visible()
 
     # Publishing is refused while it is there, with the list shown.
@@ -173,12 +185,12 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
 
     await page.click("[data-action=publish]")
     await expect(page.locator("#sf-toast")).to_contain_text("1")
-    async with httpx.AsyncClient(base_url=stack.url) as http:
-        token = (await http.post("/api/auth/login", json={"username": "designer", "password": PASSWORD})).json()["access_token"]
-        detail = (await http.get(f"/api/definitions/{KEY}", headers={"Authorization": f"Bearer {token}"})).json()
+    async with await api_as(stack, "designer") as http:
+        detail = (await http.get(f"/api/definitions/{KEY}")).json()
     assert [v["version"] for v in detail["versions"]] == [1]
     published = {n["id"]: n for n in detail["draft"]["nodes"]}
-    assert published["parts"]["branches"] == [{"when": "service.parts_needed", "next": "parts_fitting", "label": "需要"}]
+    branch = {"when": "service.parts_needed", "next": "parts_fitting", "label": "需要"}
+    assert published["parts"]["branches"] == [branch]
     assert published["parts"]["default"] == "signoff"
     assert published["signoff"]["next"] == "final_settlement"
     assert published["dispatch"]["params"] == {"skills": ["refrigeration"], "radius_km": "200"}
@@ -201,7 +213,8 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     for node_id, values in steps.items():
         card = page.locator(f'.sf-active-card[data-node="{node_id}"]')
         await expect(card).to_be_visible(timeout=30_000)
-        await expect(page.locator(f'.sf-canvas .sf-node.sf-active[data-node-id="{node_id}"]')).to_be_visible()
+        active = page.locator(f'.sf-canvas .sf-active[data-node-id="{node_id}"]')
+        await expect(active).to_be_visible()
         await expect(card.locator("input[name=as-username]")).to_have_value("engineer_bj_01")
         for name, value in values.items():
             if value is True:
@@ -214,18 +227,21 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
         await card.locator("[data-action=submit-step]").click()
         await expect(card.locator(".sf-run-errors .sf-error")).to_have_count(0)
         await expect(card).to_have_count(0, timeout=15_000)
-    await expect(page.locator('.sf-run-view [data-status="completed"]')).to_be_visible(timeout=30_000)
+    completed = page.locator('.sf-run-view [data-status="completed"]')
+    await expect(completed).to_be_visible(timeout=30_000)
     await expect(page.locator('.sf-canvas .sf-node.sf-done[data-node-id="end"]')).to_be_visible()
     await expect(page.locator(".sf-timeline-entry")).to_have_count(9)
     await page.screenshot(path=str(artifacts / "test-run-done.png"))
 
 
 async def test_an_engineer_sees_pipelines_read_only(page: Page, stack: LiveStack) -> None:
-    async with httpx.AsyncClient(base_url=stack.url) as http:
-        token = (await http.post("/api/auth/login", json={"username": "designer", "password": PASSWORD})).json()["access_token"]
-        definition = Path(__file__).resolve().parents[2] / "examples" / "ac-repair.json"
-        body = {"definition": {**__import__("json").loads(definition.read_text()), "key": "ac-repair-ro"}}
-        created = await http.post("/api/definitions", json=body, headers={"Authorization": f"Bearer {token}"})
+    example = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples/ac-repair.json").read_text()
+    )
+    async with await api_as(stack, "designer") as http:
+        created = await http.post(
+            "/api/definitions", json={"definition": {**example, "key": "ac-repair-ro"}}
+        )
         assert created.status_code == 201, created.text
 
     await login(page, stack, "engineer_bj_01")
