@@ -4,6 +4,8 @@ repair pipeline as a process designer would, and see it read-only as an engineer
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -19,13 +21,14 @@ PASSWORD = "demo1234"
 KEY = "ac-repair-ui"
 
 
-async def api_as(stack: LiveStack, username: str) -> httpx.AsyncClient:
+@asynccontextmanager
+async def api_as(stack: LiveStack, username: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the API, logged in as `username`."""
-    http = httpx.AsyncClient(base_url=stack.url)
-    body = {"username": username, "password": PASSWORD}
-    token = (await http.post("/api/auth/login", json=body)).json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
-    return http
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        body = {"username": username, "password": PASSWORD}
+        token = (await http.post("/api/auth/login", json=body)).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        yield http
 
 
 async def login(page: Page, stack: LiveStack, username: str) -> None:
@@ -185,7 +188,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
 
     await page.click("[data-action=publish]")
     await expect(page.locator("#sf-toast")).to_contain_text("1")
-    async with await api_as(stack, "designer") as http:
+    async with api_as(stack, "designer") as http:
         detail = (await http.get(f"/api/definitions/{KEY}")).json()
     assert [v["version"] for v in detail["versions"]] == [1]
     published = {n["id"]: n for n in detail["draft"]["nodes"]}
@@ -238,7 +241,7 @@ async def test_an_engineer_sees_pipelines_read_only(page: Page, stack: LiveStack
     example = json.loads(
         (Path(__file__).resolve().parents[2] / "examples/ac-repair.json").read_text()
     )
-    async with await api_as(stack, "designer") as http:
+    async with api_as(stack, "designer") as http:
         created = await http.post(
             "/api/definitions", json={"definition": {**example, "key": "ac-repair-ro"}}
         )
