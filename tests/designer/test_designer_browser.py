@@ -264,3 +264,84 @@ async def test_an_engineer_sees_pipelines_read_only(page: Page, stack: LiveStack
     # Dragging from the palette adds nothing.
     await drop(page, "notify", 400, 400)
     await expect(page.locator(".sf-canvas .sf-node")).to_have_count(9)
+
+
+async def test_versions_compare_and_a_locked_node_template(
+    page: Page, stack: LiveStack, artifacts: Path
+) -> None:
+    example = json.loads(
+        (Path(__file__).resolve().parents[2] / "examples/ac-repair.json").read_text()
+    )
+    v1 = {**example, "key": "ac-repair-v"}
+    v2 = json.loads(json.dumps(v1))
+    nodes = {n["id"]: n for n in v2["nodes"]}
+    nodes["dispatch"]["params"]["radius_km"] = 50
+    nodes["parts"]["branches"][0]["next"] = "signoff"
+    v2["nodes"] = [n for n in v2["nodes"] if n["id"] != "parts_fitting"]
+    async with api_as(stack, "designer") as http:
+        assert (await http.post("/api/definitions", json={"definition": v1})).status_code == 201
+        assert (await http.post("/api/definitions/ac-repair-v/publish")).status_code == 201
+        saved = await http.put("/api/definitions/ac-repair-v/draft", json={"definition": v2})
+        assert saved.json()["problems"] == []
+        assert (await http.post("/api/definitions/ac-repair-v/publish")).status_code == 201
+
+    await login(page, stack, "designer")
+    await page.goto(f"{stack.url}/designer#/p/ac-repair-v")
+    await page.click("[data-action=versions]")
+    await expect(page.locator(".sf-modal tr[data-version]")).to_have_count(2)
+    await page.locator(".sf-modal select[name=base]").select_option("1")
+    await page.locator(".sf-modal select[name=target]").select_option("2")
+    await page.click("[data-action=compare]")
+    await expect(
+        page.locator('.sf-diff[data-diff="changed"][data-node="dispatch"]')
+    ).to_be_visible()
+    await expect(
+        page.locator('.sf-diff[data-diff="removed"][data-node="parts_fitting"]')
+    ).to_be_visible()
+    await expect(page.locator('.sf-canvas .sf-changed[data-node-id="dispatch"]')).to_be_visible()
+    await expect(
+        page.locator('.sf-canvas .sf-removed[data-node-id="parts_fitting"]')
+    ).to_be_visible()
+    await page.screenshot(path=str(artifacts / "compare.png"))
+
+    # Version 1 read-only, then a new draft from it.
+    await page.goto(f"{stack.url}/designer#/p/ac-repair-v/v/1")
+    await expect(page.locator(".sf-banner")).to_contain_text("v1")
+    await expect(page.locator('.sf-canvas [data-node-id="parts_fitting"]')).to_be_visible()
+    await expect(page.locator("[data-action=publish]")).to_have_count(0)
+    await page.click("[data-action=draft-from]")
+    await expect(page.locator("[data-action=publish]")).to_be_visible()
+    await expect(page.locator('.sf-canvas [data-node-id="parts_fitting"]')).to_be_visible()
+
+    # A node template with a locked skill, used from the palette.
+    await page.goto(f"{stack.url}/designer#/templates")
+    await page.click("[data-action=new-template]")
+    await page.fill("input[name=tpl-key]", "dispatch-refrigeration")
+    await page.fill("input[name=tpl-name]", "制冷证书派单")
+    await page.locator("select[name=tpl-type]").select_option("dispatch")
+    skills = page.locator('.sf-tpl-edit [name="params.skills"]')
+    await skills.fill("refrigeration")
+    await skills.blur()
+    await page.locator('.sf-tpl-edit [data-path="params.skills"] .sf-lock input').check()
+    await page.click("[data-action=save-template]")
+    await expect(
+        page.locator('.sf-tpl-list [data-template="dispatch-refrigeration"]')
+    ).to_be_visible()
+    async with api_as(stack, "designer") as http:
+        template = (await http.get("/api/node-templates/dispatch-refrigeration")).json()
+    assert template["locked"] == ["params.skills"]
+    assert template["node"]["params"]["skills"] == ["refrigeration"]
+
+    await page.goto(f"{stack.url}/designer#/p/ac-repair-v")
+    item = page.locator('.sf-palette-item[data-template="dispatch-refrigeration"]')
+    await expect(item).to_be_visible()
+    box = await item.bounding_box()
+    canvas = await page.locator(".sf-canvas").bounding_box()
+    assert box and canvas
+    await page.mouse.move(box["x"] + 20, box["y"] + 10)
+    await page.mouse.down()
+    await page.mouse.move(canvas["x"] + 300, canvas["y"] + 520, steps=8)
+    await page.mouse.up()
+    await expect(page.locator(".sf-panel input[name=id]")).to_have_value("dispatch_refrigeration")
+    await expect(page.locator('.sf-panel [name="params.skills"]')).to_be_disabled()
+    await expect(page.locator('.sf-panel [name="params.radius_km"]')).to_be_enabled()

@@ -196,7 +196,8 @@ export function resolvedType(node, templates) {
   return tpl ? tpl.node.type : "task";
 }
 
-function autoLayout(nodes, start) {
+/** Positions for nodes that have none: breadth-first columns, wrapped after five. */
+export function autoLayout(nodes, start) {
   const depth = {};
   const ids = new Set(nodes.map((n) => n.id));
   const byId = Object.fromEntries(nodes.map((n) => [n.id, n]));
@@ -210,10 +211,24 @@ function autoLayout(nodes, start) {
   let extra = Math.max(0, ...Object.values(depth)) + 1;
   const rows = {};
   const layout = {};
+  const bandHeight = {};
   for (const n of nodes) {
-    const d = depth[n.id] ?? extra++;
+    const d = (depth[n.id] = depth[n.id] ?? extra++);
     rows[d] = (rows[d] || 0) + 1;
-    layout[n.id] = { x: 140 + d * 230, y: 120 + (rows[d] - 1) * 120 };
+    const band = Math.floor(d / 5);
+    bandHeight[band] = Math.max(bandHeight[band] || 0, rows[d]);
+  }
+  const bandTop = [];
+  for (let b = 0, top = 100; b <= Math.max(0, ...Object.keys(bandHeight).map(Number)); b++) {
+    bandTop[b] = top;
+    top += (bandHeight[b] || 1) * 110 + 60;
+  }
+  const placed = {};
+  for (const n of nodes) {
+    const d = depth[n.id] ?? 0;
+    const row = (placed[d] = (placed[d] || 0) + 1) - 1;
+    const band = Math.floor(d / 5);
+    layout[n.id] = { x: 140 + (d % 5) * 240, y: bandTop[band] + row * 110 };
   }
   return layout;
 }

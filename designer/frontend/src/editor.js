@@ -1,7 +1,7 @@
 // The pipeline editor: palette, canvas, property panel, problems, versions, test run.
 import { api, ApiError, session } from "./api.js";
 import {
-  createCanvas, definitionToGraph, edgeText, graphToDefinition, nodeTypeOf, EDGE_TYPE, NODE_TYPE, resolvedType,
+  autoLayout, createCanvas, definitionToGraph, edgeText, graphToDefinition, nodeTypeOf, EDGE_TYPE, NODE_TYPE, resolvedType,
 } from "./canvas.js";
 import { clear, clone, download, el, modal, pickFile, toast } from "./dom.js";
 import { getLang, problemText, t, typeLabel } from "./i18n.js";
@@ -728,7 +728,7 @@ function markDiff(ed) {
     if (changedIds.has(n.id)) lf.setProperties(n.id, { changed: true });
   }
   const baseDef = (ed.base && ed.base.definition) || { nodes: [] };
-  const baseLayout = (ed.base && ed.base.layout) || {};
+  const baseLayout = { ...autoLayout(baseDef.nodes || [], baseDef.start), ...((ed.base && ed.base.layout) || {}) };
   (diff.removed || []).forEach((id, i) => {
     const node = (baseDef.nodes || []).find((n) => n.id === id);
     if (!node) return;

@@ -184,6 +184,7 @@ const FIELD_LABELS = {
   inputs: ["输入映射", "Inputs"],
   join: ["汇合节点", "Join node"],
   default: ["默认值", "Default"],
+  variables: ["流程变量", "Variables"],
 };
 
 const ENUM_LABELS = {
