@@ -63,10 +63,16 @@ async def connect(page: Page, source: str, target: str) -> None:
     assert s and t
     sx, sy = s["x"] + s["width"] / 2, s["y"] + s["height"] / 2
     tx, ty = t["x"] + t["width"] / 2, t["y"] + t["height"] / 2
+    # Leave from the source's anchor facing the target, land just inside the target's side
+    # facing the source, so the edge is drawn the way a person would draw it.
     if abs(tx - sx) >= abs(ty - sy):
-        ax, ay = (s["x"] + s["width"], sy) if tx > sx else (s["x"], sy)
+        right = tx > sx
+        ax, ay = (s["x"] + s["width"], sy) if right else (s["x"], sy)
+        tx = t["x"] + 4 if right else t["x"] + t["width"] - 4
     else:
-        ax, ay = (sx, s["y"] + s["height"]) if ty > sy else (sx, s["y"])
+        down = ty > sy
+        ax, ay = (sx, s["y"] + s["height"]) if down else (sx, s["y"])
+        ty = t["y"] + 4 if down else t["y"] + t["height"] - 4
     await page.mouse.click(sx, sy)
     await page.mouse.move(ax, ay, steps=3)
     await page.mouse.down()
@@ -112,7 +118,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     await expect(page.locator(".sf-palette-item").first).to_be_visible()
     await expect(page.locator(".sf-palette-item", has_text="智能派单")).to_be_visible()
 
-    # Nine nodes from the palette, laid out in three rows.
+    # Nine nodes from the palette: the main line snakes right, then back left.
     await drop(page, "report", 110, 80)
     await drop(page, "dispatch", 330, 80)
     await set_field(page, "params.skills", "refrigeration")
@@ -130,19 +136,19 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     await drop(page, "decision", 770, 250)
     await set_field(page, "id", "parts")
     await set_field(page, "name", "需要配件？")
-    await drop(page, "task", 550, 250)
+    await drop(page, "task", 770, 420)
     await set_field(page, "id", "parts_fitting")
     await set_field(page, "name", "更换配件")
     await add_form_field(page, 0, "fitted", "已更换", "boolean")
-    await drop(page, "signoff", 330, 250)
+    await drop(page, "signoff", 550, 250)
     await add_form_field(page, 0, "signature", "客户签名", "signature")
     await add_form_field(page, 1, "photos", "完工照片", "photo", multiple=True)
-    await drop(page, "settlement", 330, 420)
+    await drop(page, "settlement", 330, 250)
     await set_field(page, "id", "final_settlement")
     await set_field(page, "name", "签收后结算 40%")
     await set_field(page, "params.milestone", "signoff")
     await set_field(page, "params.share", "0.4")
-    await drop(page, "end", 110, 420)
+    await drop(page, "end", 110, 250)
     await expect(page.locator(".sf-canvas .sf-node")).to_have_count(9)
 
     for source, target in [
