@@ -53,7 +53,7 @@ async def drop(page: Page, node_type: str, x: float, y: float) -> None:
 
 
 async def connect(page: Page, source: str, target: str) -> None:
-    """Select the source node and drag from its anchor facing the target onto the target."""
+    """Hover the source node and drag from its anchor facing the target onto the target."""
     boxes = []
     for node_id in (source, target):
         node = page.locator(f'.sf-canvas [data-node-id="{node_id}"]')
@@ -73,7 +73,7 @@ async def connect(page: Page, source: str, target: str) -> None:
         down = ty > sy
         ax, ay = (sx, s["y"] + s["height"]) if down else (sx, s["y"])
         ty = t["y"] + 4 if down else t["y"] + t["height"] - 4
-    await page.mouse.click(sx, sy)
+    await page.mouse.move(sx, sy)
     await page.mouse.move(ax, ay, steps=3)
     await page.mouse.down()
     await page.mouse.move((ax + tx) / 2, (ay + ty) / 2, steps=5)

@@ -224,6 +224,8 @@ function wireCanvas(ed) {
     select(ed, data.id);
     changed(ed);
   });
+  // Keep the source's anchors (and so the drag) alive when the pointer leaves the node.
+  lf.on("anchor:mousedown", ({ nodeModel }) => nodeModel && lf.selectElementById(nodeModel.id));
   lf.on("edge:add", ({ data }) => onEdgeAdded(ed, data.id));
   lf.on("edge:exchange-node", ({ data }) => onEdgeAdded(ed, (data.newEdge || data).id));
   lf.on("node:delete", ({ data }) => {
