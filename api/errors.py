@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -71,7 +72,7 @@ def validation_errors(errors: list[Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for error in errors:
         path = field_path(error.get("loc", ()))
-        message = str(error.get("msg", "invalid"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         out[path] = f"{out[path]}; {message}" if path in out else message
     return out
 
@@ -98,7 +99,22 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database refuses (a NUL byte, a number out of range) is bad input.
+    assert isinstance(exc, DBAPIError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    return JSONResponse({"detail": f"a value was refused by the database: {reason}"}, 422)
+
+
+def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IntegrityError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "conflict"
+    return JSONResponse({"detail": f"conflicts with stored data: {reason}"}, 409)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(StarletteHTTPException, _http_error)

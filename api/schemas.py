@@ -6,12 +6,44 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workflows.contracts import OrderState
 from workflows.validate import Problem
 
 T = TypeVar("T")
+
+
+def _nul_path(value: Any, path: str = "") -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return where
+            found = _nul_path(item, where)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+class NoNul(BaseModel):
+    """Refuses NUL characters anywhere in the body: PostgreSQL cannot store them, and an
+    order carrying one would fail in its activities long after the API accepted it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        where = _nul_path(data)
+        if where is not None:
+            raise ValueError(f"{where or 'body'} contains a NUL character")
+        return data
 
 
 class Page(BaseModel, Generic[T]):
@@ -69,14 +101,14 @@ class NodeTypePublic(BaseModel):
 # ---- definitions ----------------------------------------------------------------------------
 
 
-class DefinitionWrite(BaseModel):
+class DefinitionWrite(NoNul):
     definition: dict[str, Any] = Field(description="the definition as drawn; may be invalid")
     layout: dict[str, Any] | None = Field(
         default=None, description="node positions for the designer; never part of what runs"
     )
 
 
-class DefinitionValidate(BaseModel):
+class DefinitionValidate(NoNul):
     definition: dict[str, Any]
 
 
@@ -144,7 +176,7 @@ class DefinitionDiff(BaseModel):
 # ---- orders -------------------------------------------------------------------------------
 
 
-class CustomerIn(BaseModel):
+class CustomerIn(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(default="", max_length=200)
@@ -155,11 +187,13 @@ class CustomerIn(BaseModel):
     lng: float | None = Field(default=None, ge=-180, le=180)
 
 
-class OrderCreate(BaseModel):
+class OrderCreate(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     definition_key: str = Field(min_length=1, max_length=100)
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    version: int | None = Field(
+        default=None, ge=1, le=2_147_483_647, description="default: the latest version"
+    )
     variables: dict[str, Any] = Field(default_factory=dict)
     customer: CustomerIn
     region: str | None = Field(default=None, max_length=64, description="region code or name")
@@ -175,12 +209,12 @@ class OrderStarted(BaseModel):
     test: bool = False
 
 
-class TestRunCreate(BaseModel):
+class TestRunCreate(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     definition: dict[str, Any] | None = Field(default=None, description="a raw draft to run")
     definition_key: str | None = Field(default=None, max_length=100)
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=2_147_483_647)
     variables: dict[str, Any] = Field(default_factory=dict)
     customer: CustomerIn | None = None
     region: str | None = Field(default=None, max_length=64)
@@ -250,7 +284,7 @@ class OrderDetail(BaseModel):
     state: OrderState | None
 
 
-class StepSubmit(BaseModel):
+class StepSubmit(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     data: dict[str, Any] = Field(default_factory=dict)
@@ -263,13 +297,13 @@ class StepDone(BaseModel):
     completed_at: datetime
 
 
-class CancelRequest(BaseModel):
+class CancelRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=500)
 
 
-class ReassignRequest(BaseModel):
+class ReassignRequest(NoNul):
     model_config = ConfigDict(extra="forbid")
 
     node_id: str = Field(min_length=1, max_length=64)

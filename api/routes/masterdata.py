@@ -87,6 +87,15 @@ class ImportResult(BaseModel):
     errors: list[dict[str, Any]]
 
 
+class ImportRefused(BaseModel):
+    """422 of an import: row errors `[{row, field, message}]`, or field errors of the request."""
+
+    detail: str
+    kind: str | None = None
+    imported: int = 0
+    errors: list[dict[str, Any]] | dict[str, str]
+
+
 def _scope(user: Principal) -> str | None:
     """None (everything) for HQ admins, else the caller's own path."""
     return None if user.has("hq_admin") else user.scope_path or "/-"
@@ -365,7 +374,7 @@ def update_price_table(
 @router.post(
     "/import/{kind}",
     response_model=ImportResult,
-    responses={**ERRORS, 422: {"model": ImportResult}},
+    responses={**ERRORS, 422: {"model": ImportRefused}},
 )
 def import_master_data(
     kind: md.Kind,

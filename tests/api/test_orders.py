@@ -162,3 +162,10 @@ async def test_a_published_version_runs_as_a_test_order(api, worker, headers):
     )
     assert response.status_code == 201, response.text
     assert response.json()["definition_key"] == "ac-repair-test"
+
+
+async def test_nul_characters_are_refused_before_they_reach_an_order(api, headers):
+    body = order_body(variables={"fault": "leak\x00"})
+    response = await api.post("/api/orders", json=body, headers=keyed(headers("hq_admin")))
+    assert response.status_code == 422
+    assert "variables.fault contains a NUL character" in response.json()["detail"]
