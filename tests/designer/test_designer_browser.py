@@ -176,6 +176,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     await expect(dangling).to_contain_text("final_settlment")
     await expect(page.locator('.sf-canvas .sf-error[data-node-id="signoff"]')).to_be_visible()
     await expect(page.locator('.sf-canvas [data-ghost="1"]')).to_be_visible()
+    await expect(page.locator('.sf-panel [data-path="next"] .sf-error')).to_contain_text("signoff")
 
     # Publishing is refused while it is there, with the list shown.
     await page.click("[data-action=publish]")
