@@ -330,6 +330,7 @@ async def test_versions_compare_and_a_locked_node_template(
     await skills.fill("refrigeration")
     await skills.blur()
     await page.locator('.sf-tpl-edit [data-path="params.skills"] .sf-lock input').check()
+    await page.screenshot(path=str(artifacts / "templates.png"))
     await page.click("[data-action=save-template]")
     await expect(
         page.locator('.sf-tpl-list [data-template="dispatch-refrigeration"]')

@@ -76,6 +76,12 @@ function ordered(properties) {
   return Object.entries(properties).sort((a, b) => rank(a[0]) - rank(b[0]));
 }
 
+// A form field's constraints that apply to some field types only (hidden for the others).
+const ONLY_FOR = {
+  min: ["number", "money"], max: ["number", "money"], max_length: ["text"], pattern: ["text"],
+  choices: ["choice"], multiple: ["choice", "photo"], currency: ["money"],
+};
+
 const join = (base, key) => (typeof key === "number" ? `${base}[${key}]` : base ? `${base}.${key}` : key);
 
 /**
@@ -125,7 +131,11 @@ function renderField(key, path, schema, value, opts, root, required) {
     case "enum": {
       const options = [el("option", { value: "" }, placeholder ? `(${enumLabel(placeholder)})` : "—")];
       for (const v of d.s.enum) options.push(el("option", { value: v, selected: current === v }, `${enumLabel(v)}${enumLabel(v) !== v ? ` · ${v}` : ""}`));
-      return field(el("select", { name: path, disabled, on: { change: (e) => changed(e.target.value || undefined) } }, options));
+      return field(el("select", { name: path, disabled, on: { change: (e) => {
+        changed(e.target.value || undefined);
+        // A form field's type decides which of its constraints are shown.
+        if (key === "type" && /\]\.type$/.test(path) && opts.rerender) opts.rerender();
+      } } }, options));
     }
     case "boolean": {
       const checked = current ?? baseValue ?? d.s.default ?? false;
@@ -204,6 +214,8 @@ function renderField(key, path, schema, value, opts, root, required) {
         const itemErr = opts.errors && opts.errors[itemPath];
         if (itemErr) card.append(el("div.sf-error", itemErr));
         for (const [k, prop] of Object.entries(d.items.properties || {})) {
+          const isFormField = d.items.properties.type && d.items.properties.choices;
+          if (isFormField && ONLY_FOR[k] && !ONLY_FOR[k].includes(item.type) && item[k] === undefined) continue;
           card.append(renderField(k, join(itemPath, k), prop, value, opts, root, (d.items.required || []).includes(k)));
         }
         box.append(card);

@@ -28,6 +28,8 @@ export async function openTemplates(root, catalog, selectedKey) {
   const chosen = list.find((tpl) => tpl.key === selectedKey);
   if (chosen) edit(chosen);
   else if (!selectedKey && list.length) edit(list[0]);
+  else if (canEdit) edit(null);
+  else main.append(el("p.sf-muted", t("tpl_none")));
 
   function edit(existing) {
     const draft = existing ? clone(existing) : { key: "", name: "", description: "", node: { type: "dispatch" }, locked: [] };
