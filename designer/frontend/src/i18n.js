@@ -117,7 +117,7 @@ const STRINGS = {
   tr_refused: ["提交被拒绝：", "Submission refused: "],
   tpl_library: ["节点模板库", "Node template library"],
   tpl_new: ["新建模板", "New template"],
-  tpl_locked_hint: ["勾选 🔒 的设置被锁定：使用模板的流程不能修改；其余设置可被覆盖。", "Settings marked 🔒 are locked: pipelines using the template cannot change them; the rest may be overridden."],
+  tpl_locked_hint: ["勾选「锁定」的设置被锁定：使用模板的流程不能修改；其余设置可被覆盖。", "Settings ticked 'Lock' are locked: pipelines using the template cannot change them; the rest may be overridden."],
   tpl_saved: ["模板已保存", "Template saved"],
   tpl_deleted: ["模板已删除", "Template deleted"],
   tpl_none: ["还没有节点模板", "No node templates yet"],

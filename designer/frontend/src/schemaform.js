@@ -82,13 +82,22 @@ const ONLY_FOR = {
   choices: ["choice"], multiple: ["choice", "photo"], currency: ["money"],
 };
 
+/** A padlock drawn in SVG (no emoji font is needed to show it). */
+function lockIcon() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("class", "sf-lock-icon");
+  svg.innerHTML = '<rect x="3" y="7" width="10" height="8" rx="1.5" fill="currentColor"/><path d="M5 7V5a3 3 0 0 1 6 0v2" fill="none" stroke="currentColor" stroke-width="1.6"/>';
+  return svg;
+}
+
 const join = (base, key) => (typeof key === "number" ? `${base}[${key}]` : base ? `${base}.${key}` : key);
 
 /**
  * Render a form for `value` (mutated in place) from `schema`.
  * opts: {root, skip: Set of top-level keys, errors: {path: message}, readOnly,
- *        lockedPaths: Set (disabled, shown with 🔒), base: template values shown as placeholders,
- *        lockable: bool (a 🔒 toggle per setting), locks: Set, onChange()}
+ *        lockedPaths: Set (disabled, shown with a padlock), base: template values shown as placeholders,
+ *        lockable: bool (a lock toggle per setting), locks: Set, onChange()}
  */
 export function renderForm(schema, value, opts) {
   const root = opts.root || schema;
@@ -118,9 +127,9 @@ function renderField(key, path, schema, value, opts, root, required) {
   const lockToggle = opts.lockable
     ? el("label.sf-lock", { title: t("lock") },
         el("input", { type: "checkbox", checked: opts.locks.has(path), on: { change: (e) => { e.target.checked ? opts.locks.add(path) : opts.locks.delete(path); opts.onChange && opts.onChange(path); } } }),
-        "🔒")
+        lockIcon(), t("lock"))
     : null;
-  const head = el("div.sf-label", el("span", { title: d.s.description || "" }, label, required ? el("b.sf-req", "*") : null), locked ? el("span.sf-locked", { title: t("locked") }, "🔒") : null, lockToggle);
+  const head = el("div.sf-label", el("span", { title: d.s.description || "" }, label, required ? el("b.sf-req", "*") : null), locked ? el("span.sf-locked", { title: t("locked") }, lockIcon()) : null, lockToggle);
   const field = (control) =>
     el("div.sf-field", { "data-path": path, class: `sf-field${error ? " sf-invalid" : ""}` }, head, control, help, error ? el("div.sf-error", error) : null);
   const placeholder = baseValue !== undefined && typeof baseValue !== "object" ? String(baseValue) : d.s.default !== undefined && d.s.default !== null && typeof d.s.default !== "object" ? String(d.s.default) : "";
@@ -140,7 +149,7 @@ function renderField(key, path, schema, value, opts, root, required) {
     case "boolean": {
       const checked = current ?? baseValue ?? d.s.default ?? false;
       return el("div.sf-field.sf-check", { "data-path": path, class: `sf-field sf-check${error ? " sf-invalid" : ""}` },
-        el("label", el("input", { type: "checkbox", name: path, checked, disabled, on: { change: (e) => changed(e.target.checked) } }), " ", label, locked ? " 🔒" : null),
+        el("label", el("input", { type: "checkbox", name: path, checked, disabled, on: { change: (e) => changed(e.target.checked) } }), " ", label, locked ? lockIcon() : null),
         lockToggle, error ? el("div.sf-error", error) : null);
     }
     case "number":
@@ -179,7 +188,7 @@ function renderField(key, path, schema, value, opts, root, required) {
     case "object": {
       const enabled = current !== undefined && current !== null;
       const box = el("fieldset.sf-group", { "data-path": path, class: `sf-group${error ? " sf-invalid" : ""}` });
-      const legend = el("legend", label, locked ? " 🔒" : null);
+      const legend = el("legend", label, locked ? lockIcon() : null);
       box.append(legend);
       if (lockToggle) box.append(lockToggle);
       if (d.nullable) {
@@ -201,7 +210,7 @@ function renderField(key, path, schema, value, opts, root, required) {
     }
     case "objects": {
       const list = Array.isArray(current) ? current : [];
-      const box = el("fieldset.sf-group.sf-list", { "data-path": path, class: `sf-group sf-list${error ? " sf-invalid" : ""}` }, el("legend", label, locked ? " 🔒" : null), lockToggle);
+      const box = el("fieldset.sf-group.sf-list", { "data-path": path, class: `sf-group sf-list${error ? " sf-invalid" : ""}` }, el("legend", label, locked ? lockIcon() : null), lockToggle);
       if (error) box.append(el("div.sf-error", error));
       if (!list.length && Array.isArray(baseValue) && baseValue.length) box.append(el("div.sf-help", `${t("from_template")}: ${baseValue.map((x) => x.name || "").join(", ")}`));
       list.forEach((item, i) => {
