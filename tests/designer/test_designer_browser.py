@@ -273,8 +273,8 @@ async def test_an_engineer_sees_pipelines_read_only(page: Page, stack: LiveStack
     await expect(page.locator(".sf-canvas .sf-node")).to_have_count(9)
 
 
-async def test_versions_compare_and_a_locked_node_template(
-    page: Page, stack: LiveStack, artifacts: Path
+async def test_versions_compare_import_and_a_locked_node_template(
+    page: Page, stack: LiveStack, artifacts: Path, tmp_path: Path
 ) -> None:
     example = json.loads(
         (Path(__file__).resolve().parents[2] / "examples/ac-repair.json").read_text()
@@ -319,6 +319,20 @@ async def test_versions_compare_and_a_locked_node_template(
     await page.click("[data-action=draft-from]")
     await expect(page.locator("[data-action=publish]")).to_be_visible()
     await expect(page.locator('.sf-canvas [data-node-id="parts_fitting"]')).to_be_visible()
+
+    # Export the draft as JSON, edit it outside, import it back.
+    async with page.expect_download() as downloading:
+        await page.click("[data-action=export]")
+    exported = json.loads(Path(await (await downloading.value).path()).read_text())
+    assert exported["key"] == "ac-repair-v"
+    assert set(exported["layout"]) == {n["id"] for n in exported["nodes"]}
+    exported["nodes"][0]["name"] = "电话报修登记"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(exported, ensure_ascii=False))
+    async with page.expect_file_chooser() as choosing:
+        await page.click("[data-action=import]")
+    await (await choosing.value).set_files(str(edited))
+    await expect(page.locator('.sf-canvas [data-node-id="report"]')).to_contain_text("电话报修登记")
 
     # A node template with a locked skill, used from the palette.
     await page.goto(f"{stack.url}/designer#/templates")

@@ -416,7 +416,7 @@ function renderPanel(ed) {
   const box = clear(ed.panelEl);
   const tabs = el("div.sf-tabs",
     el("button.sf-tab", { class: `sf-tab${ed.rightTab === "props" ? " sf-on" : ""}`, "data-tab": "props", on: { click: () => { ed.rightTab = "props"; renderPanel(ed); } } }, t("properties")),
-    session.canEdit() && ed.mode.kind === "draft"
+    session.canEdit() && ed.mode.kind !== "compare"
       ? el("button.sf-tab", { class: `sf-tab${ed.rightTab === "run" ? " sf-on" : ""}`, "data-tab": "run", on: { click: () => { ed.rightTab = "run"; renderPanel(ed); } } }, t("test_run"))
       : null);
   box.append(tabs);

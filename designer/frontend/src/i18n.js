@@ -100,6 +100,7 @@ const STRINGS = {
   kv_lines: ["每行一个：名称=表达式", "one per line: name=expression"],
   tr_start: ["开始试运行", "Start test run"],
   tr_on_draft: ["在当前草稿上运行（不必发布）", "Runs the current draft (no need to publish)"],
+  tr_on_version: ["在已发布的版本 v{v} 上运行", "Runs published version v{v}"],
   tr_customer: ["客户", "Customer"],
   tr_region: ["区域", "Region"],
   tr_status: ["状态", "Status"],

@@ -5,7 +5,7 @@ import "./style.css";
 import { api, login, session } from "./api.js";
 import { setNodeTypes } from "./canvas.js";
 import { clear, el, modal, pickFile, toast } from "./dom.js";
-import { loadCatalog, loadJsonText, openEditor } from "./editor.js";
+import { loadCatalog, loadJsonText, openEditor, saveDraft } from "./editor.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { openTemplates } from "./templates.js";
 
@@ -108,6 +108,8 @@ async function importPipeline() {
 
 async function route() {
   if (current && current.run) clearTimeout(current.run.timer);
+  // Leaving the editor with edits the autosave has not sent yet: send them now.
+  if (current && current.dirty) saveDraft(current, { quiet: true });
   current = null;
   const hash = window.location.hash.replace(/^#/, "") || "/";
   if (!session.token || hash === "/login") return loginPage();

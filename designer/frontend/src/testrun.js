@@ -20,7 +20,8 @@ export function renderTestRun(body, ed) {
 function startForm(body, ed, run, currentDefinition) {
   const { definition } = currentDefinition(ed);
   const box = el("form.sf-form.sf-run-start", { on: { submit: (e) => { e.preventDefault(); start(); } } });
-  box.append(el("div.sf-help", t("tr_on_draft")));
+  const onVersion = ed.mode.kind === "version";
+  box.append(el("div.sf-help", onVersion ? t("tr_on_version", { v: ed.mode.version }) : t("tr_on_draft")));
   for (const v of definition.variables || []) {
     const id = `var-${v.name}`;
     const current = run.variables[v.name] ?? v.default ?? (v.type === "boolean" ? false : "");
@@ -46,7 +47,8 @@ function startForm(body, ed, run, currentDefinition) {
       variables[v.name] = v.type === "number" && value !== "" && !Number.isNaN(Number(value)) ? Number(value) : value;
     }
     try {
-      const started = await api("POST", "/orders/test-run", { definition, variables, customer: run.customer, region: run.region || undefined });
+      const target = onVersion ? { definition_key: ed.key, version: ed.mode.version } : { definition };
+      const started = await api("POST", "/orders/test-run", { ...target, variables, customer: run.customer, region: run.region || undefined });
       run.orderId = started.order_id;
       run.state = null;
       poll(ed, run);
