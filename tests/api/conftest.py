@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.registry import ActivityDeps, build_activities
@@ -27,7 +30,10 @@ from api.main import create_app
 from api.security import create_access_token
 from settings import Settings
 from store import definitions
+from store.db import make_session_factory
 from store.demo import DEMO_API_KEY, load_demo
+from store.models import Base
+from store.security import hash_password
 from store.users import get_user_by_username
 from worker import build_worker
 from workflows.validate import validate_definition
@@ -57,9 +63,17 @@ SERVICE_OK = {"diagnosis": "冷媒泄漏，已补焊", "parts_needed": False}
 SIGNOFF_OK = {"signature": "file-sig-1", "photos": ["file-p1"], "rating": "5"}
 
 
+def _quick_hash(password: str) -> str:
+    return hash_password(password, rounds=4)
+
+
 def seed(factory: sessionmaker[Session]) -> None:
-    """Demo data plus ac-repair published as version 1."""
-    with factory() as session:
+    """Demo data plus ac-repair published as version 1.
+
+    The demo password is hashed with 4 bcrypt rounds instead of 12: logins verify the
+    same way, and every test saves most of a second.
+    """
+    with factory() as session, patch("store.demo.hash_password", _quick_hash):
         load_demo(session)
         report = validate_definition(AC_REPAIR)
         assert report.definition is not None, report.problems
@@ -123,6 +137,44 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(
         api_settings(), session_factory=demo, temporal_client=client, task_queue=task_queue
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+def truncate(engine: Engine) -> None:
+    """Empties every table (what the function-scoped session_factory does after a test)."""
+    tables = list(reversed(Base.metadata.sorted_tables))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(table.delete())
+
+
+@pytest.fixture(scope="module")
+def module_demo(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Demo data shared by the tests of one module that only read it."""
+    factory = make_session_factory(db_engine)
+    seed(factory)
+    try:
+        yield factory
+    finally:
+        truncate(db_engine)
+
+
+@pytest.fixture(scope="module")
+async def module_api(
+    module_demo: sessionmaker[Session], temporal_env: WorkflowEnvironment
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(
+        api_settings(),
+        session_factory=module_demo,
+        temporal_client=temporal_env.client,
+        task_queue=f"api-{uuid.uuid4()}",
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

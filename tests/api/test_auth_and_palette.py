@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from api.security import create_access_token
-from tests.api.conftest import JWT_SECRET
+from tests.api.conftest import JWT_SECRET, make_headers
+
+# Nothing here changes data: the module shares one demo database and app.
+
+
+@pytest.fixture
+def demo(module_demo):
+    return module_demo
+
+
+@pytest.fixture
+def api(module_api):
+    return module_api
+
+
+@pytest.fixture
+def headers(module_demo):
+    return make_headers(module_demo)
 
 
 async def test_login_returns_a_bearer_token_and_the_user(api):

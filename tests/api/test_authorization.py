@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
 from store.db import make_session_factory
-from store.models import Base
 from tests.api.conftest import (
     CUSTOMER_GZ,
     SERVICE_OK,
@@ -32,6 +31,7 @@ from tests.api.conftest import (
     order_body,
     real_worker,
     seed,
+    truncate,
     wait_for,
     waiting_at,
 )
@@ -47,17 +47,6 @@ class World:
 
     def h(self, who: str) -> dict[str, str]:
         return self.headers(self.names.get(who, who))  # type: ignore[operator]
-
-
-def _truncate(engine: Engine) -> None:
-    tables = list(reversed(Base.metadata.sorted_tables))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(table.delete())
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +103,7 @@ async def world(db_engine: Engine, temporal_env: WorkflowEnvironment) -> AsyncIt
                 }
                 yield World(http=http, headers=headers, a=a, b=b, names=names)
     finally:
-        _truncate(db_engine)
+        truncate(db_engine)
 
 
 # who: (orders seen, reads money, manages orders)
