@@ -71,6 +71,7 @@ export async function openEditor(root, key, mode, catalog) {
   wireCanvas(ed);
   ed.lf.render(definitionToGraph(definition, layout, catalog.templates));
   if (mode.kind === "compare") markDiff(ed);
+  showEmptyHint(ed);
   setTimeout(() => ed.lf.fitView(80, 80), 0);
   renderPanel(ed);
   if (mode.kind === "compare") renderDiffList(ed);
@@ -127,6 +128,7 @@ function buildLayout(root, ed) {
     banner = el("div.sf-banner.sf-readonly-banner", t("read_only_hint"));
   }
   ed.canvasEl = el("div.sf-canvas");
+  ed.emptyHintEl = el("div.sf-empty-hint", t("empty_canvas"));
   ed.paletteEl = el("aside.sf-palette");
   ed.panelEl = el("aside.sf-panel");
   ed.problemsEl = el("section.sf-problems");
@@ -135,7 +137,7 @@ function buildLayout(root, ed) {
     el("div.sf-editor", { class: `sf-editor${ed.canEdit ? "" : " sf-readonly"}` },
       el("div.sf-toolbar", el("a.sf-btn.sf-back", { href: "#/" }, `← ${t("back")}`), title, status, el("div.sf-tools", tools)),
       banner,
-      el("div.sf-work", ed.paletteEl, el("div.sf-center", ed.canvasEl, ed.problemsEl), ed.panelEl),
+      el("div.sf-work", ed.paletteEl, el("div.sf-center", el("div.sf-canvas-wrap", ed.canvasEl, ed.canEdit ? ed.emptyHintEl : null), ed.problemsEl), ed.panelEl),
     ),
   );
   renderPalette(ed);
@@ -296,6 +298,7 @@ function setStart(ed, id) {
 /** Something in the definition changed: validate soon and save the draft a little later. */
 function changed(ed, { layoutOnly = false } = {}) {
   if (!ed.canEdit) return;
+  showEmptyHint(ed);
   ed.dirty = true;
   ed.saveStateEl.textContent = t("unsaved");
   ed.saveStateEl.className = "sf-badge sf-warn";
@@ -305,6 +308,10 @@ function changed(ed, { layoutOnly = false } = {}) {
   }
   clearTimeout(ed.saveTimer);
   ed.saveTimer = setTimeout(() => saveDraft(ed, { quiet: true }), 1500);
+}
+
+function showEmptyHint(ed) {
+  ed.emptyHintEl.hidden = ed.lf.getGraphRawData().nodes.length > 0;
 }
 
 export function currentDefinition(ed) {
@@ -762,8 +769,15 @@ export function markRun(ed, state) {
     const want = { active: active.has(n.id), done: done.has(n.id) && !active.has(n.id) };
     if (!!n.properties.active !== want.active || !!n.properties.done !== want.done) ed.lf.setProperties(n.id, want);
   }
+  // A decision's edge counts as taken only when its target came right after it.
+  const timeline = (state && state.timeline) || [];
+  const followed = new Set(timeline.slice(1).map((entry, i) => `${timeline[i].node_id}>${entry.node_id}`));
+  for (const a of active) if (timeline.length) followed.add(`${timeline[timeline.length - 1].node_id}>${a}`);
   for (const e of ed.lf.graphModel.edges) {
-    const want = done.has(e.sourceNodeId) && (done.has(e.targetNodeId) || active.has(e.targetNodeId));
+    const source = ed.lf.getNodeModelById(e.sourceNodeId);
+    const decision = source && source.properties.ntype === "decision";
+    const want = done.has(e.sourceNodeId) && (done.has(e.targetNodeId) || active.has(e.targetNodeId))
+      && (!decision || followed.has(`${e.sourceNodeId}>${e.targetNodeId}`));
     if (!!e.properties.done !== want) e.setProperties({ ...e.properties, done: want });
   }
 }
