@@ -367,3 +367,63 @@ async def test_versions_compare_import_and_a_locked_node_template(
     await expect(page.locator(".sf-panel input[name=id]")).to_have_value("dispatch_refrigeration")
     await expect(page.locator('.sf-panel [name="params.skills"]')).to_be_disabled()
     await expect(page.locator('.sf-panel [name="params.radius_km"]')).to_be_enabled()
+
+
+ROUND_TRIP = {
+    "key": "round-trip",
+    "name": "往返",
+    "variables": [{"name": "urgent", "type": "boolean", "default": False}],
+    "start": "report",
+    "nodes": [
+        {"id": "report", "type": "report", "name": "报修", "next": "fork"},
+        {"id": "fork", "type": "parallel", "branches": ["tell", "wait"], "join": "meet"},
+        {
+            "id": "tell",
+            "type": "notify",
+            "next": "meet",
+            "params": {"channel": "sms", "to_roles": ["outlet_manager"], "message": "新工单"},
+        },
+        {"id": "wait", "type": "timer", "next": "meet", "params": {"duration": "PT1H"}},
+        {"id": "meet", "type": "join", "next": "check"},
+        {
+            "id": "check",
+            "type": "decision",
+            "branches": [{"when": "urgent", "next": "finish", "label": "加急"}],
+            "default": "approve",
+        },
+        {
+            "id": "approve",
+            "type": "task",
+            "next": "finish",
+            "assignee": {"kind": "role", "value": "outlet_manager"},
+            "sla": {"within": "PT4H", "on_breach": "notify", "notify": ["region_manager"]},
+            "form": [{"name": "ok", "label": "同意", "type": "boolean"}],
+        },
+        {"id": "finish", "type": "end"},
+    ],
+}
+
+
+async def test_a_definition_survives_the_canvas_unchanged(
+    page: Page, stack: LiveStack, tmp_path: Path
+) -> None:
+    async with api_as(stack, "designer") as http:
+        created = await http.post("/api/definitions", json={"definition": ROUND_TRIP})
+        assert created.status_code == 201, created.text
+        assert created.json()["problems"] == []
+    await login(page, stack, "designer")
+    await page.goto(f"{stack.url}/designer#/p/round-trip")
+    await expect(page.locator(".sf-problems .sf-count")).to_have_attribute("data-count", "0")
+    await select(page, "fork")
+    await expect(page.locator(".sf-panel select[name=join]")).to_have_value("meet")
+    async with page.expect_download() as downloading:
+        await page.click("[data-action=export]")
+    exported = json.loads(Path(await (await downloading.value).path()).read_text())
+    exported.pop("layout")
+    assert exported == ROUND_TRIP
+
+    # The English switch relabels the palette; Chinese stays the default elsewhere.
+    await page.click("[data-action=lang]")
+    await expect(page.locator('.sf-palette-item[data-type="dispatch"]')).to_have_text("Dispatch")
+    await page.click("[data-action=lang]")
+    await expect(page.locator('.sf-palette-item[data-type="dispatch"]')).to_have_text("智能派单")
