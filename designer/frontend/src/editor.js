@@ -80,7 +80,6 @@ export async function openEditor(root, key, mode, catalog) {
     applyProblems(ed, detail.problems);
     validateNow(ed);
   } else validateNow(ed);
-  window.__sfEditor = ed;
   return ed;
 }
 
@@ -394,7 +393,7 @@ function renderProblems(ed) {
   box.append(el("div.sf-problems-head",
     el("span.sf-panel-title", `${t("problems")} `, el("span.sf-count", { class: `sf-count${count ? " sf-bad" : " sf-good"}`, "data-count": count }, String(count)))));
   if (!count) {
-    box.append(el("div.sf-ok", "✓ ", t("no_problems")));
+    box.append(el("div.sf-ok", "✓ ", t(ed.canEdit ? "no_problems" : "no_problems_view")));
     return;
   }
   const list = el("ul.sf-problem-list");
@@ -669,7 +668,7 @@ async function importJson(ed) {
   loadJsonText(ed, text);
 }
 
-export function loadJsonText(ed, text) {
+function loadJsonText(ed, text) {
   let data;
   try {
     data = JSON.parse(text);

@@ -66,6 +66,7 @@ const STRINGS = {
   test_run: ["试运行", "Test run"],
   problems: ["问题", "Problems"],
   no_problems: ["没有发现问题，可以发布", "No problems: ready to publish"],
+  no_problems_view: ["没有发现问题", "No problems"],
   validating: ["校验中…", "Validating…"],
   fit_view: ["适应画布", "Fit view"],
   undo: ["撤销", "Undo"],

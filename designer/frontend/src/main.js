@@ -5,7 +5,7 @@ import "./style.css";
 import { api, login, session } from "./api.js";
 import { setNodeTypes } from "./canvas.js";
 import { clear, el, modal, pickFile, toast } from "./dom.js";
-import { loadCatalog, loadJsonText, openEditor, saveDraft } from "./editor.js";
+import { loadCatalog, openEditor, saveDraft } from "./editor.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { openTemplates } from "./templates.js";
 
@@ -141,5 +141,3 @@ async function route() {
 setLang(getLang());
 window.addEventListener("hashchange", route);
 route();
-// For people pasting a definition into the console and for tests of the import path.
-window.servflowDesigner = { importText: (text) => current && loadJsonText(current, text) };
