@@ -293,10 +293,15 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ValueError("the file is not UTF-8 text") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise ValueError("the file has no header line")
-    return [dict(row) for row in reader]
+    if "\x00" in text:
+        raise ValueError("the file contains NUL characters")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if not reader.fieldnames:
+            raise ValueError("the file has no header line")
+        return [dict(row) for row in reader]
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV file: line {reader.line_num}: {exc}") from exc
 
 
 def _clean(raw: Mapping[str | None, Any]) -> dict[str, Any]:

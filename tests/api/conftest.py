@@ -21,7 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -36,6 +37,7 @@ from store.models import Base
 from store.security import hash_password
 from store.users import get_user_by_username
 from worker import build_worker
+from workflows.contracts import OrderState
 from workflows.validate import validate_definition
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,12 +191,33 @@ def real_worker(client: Client, factory: sessionmaker[Session], task_queue: str)
     )
 
 
+async def quiesce(client: Client, task_queue: str, timeout: float = 20) -> None:
+    """Waits until no order on `task_queue` has an activity in flight.
+
+    An order is quiet once it is closed or waits only for people. Called before a worker
+    stops, so no activity is still writing while the test's tables are emptied.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):
+        handle = client.get_workflow_handle(execution.id)
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                state = await handle.query("state", result_type=OrderState)
+            except (RPCError, WorkflowQueryFailedError):
+                break
+            closed = state.status in ("completed", "cancelled", "failed")
+            if closed or (state.active and all(a.human for a in state.active)):
+                break
+            await asyncio.sleep(0.05)
+
+
 @pytest.fixture
 async def worker(
     demo: sessionmaker[Session], client: Client, task_queue: str
 ) -> AsyncIterator[Worker]:
     async with real_worker(client, demo, task_queue) as running:
         yield running
+        await quiesce(client, task_queue)
 
 
 async def wait_for(

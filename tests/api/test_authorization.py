@@ -29,6 +29,7 @@ from tests.api.conftest import (
     finished,
     make_headers,
     order_body,
+    quiesce,
     real_worker,
     seed,
     truncate,
@@ -102,6 +103,7 @@ async def world(db_engine: Engine, temporal_env: WorkflowEnvironment) -> AsyncIt
                     "engineer_other": "engineer_tj_01",
                 }
                 yield World(http=http, headers=headers, a=a, b=b, names=names)
+                await quiesce(client, queue)
     finally:
         truncate(db_engine)
 

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.main import create_app
 from settings import Settings
-from tests.api.conftest import JWT_SECRET, real_worker
+from tests.api.conftest import JWT_SECRET, quiesce, real_worker
 
 MAX_EXAMPLES = 12
 
@@ -65,6 +65,7 @@ async def test_no_generated_request_gives_a_server_error(
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     async with real_worker(client, demo, task_queue):
         failures, calls = await asyncio.to_thread(fuzz, schema, headers("hq_admin"))
+        await quiesce(client, task_queue)
     assert failures == [], "\n\n".join(failures)
     assert len(calls) > 5 * len(schema)  # every operation was really exercised
     assert any(200 <= code < 300 for code in calls)
