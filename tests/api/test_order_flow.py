@@ -227,3 +227,15 @@ async def test_cancel_and_reassign(api, worker, headers):
         f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=admin
     )
     assert late.status_code == 409
+
+
+async def test_settlements_filter_by_time_and_missing_orders_are_404(api, headers):
+    finance = headers("finance")
+    future = await api.get("/api/settlements?from=2099-01-01T00:00:00", headers=finance)
+    assert future.status_code == 200 and future.json() == {"data": [], "count": 0}
+    bad = await api.get("/api/settlements?from=yesterday", headers=finance)
+    assert bad.status_code == 422 and "from" in bad.json()["errors"]
+    missing = await api.get("/api/orders/wo-missing/settlements", headers=finance)
+    assert missing.status_code == 404
+    versions = await api.get("/api/definitions/nope/versions", headers=finance)
+    assert versions.status_code == 404
