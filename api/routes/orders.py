@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
@@ -58,6 +59,7 @@ from api.schemas import (
 )
 from store import orders as order_repo
 from store.base import utcnow
+from store.engineers import add_load, get_engineer_by_user
 from store.models import CLOSED_STATUSES, WorkOrder
 from store.users import get_user_by_username
 from workflows import constants as c
@@ -591,7 +593,31 @@ async def reassign_step(
         )
     except RPCError as err:
         raise _closed(order_id, err) from err
+    try:
+        await db(ctx, _hand_over, order_id, body.user_id)
+    except SQLAlchemyError:
+        log.warning("order %s: read model not moved to %s yet", order_id, body.user_id)
     return Accepted(order_id=order_id)
+
+
+def _hand_over(session: Any, order_id: str, username: str) -> None:
+    """Moves the order's engineer in the read model, so lists and "my tasks" follow it.
+
+    The open-job count moves with it: the activities release the current engineer's slot
+    when the order closes, so the slot must be the new engineer's by then.
+    """
+    target = get_user_by_username(session, username=username)
+    engineer = get_engineer_by_user(session, user_id=target.id) if target else None
+    row = session.scalar(select(WorkOrder).where(WorkOrder.order_id == order_id).with_for_update())
+    if engineer is None or row is None or row.completed_at is not None:
+        return
+    if row.current_engineer_id == engineer.id:
+        return
+    if row.current_engineer_id is not None:
+        add_load(session, engineer_id=row.current_engineer_id, delta=-1)
+    add_load(session, engineer_id=engineer.id, delta=1)
+    row.current_engineer_id = engineer.id
+    session.commit()
 
 
 @router.get("/my/tasks", response_model=DataList[TaskPublic], responses=ERRORS)

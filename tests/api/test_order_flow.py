@@ -6,6 +6,9 @@ import asyncio
 import uuid
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from store.models import Engineer
 from tests.api.conftest import (
     SERVICE_OK,
     SIGNOFF_OK,
@@ -162,7 +165,7 @@ async def test_step_errors_map_to_409_403_and_422_with_fields(api, worker, heade
     assert ok.status_code == 200
 
 
-async def test_cancel_and_reassign(api, worker, headers):
+async def test_cancel_and_reassign(api, worker, headers, demo):
     admin = headers("hq_admin")
     started = await api.post("/api/orders", json=order_body(), headers=headers("dispatcher_huabei"))
     assert started.status_code == 201, started.text
@@ -210,7 +213,21 @@ async def test_cancel_and_reassign(api, worker, headers):
     )
     assert refused.status_code in (403, 404)
     tasks = (await api.get("/api/my/tasks", headers=headers(other))).json()["data"]
-    assert isinstance(tasks, list)
+    assert [(t["order_id"], t["node_id"]) for t in tasks] == [(order_id, "service")]
+    assert (await api.get("/api/my/tasks", headers=headers(first))).json()["data"] == []
+    listed = await api.get("/api/orders", headers=headers(other))
+    assert [o["order_id"] for o in listed.json()["data"]] == [order_id]
+    with demo() as session:
+        loads = dict(
+            session.execute(
+                select(Engineer.code, Engineer.current_load).where(
+                    Engineer.code.in_(
+                        [first.removeprefix("engineer_"), other.removeprefix("engineer_")]
+                    )
+                )
+            ).all()
+        )
+    assert loads == {first.removeprefix("engineer_"): 0, other.removeprefix("engineer_"): 1}
 
     cancelled = await api.post(
         f"/api/orders/{order_id}/cancel",
