@@ -10,6 +10,7 @@ import pytest
 
 from tests.workflows.support import ROOT
 from workflows.definition import NodeTemplate
+from workflows.messages import _ZH
 from workflows.validate import validate_definition
 
 AC_REPAIR = json.loads((ROOT / "examples" / "ac-repair.json").read_text())
@@ -286,6 +287,58 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
         "branches",
     ),
     (
+        "invalid_node",
+        minimal({"id": "a", "type": "report", "next": "end"}, END, "oops"),
+        "$.nodes[2]",
+        None,
+        "object",
+    ),
+    (
+        "id_shadows_variable",
+        minimal(
+            {"id": "fault", "type": "report", "next": "end"}, END, variables=[{"name": "fault"}]
+        ),
+        "$.nodes[0].id",
+        "fault",
+        "variable name",
+    ),
+    (
+        "assignee_incomplete",
+        minimal({"id": "a", "type": "task", "next": "end", "assignee": {"kind": "role"}}, END),
+        "$.nodes[0].assignee.value",
+        "a",
+        "needs a value",
+    ),
+    (
+        "notify_no_recipient",
+        minimal({"id": "a", "type": "notify", "next": "end", "params": {"message": "hi"}}, END),
+        "$.nodes[0].params.to_roles",
+        "a",
+        "at least one role",
+    ),
+    (
+        "parallel_has_next",
+        minimal(
+            {"id": "f", "type": "parallel", "branches": ["x", "y"], "join": "j", "next": "end"},
+            {"id": "x", "type": "task", "next": "j"},
+            {"id": "y", "type": "task", "next": "j"},
+            {"id": "j", "type": "join", "next": "end"},
+            END,
+        ),
+        "$.nodes[0].next",
+        "f",
+        "after its join",
+    ),
+    (
+        "end_has_next",
+        minimal(
+            {"id": "a", "type": "report", "next": "end"}, {"id": "end", "type": "end", "next": "a"}
+        ),
+        "$.nodes[1].next",
+        "end",
+        "no next",
+    ),
+    (
         "invalid_field",
         {**minimal({"id": "a", "type": "report", "next": "end"}, END), "key": "Bad Key"},
         "$.key",
@@ -425,3 +478,15 @@ def test_unpublished_subpipeline_is_reported_when_known_keys_are_given() -> None
 
 def test_non_object_definition_is_refused_clearly() -> None:
     assert codes([1, 2])["invalid_definition"][0].path == "$"
+
+
+def test_every_problem_code_has_a_breaking_definition_here() -> None:
+    covered = {case[0] for case in CASES} | {
+        "branch_escapes_join",
+        "join_shared",
+        "unknown_template",
+        "template_locked",
+        "unknown_subpipeline",
+        "invalid_definition",
+    }
+    assert set(_ZH) <= covered, sorted(set(_ZH) - covered)
