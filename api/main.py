@@ -21,7 +21,10 @@ from api.routes import (
     settlements,
 )
 from api.security import load_secret
+from designer.routes import router as designer_router
 from settings import Settings, get_settings
+from store.db import make_engine, make_session_factory
+from worker import connect
 
 
 def create_app(
@@ -42,8 +45,6 @@ def create_app(
     settings = settings or get_settings()
     owns_engine = session_factory is None
     if session_factory is None:
-        from store.db import make_engine, make_session_factory
-
         session_factory = make_session_factory(make_engine(settings.database_url))
     ctx = AppContext(
         settings=settings,
@@ -56,8 +57,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ctx.temporal_client is None:
-            from worker import connect
-
             ctx.temporal_client = await connect(settings)
         try:
             yield
@@ -77,7 +76,5 @@ def create_app(
     install_error_handlers(app)
     for module in (auth, meta, definitions, node_templates, orders, settlements, masterdata):
         app.include_router(module.router)
-    from designer.routes import router as designer_router
-
     app.include_router(designer_router)
     return app

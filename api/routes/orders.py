@@ -61,6 +61,7 @@ from store import orders as order_repo
 from store.base import utcnow
 from store.engineers import add_load, get_engineer_by_user
 from store.models import CLOSED_STATUSES, WorkOrder
+from store.org import find_region
 from store.users import get_user_by_username
 from workflows import constants as c
 from workflows.contracts import (
@@ -352,8 +353,6 @@ async def read_orders(
             return Page(data=[], count=0)
         region_code = region
         if region:
-            from store.org import find_region
-
             unit = find_region(session, code_or_name=region)
             region_code = unit.code if unit else region
         rows, count = order_repo.list_orders(
