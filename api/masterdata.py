@@ -304,7 +304,7 @@ def read_csv(data: bytes) -> list[dict[str, str]]:
         raise ValueError(f"not a CSV file: line {reader.line_num}: {exc}") from exc
 
 
-def _clean(raw: Mapping[str | None, Any]) -> dict[str, Any]:
+def _clean(raw: Mapping[Any, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for key, value in raw.items():
         if key is None:
@@ -320,7 +320,7 @@ def _clean(raw: Mapping[str | None, Any]) -> dict[str, Any]:
 def import_csv(
     session: Session,
     kind: str,
-    rows: Iterable[Mapping[str | None, Any]],
+    rows: Iterable[Mapping[Any, Any]],
     *,
     scope_path: str | None = None,
     progress: Progress | None = None,

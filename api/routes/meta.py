@@ -26,7 +26,7 @@ def read_node_types(_user: CurrentUser) -> DataList[NodeTypePublic]:
                 label_zh=cls.label_zh,
                 label_en=cls.label_en,
                 outputs=list(cls.outputs),
-                schema=cls.model_json_schema(),
+                schema_=cls.model_json_schema(),
             )
             for tag, cls in NODE_TYPES.items()
         ]
