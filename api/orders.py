@@ -78,6 +78,11 @@ class Placement:
     region: str = ""
     outlet: str = ""
     path: str = ""
+    region_name: str = ""  # what operators search by: Region="华北"
+
+    @property
+    def region_label(self) -> str:
+        return self.region_name or self.region
 
 
 def resolve_placement(
@@ -117,11 +122,14 @@ def resolve_placement(
             region=outlet_region.code if outlet_region else "",
             outlet=outlet_unit.code,
             path=outlet_unit.path,
+            region_name=outlet_region.name if outlet_region else "",
         )
     if region_unit is not None:
         if not user.sees(region_unit.path):
             raise Forbidden(f"region '{region}' is outside your scope ({user.scope_path})")
-        return Placement(region=region_unit.code, path=region_unit.path)
+        return Placement(
+            region=region_unit.code, path=region_unit.path, region_name=region_unit.name
+        )
     own = org.get_unit(session, unit_id=user.org_unit_id) if user.org_unit_id else None
     if own is None:
         raise Forbidden("you have no org scope, so you may not start orders")
@@ -130,14 +138,17 @@ def resolve_placement(
     own_region = org.region_of(session, unit=own)
     if own.kind == "outlet":
         return Placement(
-            region=own_region.code if own_region else "", outlet=own.code, path=own.path
+            region=own_region.code if own_region else "",
+            outlet=own.code,
+            path=own.path,
+            region_name=own_region.name if own_region else "",
         )
     if own.kind == "branch":
         raise Invalid(
             "outlet: callers scoped to a branch must name the outlet",
             errors={"outlet": "is required"},
         )
-    return Placement(region=own.code, path=own.path)
+    return Placement(region=own.code, path=own.path, region_name=own.name)
 
 
 def load_snapshot(

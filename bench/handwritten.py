@@ -159,7 +159,16 @@ class HandwrittenFiveSteps:
         )
         self._unrecorded.append(entry)
         self._submitted[submission.node_id] = cleaned
-        return StepAccepted(node_id=submission.node_id, visit=1, completed_at=entry.completed_at)
+        return StepAccepted(
+            node_id=submission.node_id,
+            visit=1,
+            completed_at=entry.completed_at,
+            step=entry,
+            status=self._status,  # type: ignore[arg-type]
+            definition_key=self._input.definition.key,
+            definition_version=self._input.definition.version,
+            context=self._input.context,
+        )
 
     @submit_step.validator
     def _validate(self, submission: StepSubmission) -> None:

@@ -167,9 +167,17 @@ class StepSubmission(BaseModel):
 
 
 class StepAccepted(BaseModel):
+    """The Update's answer: the step as recorded, so the caller can write its read model
+    without asking the order again."""
+
     node_id: str
     visit: int
     completed_at: datetime
+    step: TimelineEntry | None = None
+    status: OrderStatus = "running"
+    definition_key: str = ""
+    definition_version: int = 0
+    context: OrderContext = Field(default_factory=OrderContext)
 
 
 class Reassignment(BaseModel):

@@ -289,7 +289,16 @@ class WorkOrderWorkflow:
         entry.data = cleaned
         self._unrecorded.append(entry)
         self._submitted[node.id] = (cleaned, submission.actor, submission.outcome)
-        return StepAccepted(node_id=node.id, visit=entry.visit, completed_at=entry.completed_at)
+        return StepAccepted(
+            node_id=node.id,
+            visit=entry.visit,
+            completed_at=entry.completed_at,
+            step=entry,
+            status=self._status,
+            definition_key=self._definition.key,
+            definition_version=self._definition.version,
+            context=self._input.context,
+        )
 
     @submit_step.validator
     def _validate_submit_step(self, submission: StepSubmission) -> None:

@@ -132,7 +132,7 @@ def _search_attributes(
     definition: Definition, placement: svc.Placement, priority: int
 ) -> TypedSearchAttributes:
     pairs: list[tuple[Any, Any]] = [
-        (c.SA_REGION, placement.region),
+        (c.SA_REGION, placement.region_label),
         (c.SA_OUTLET, placement.outlet),
         (c.SA_DEFINITION_KEY, definition.key),
         (c.SA_DEFINITION_VERSION, definition.version),
@@ -235,7 +235,7 @@ async def create_order(
     if errors:
         raise Invalid(f"variables: {next(iter(errors.values()))}", errors=errors)
     context = OrderContext(
-        region=placement.region,
+        region=placement.region_label,
         outlet=placement.outlet,
         priority=body.priority,
         customer=body.customer.model_dump(mode="json", exclude_none=True),
@@ -300,7 +300,7 @@ async def create_test_run(
     definition = definition.model_copy(update={"key": test_key})
     customer = body.customer.model_dump(mode="json", exclude_none=True) if body.customer else {}
     context = OrderContext(
-        region=placement.region,
+        region=placement.region_label,
         outlet=placement.outlet,
         customer=customer or {"name": f"test run by {user.username}"},
         started_by=f"test-run:{user.username}",
@@ -417,9 +417,9 @@ async def read_order_settlements(
 # ---- act --------------------------------------------------------------------------------
 
 
-def _record_step(session: Any, order_id: str, state: OrderState, node_id: str, visit: int) -> None:
+def _record_step(session: Any, order_id: str, accepted: StepAccepted) -> None:
     """Writes the accepted step to the read model at once (idempotent on order/node/visit)."""
-    entry = next((e for e in state.timeline if e.node_id == node_id and e.visit == visit), None)
+    entry = accepted.step
     if entry is None:
         return
     now = utcnow()
@@ -431,12 +431,12 @@ def _record_step(session: Any, order_id: str, state: OrderState, node_id: str, v
         now=now,
         lock=True,
         defaults={
-            "definition_key": state.definition_key,
-            "definition_version": state.definition_version,
-            "region": state.context.region,
-            "priority": state.context.priority,
-            "started_by": state.context.started_by,
-            "status": state.status,
+            "definition_key": accepted.definition_key,
+            "definition_version": accepted.definition_version,
+            "region": accepted.context.region,
+            "priority": accepted.context.priority,
+            "started_by": accepted.context.started_by,
+            "status": accepted.status,
         },
     )
     order_repo.record_steps(
@@ -508,10 +508,9 @@ async def submit_step(
         if err.status == RPCStatusCode.NOT_FOUND:
             raise _closed(order_id, err) from err
         raise
-    state = await live_state(client, order_id)
-    if state is not None:
+    if accepted.step is not None:
         try:
-            await db(ctx, _record_step, order_id, state, accepted.node_id, accepted.visit)
+            await db(ctx, _record_step, order_id, accepted)
         except SQLAlchemyError:
             # The step is accepted; the next activity records it with its own write.
             log.warning("step %s/%s not written to the read model yet", order_id, node_id)

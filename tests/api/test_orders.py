@@ -13,6 +13,7 @@ from tests.api.conftest import (
     wait_for,
     waiting_at,
 )
+from workflows.constants import SA_REGION
 
 
 def keyed(headers: dict[str, str]) -> dict[str, str]:
@@ -71,7 +72,9 @@ async def test_nobody_starts_orders_outside_their_scope(api, headers):
         assert response.status_code == 403, user
 
 
-async def test_an_order_without_a_region_belongs_to_the_callers_own_unit(api, worker, headers):
+async def test_an_order_without_a_region_belongs_to_the_callers_own_unit(
+    api, worker, headers, client
+):
     started = await api.post(
         "/api/orders",
         json=order_body(region=None, customer=CUSTOMER_GZ),
@@ -81,8 +84,12 @@ async def test_an_order_without_a_region_belongs_to_the_callers_own_unit(api, wo
     body = await wait_for(
         api, started.json()["order_id"], waiting_at("service"), headers("dispatcher_huanan")
     )
-    assert body["state"]["context"]["region"] == "huanan"
+    # Operators search Temporal by the region's name; the read model keeps its code.
+    assert body["state"]["context"]["region"] == "华南"
     assert body["order"]["region"] == "huanan"
+    handle = client.get_workflow_handle(started.json()["order_id"])
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(SA_REGION) == "华南"
     assert body["state"]["context"]["started_by"] == "dispatcher_huanan"
 
 
