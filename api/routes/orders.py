@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -119,10 +119,13 @@ async def visible_order(
     """
     row = await db(ctx, _read_row, order_id)
     state = None
-    needs_state = want_state or row is None or not row.org_path or svc.is_engineer_only(user)
-    if needs_state:
+    if want_state or row is None or not row.org_path:
         state = await live_state(client, order_id)
     visible = await db(ctx, lambda s: svc.may_see(s, user, row=row, state=state))
+    if not visible and state is None and svc.is_engineer_only(user):
+        # The read model may lag a reassignment: ask the order itself before refusing.
+        state = await live_state(client, order_id)
+        visible = await db(ctx, lambda s: svc.may_see(s, user, row=row, state=state))
     if (row is None and state is None) or not visible:
         raise NotFound(f"no order '{order_id}'")
     return row, state
@@ -417,6 +420,13 @@ async def read_order_settlements(
 # ---- act --------------------------------------------------------------------------------
 
 
+async def _record_step_quietly(ctx: AppContext, order_id: str, accepted: StepAccepted) -> None:
+    try:
+        await db(ctx, _record_step, order_id, accepted)
+    except SQLAlchemyError:
+        log.warning("step %s/%s not written to the read model yet", order_id, accepted.node_id)
+
+
 def _record_step(session: Any, order_id: str, accepted: StepAccepted) -> None:
     """Writes the accepted step to the read model at once (idempotent on order/node/visit)."""
     entry = accepted.step
@@ -486,6 +496,7 @@ async def submit_step(
     user: CurrentUser,
     ctx: CtxDep,
     client: TemporalDep,
+    background: BackgroundTasks,
 ) -> StepDone:
     """Completes a human step as the authenticated user (Temporal Update `submit_step`).
 
@@ -509,11 +520,9 @@ async def submit_step(
             raise _closed(order_id, err) from err
         raise
     if accepted.step is not None:
-        try:
-            await db(ctx, _record_step, order_id, accepted)
-        except SQLAlchemyError:
-            # The step is accepted; the next activity records it with its own write.
-            log.warning("step %s/%s not written to the read model yet", order_id, node_id)
+        # After the answer is sent: the field app need not wait for the list's copy, and the
+        # next activity writes the same row anyway if this one never lands.
+        background.add_task(_record_step_quietly, ctx, order_id, accepted)
     return StepDone(
         node_id=accepted.node_id, visit=accepted.visit, completed_at=accepted.completed_at
     )
