@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     jwt_secret: str = Field(default="", description="empty: one is generated under var/")
     jwt_ttl_minutes: int = 12 * 60
+    auth_cache_seconds: float = Field(default=30, ge=0, description="0: look up every request")
 
     wecom_webhook_url: str = ""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -18,6 +19,7 @@ from settings import Settings
 from store import users
 from store.models import AppUser
 from store.org import in_scope
+from store.security import hash_api_key
 
 
 @dataclass
@@ -29,6 +31,7 @@ class AppContext:
     jwt_secret: str
     task_queue: str
     temporal_client: Client | None = None
+    principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(seconds=0))
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,29 @@ def principal_of(user: AppUser, *, via_api_key: bool = False) -> Principal:
         via_api_key=via_api_key,
         org_unit_id=user.org_unit_id,
     )
+
+
+class PrincipalCache:
+    """Who a credential belongs to, kept for a few seconds so that a field app polling an
+    order does not cost a user lookup per request. A revoked key or deactivated user stops
+    working within `seconds` (settings.auth_cache_seconds; 0 turns the cache off)."""
+
+    def __init__(self, *, seconds: float, limit: int = 10_000) -> None:
+        self.seconds, self.limit = seconds, limit
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.limit:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.seconds, principal)
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -97,6 +123,19 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
+    if api_key:
+        cache_key = f"key:{hash_api_key(api_key)}"
+    elif credentials is not None:
+        claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
+        if claims is None or not str(claims["sub"]).isdigit():
+            raise Unauthorized("invalid or expired token (Authorization)")
+        cache_key = f"user:{claims['sub']}"
+    else:
+        raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
+    cached = ctx.principals.get(cache_key)
+    if cached is not None:
+        return cached
+
     def lookup() -> Principal:
         with ctx.session_factory() as session:
             if api_key:
@@ -104,17 +143,14 @@ async def current_user(
                 if user is None:
                     raise Unauthorized("invalid or revoked API key (X-API-Key)")
                 return principal_of(user, via_api_key=True)
-            if credentials is None:
-                raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
-            claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
-            if claims is None or not str(claims["sub"]).isdigit():
-                raise Unauthorized("invalid or expired token (Authorization)")
-            user = users.get_user(session, user_id=int(claims["sub"]))
+            user = users.get_user(session, user_id=int(cache_key.removeprefix("user:")))
             if user is None or not user.is_active:
                 raise Unauthorized("the token's user no longer exists or is inactive")
             return principal_of(user)
 
-    return await run_in_threadpool(lookup)
+    principal = await run_in_threadpool(lookup)
+    ctx.principals.put(cache_key, principal)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.deps import AppContext
+from api.deps import AppContext, PrincipalCache
 from api.errors import install_error_handlers
 from api.routes import (
     auth,
@@ -52,6 +52,7 @@ def create_app(
         jwt_secret=load_secret(settings.jwt_secret),
         task_queue=task_queue or settings.task_queue,
         temporal_client=temporal_client,
+        principals=PrincipalCache(seconds=settings.auth_cache_seconds),
     )
 
     @asynccontextmanager
