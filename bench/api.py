@@ -41,6 +41,9 @@ from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmis
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "120"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
+# Every variant waits for the next step the same way: look every POLL seconds (a field app
+# refreshing; polling much faster mostly measures the polling).
+POLL = float(os.environ.get("BENCH_POLL", "0.1"))
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sfk_demo_api_client_0000000000000000"
 # Demo cities with engineers, so dispatch always finds someone (loads stay under max_load).
@@ -96,7 +99,7 @@ class ApiDriver:
             order = dict(response.json())
             if until(order):
                 return order
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(POLL)
 
     async def one(self, i: int, run: str) -> None:
         body = {"definition_key": FIVE_STEPS.key, "variables": {}, "customer": customer(i)}
@@ -141,7 +144,7 @@ class DirectDriver:
         )
         engineer = ""
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            await wait_active(handle, "state", node_id)
+            await wait_active(handle, "state", node_id, POLL)
             if not engineer:
                 state = await handle.query("state")
                 engineer = next(a["assignee"] for a in state["active"] if a["node_id"] == node_id)
@@ -170,7 +173,7 @@ class BareDriver:
             ),
         )
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            await wait_active(handle, "state", node_id)
+            await wait_active(handle, "state", node_id, POLL)
             step = StepSubmission(
                 node_id=node_id, actor=Actor(user_id=ENGINEER, roles=["engineer"]), data=data
             )

@@ -7,6 +7,7 @@ scripts/ensure-system-deps.sh); `playwright install` is never used.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,7 +83,13 @@ def artifacts() -> Path:
 
 
 def publish_screenshot(source: Path) -> None:
-    """The README's picture of the designer (docs/designer.png, the one committed PNG)."""
+    """The README's picture of the designer (docs/designer.png, the one committed PNG).
+
+    Refreshed only on purpose (SERVFLOW_UPDATE_SCREENSHOT=1), so a test run leaves the
+    work tree clean.
+    """
+    if os.environ.get("SERVFLOW_UPDATE_SCREENSHOT") != "1":
+        return
     docs = ROOT / "docs"
     docs.mkdir(exist_ok=True)
     shutil.copyfile(source, docs / "designer.png")
