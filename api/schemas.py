@@ -64,7 +64,7 @@ class ErrorBody(BaseModel):
 # ---- auth ----------------------------------------------------------------------------
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(NoNul):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
 

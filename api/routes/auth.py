@@ -25,7 +25,9 @@ def user_public(user: Principal) -> UserPublic:
     )
 
 
-@router.post("/auth/login", response_model=Token, responses={401: {"model": ErrorBody}})
+@router.post(
+    "/auth/login", response_model=Token, responses={c: {"model": ErrorBody} for c in (401, 422)}
+)
 def login(body: LoginRequest, session: SessionDep, ctx: CtxDep) -> Token:
     """Exchange a username and password for a bearer token."""
     user = users.authenticate(session, username=body.username, password=body.password)

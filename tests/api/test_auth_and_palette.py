@@ -52,6 +52,14 @@ async def test_login_body_errors_name_the_field(api):
     assert response.json()["errors"] == {"password": "Field required"}
 
 
+async def test_a_nul_character_in_the_login_is_a_clear_422(api):
+    response = await api.post(
+        "/api/auth/login", json={"username": "hq\u0000admin", "password": "x"}
+    )
+    assert response.status_code == 422
+    assert "username contains a NUL character" in response.json()["detail"]
+
+
 async def test_requests_without_credentials_are_401(api):
     for url in ("/api/me", "/api/orders", "/api/definitions", "/api/node-types"):
         response = await api.get(url)
