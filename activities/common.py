@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -20,7 +20,7 @@ from store import effects, orders, org
 from store.base import utcnow
 from store.engineers import add_load
 from store.models import OrgUnit, WorkOrder
-from workflows.contracts import StepInput, StepResult
+from workflows.contracts import StepInput, StepResult, TimelineEntry
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +166,9 @@ def _update_order(session: Session, step: StepInput, order: WorkOrder, now: date
     session.flush()
 
 
-def _record_steps(
-    session: Session, step: StepInput, result: StepResult, started: datetime, finished: datetime
-) -> None:
-    rows = [
+def timeline_rows(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
+    """Read-model step rows for timeline entries the read model has not seen."""
+    return [
         {
             "node_id": e.node_id,
             "node_type": e.node_type,
@@ -180,8 +179,14 @@ def _record_steps(
             "started_at": e.started_at,
             "completed_at": e.completed_at,
         }
-        for e in step.unrecorded_steps
+        for e in entries
     ]
+
+
+def _record_steps(
+    session: Session, step: StepInput, result: StepResult, started: datetime, finished: datetime
+) -> None:
+    rows = timeline_rows(step.unrecorded_steps)
     rows.append(
         {
             "node_id": step.node_id,

@@ -8,16 +8,17 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import dispatch, notify, orders, settlement
+from activities import dispatch, notify, orders, settlement, waiting
 from activities.common import ActivityDeps
 from workflows.constants import (
     ACTIVITY_CLOSE_ORDER,
     ACTIVITY_DISPATCH,
     ACTIVITY_NOTIFY,
+    ACTIVITY_RECORD_WAITING,
     ACTIVITY_REPORT,
     ACTIVITY_SETTLEMENT,
 )
-from workflows.contracts import StepInput, StepResult
+from workflows.contracts import StepInput, StepResult, WaitingStep
 
 __all__ = ["ActivityDeps", "build_activities"]
 
@@ -43,6 +44,15 @@ def _wrap(name: str, deps: ActivityDeps) -> Callable[..., Any]:
     return activity.defn(name=name)(run)
 
 
+def _record_waiting(deps: ActivityDeps) -> Callable[..., Any]:
+    @activity.defn(name=ACTIVITY_RECORD_WAITING)
+    async def record_waiting_activity(step: WaitingStep) -> None:
+        await asyncio.to_thread(waiting.record_waiting, deps, step)
+
+    return record_waiting_activity
+
+
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
-    """One `@activity.defn` per automatic node type (and close_order), sharing `deps`."""
-    return [_wrap(name, deps) for name in _IMPLEMENTATIONS]
+    """One `@activity.defn` per automatic node type, close_order and the local activity
+    record_waiting, sharing `deps`."""
+    return [_wrap(name, deps) for name in _IMPLEMENTATIONS] + [_record_waiting(deps)]

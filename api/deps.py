@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -89,7 +89,8 @@ class PrincipalCache:
         self._entries[key] = (time.monotonic() + self.seconds, principal)
 
 
-def get_ctx(request: Request) -> AppContext:
+# The cheap dependencies are `async def` so FastAPI calls them inline instead of on a thread.
+async def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
@@ -104,7 +105,7 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_temporal(ctx: CtxDep) -> Client:
+async def get_temporal(ctx: CtxDep) -> Client:
     if ctx.temporal_client is None:
         raise RuntimeError("the API was started without a Temporal client")
     return ctx.temporal_client
@@ -156,10 +157,11 @@ async def current_user(
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only callers holding one of `roles`."""
 
-    def check(user: CurrentUser) -> Principal:
+    # async although it awaits nothing: FastAPI runs plain `def` dependencies on a thread.
+    async def check(user: CurrentUser) -> Principal:
         if not user.has(*roles):
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         return user

@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workflows.contracts import OrderState
+from workflows.contracts import ActiveNode, OrderState
 from workflows.validate import Problem
 
 T = TypeVar("T")
@@ -284,6 +284,17 @@ class OrderDetail(BaseModel):
     state: OrderState | None
 
 
+class OrderOutcome(BaseModel):
+    """How an order ended, or that it is still running when the wait ran out."""
+
+    order_id: str
+    closed: bool
+    status: str = Field(
+        description="completed, cancelled, failed or terminated once closed; while running, "
+        "the status in the order list (read model)"
+    )
+
+
 class StepSubmit(NoNul):
     model_config = ConfigDict(extra="forbid")
 
@@ -292,9 +303,15 @@ class StepSubmit(NoNul):
 
 
 class StepDone(BaseModel):
+    """The accepted step, and the order as it stands once it took the step: its status and
+    the nodes now active (a human one with its assignee, e.g. the same engineer's next
+    step), so a field app need not ask again."""
+
     node_id: str
     visit: int
     completed_at: datetime
+    status: str = ""
+    active: list[ActiveNode] = Field(default_factory=list)
 
 
 class CancelRequest(NoNul):

@@ -1,9 +1,12 @@
 """The five-step pipeline through the HTTP API vs the Temporal client vs the bare workflow.
 
 Three variants, side by side in one run on one dev server and one worker process:
-  api     POST /api/orders, two POST .../steps/{node}, poll GET /api/orders/{id} until done
+  api     POST /api/orders, poll GET /api/orders/{id} until the first step waits, two
+          POST .../steps/{node} (each answer shows the next step), then one long poll
+          GET .../outcome?wait=30 until the order closes
           (the API runs as its own process, `python -m api`, like in production);
-  direct  the same published pipeline started and advanced with the Temporal client;
+  direct  the same published pipeline started and advanced with the Temporal client
+          (state query polls, the Update's answer, the result's long poll);
   bare    the hand-written five-step workflow with instant activities (no store writes).
 `api` and `direct` run the real activities on a SQLite store with the demo data. Prints
 rates, p50/p99 latency of start and step submission, and `api_vs_direct=` / `api_vs_bare=`.
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from bench.support import (
     ENGINEER,
@@ -33,17 +36,25 @@ from bench.support import (
     SERVICE_DATA,
     SIGNOFF_DATA,
     run_concurrently,
-    wait_active,
 )
 from servflow_cli.devserver import DevServer, free_port, port_open
 from servflow_cli.shutdown import exit_now
-from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
+from workflows.contracts import (
+    ActiveNode,
+    Actor,
+    OrderContext,
+    StartOrderInput,
+    StepAccepted,
+    StepSubmission,
+)
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "120"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 # Every variant waits for the next step the same way: look every POLL seconds (a field app
 # refreshing; polling much faster mostly measures the polling).
 POLL = float(os.environ.get("BENCH_POLL", "0.1"))
+# BENCH_VARIANTS=api runs one variant alone (to profile it); the ratios need all three.
+VARIANTS = os.environ.get("BENCH_VARIANTS", "api,direct,bare").split(",")
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sfk_demo_api_client_0000000000000000"
 # Demo cities with engineers, so dispatch always finds someone (loads stay under max_load).
@@ -71,6 +82,17 @@ def customer(i: int) -> dict[str, Any]:
     }
 
 
+async def wait_query(
+    handle: WorkflowHandle[Any, Any], node_id: str, latencies: Latencies
+) -> dict[str, Any]:
+    """Query the order's state every POLL seconds until `node_id` waits for input."""
+    while True:
+        state = dict(await timed(latencies, "poll", handle.query("state")))
+        if any(a["node_id"] == node_id for a in state["active"]):
+            return state
+        await asyncio.sleep(POLL)
+
+
 async def timed(latencies: Latencies, kind: str, call: Awaitable[Any]) -> Any:
     started = time.perf_counter()
     result = await call
@@ -94,7 +116,11 @@ class ApiDriver:
 
     async def wait(self, order_id: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         while True:
-            response = await self.http.get(f"/api/orders/{order_id}", headers=self.admin)
+            response = await timed(
+                self.latencies,
+                "poll",
+                self.http.get(f"/api/orders/{order_id}", headers=self.admin),
+            )
             response.raise_for_status()
             order = dict(response.json())
             if until(order):
@@ -109,10 +135,13 @@ class ApiDriver:
         )
         assert response.status_code in (200, 201), response.text
         order_id = response.json()["order_id"]
-        engineer = ""
+        engineer, active = "", []
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            order = await self.wait(order_id, lambda o, n=node_id: _active(o, n) is not None)
-            engineer = engineer or _active(order, node_id)["assignee"]  # type: ignore[index]
+            # The previous step's answer shows the next one when it waits already.
+            if not any(a["node_id"] == node_id for a in active):
+                order = await self.wait(order_id, lambda o, n=node_id: _active(o, n) is not None)
+                active = order["state"]["active"]
+            engineer = engineer or next(a["assignee"] for a in active if a["node_id"] == node_id)
             step = self.http.post(
                 f"/api/orders/{order_id}/steps/{node_id}",
                 json={"data": data},
@@ -120,7 +149,15 @@ class ApiDriver:
             )
             response = await timed(self.latencies, "step", step)
             assert response.status_code == 200, response.text
-        await self.wait(order_id, lambda o: (o.get("state") or {}).get("status") == "completed")
+            active = response.json()["active"]
+        while True:  # one long poll, repeated only if an order takes longer than `wait`
+            response = await self.http.get(
+                f"/api/orders/{order_id}/outcome", params={"wait": 30}, headers=headers
+            )
+            response.raise_for_status()
+            if response.json()["closed"]:
+                assert response.json()["status"] == "completed", response.text
+                return
 
 
 def _active(order: dict[str, Any], node_id: str) -> dict[str, Any] | None:
@@ -142,16 +179,21 @@ class DirectDriver:
             "start",
             self.client.start_workflow("WorkOrder", start, id=order_id, task_queue=self.queue),
         )
-        engineer = ""
+        engineer, active = "", []
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            await wait_active(handle, "state", node_id, POLL)
-            if not engineer:
-                state = await handle.query("state")
-                engineer = next(a["assignee"] for a in state["active"] if a["node_id"] == node_id)
+            if not any(a.node_id == node_id for a in active):
+                state = await wait_query(handle, node_id, self.latencies)
+                active = [ActiveNode.model_validate(a) for a in state["active"]]
+            engineer = engineer or next(a.assignee for a in active if a.node_id == node_id)
             step = StepSubmission(
                 node_id=node_id, actor=Actor(user_id=engineer, roles=["engineer"]), data=data
             )
-            await timed(self.latencies, "step", handle.execute_update("submit_step", step))
+            accepted = await timed(
+                self.latencies,
+                "step",
+                handle.execute_update("submit_step", step, result_type=StepAccepted),
+            )
+            active = accepted.active
         result = await handle.result()
         assert result["status"] == "completed", result
 
@@ -172,13 +214,30 @@ class BareDriver:
                 "HandwrittenFiveSteps", start, id=order_id, task_queue=self.queue
             ),
         )
+        active: list[ActiveNode] = []
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            await wait_active(handle, "state", node_id, POLL)
+            if not any(a.node_id == node_id for a in active):
+                await wait_query(handle, node_id, self.latencies)
             step = StepSubmission(
                 node_id=node_id, actor=Actor(user_id=ENGINEER, roles=["engineer"]), data=data
             )
-            await timed(self.latencies, "step", handle.execute_update("submit_step", step))
+            accepted = await timed(
+                self.latencies,
+                "step",
+                handle.execute_update("submit_step", step, result_type=StepAccepted),
+            )
+            active = accepted.active
         await handle.result()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -277,14 +336,33 @@ async def main() -> None:
                         "bare": BareDriver(client, bare_queue),
                     }
                     rates: dict[str, float] = {}
+                    assert server.process is not None
+                    pids = {
+                        "server": server.process.pid,
+                        "worker": processes[0].pid,
+                        "api": processes[1].pid,
+                        "client": os.getpid(),
+                    }
                     await run_concurrently(10, CONCURRENCY, lambda i: api.one(i, "warm"))  # warm-up
                     api.latencies.clear()
-                    for name, driver in drivers.items():
+                    for name, driver in list(drivers.items()):
+                        if name not in VARIANTS:
+                            del drivers[name]
+                            continue
+                        before = cpu_snapshot(pids)
                         seconds = await run_concurrently(
                             ORDERS, CONCURRENCY, lambda i, d=driver, n=name: d.one(i, n)
                         )
+                        after = cpu_snapshot(pids)
                         rates[name] = ORDERS / seconds
-                        print(f"{name:7s} {rates[name]:6.1f} pipelines/s", flush=True)
+                        # CPU per pipeline by process: where the two cores went.
+                        cpu = "  ".join(
+                            f"{p} {(after[p] - before[p]) / ORDERS * 1000:5.1f}" for p in pids
+                        )
+                        print(
+                            f"{name:7s} {rates[name]:6.1f} pipelines/s   cpu ms/pipeline: {cpu}",
+                            flush=True,
+                        )
             finally:
                 for process in processes:
                     process.terminate()
@@ -296,11 +374,14 @@ async def main() -> None:
             f"{name:7s} start p50 {percentile(start, 0.5):6.1f} ms"
             f"  p99 {percentile(start, 0.99):6.1f} ms"
             f"   step p50 {percentile(step, 0.5):6.1f} ms  p99 {percentile(step, 0.99):6.1f} ms"
-            f"   (n={len(start)}/{len(step)}, mean step {statistics.mean(step) * 1000:.1f} ms)"
+            f"   poll p50 {percentile(lat['poll'], 0.5):6.1f} ms"
+            f"   ({len(lat['poll']) / len(start):.1f} polls/pipeline,"
+            f" mean step {statistics.mean(step) * 1000:.1f} ms)"
         )
     print(f"({ORDERS} orders per variant, concurrency {CONCURRENCY})")
-    print(f"api_vs_direct={rates['api'] / rates['direct']:.3f}")
-    print(f"api_vs_bare={rates['api'] / rates['bare']:.3f}")
+    if {"api", "direct", "bare"} <= rates.keys():
+        print(f"api_vs_direct={rates['api'] / rates['direct']:.3f}")
+        print(f"api_vs_bare={rates['api'] / rates['bare']:.3f}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
         StepSubmission,
         TimelineEntry,
+        WaitingStep,
     )
     from workflows.forms import FormField, check_submission
 
@@ -139,8 +140,27 @@ class HandwrittenFiveSteps:
         return result.output
 
     async def _human(self, node_id: str, status: str) -> None:
-        self._enter(node_id, node_id, human=True)
+        entry = self._enter(node_id, node_id, human=True)
         self._upsert([c.SA_STATUS.value_set(self._status), c.SA_CURRENT_NODE.value_set(node_id)])
+        steps, self._unrecorded = self._unrecorded, []
+        await workflow.execute_local_activity(
+            c.ACTIVITY_RECORD_WAITING,
+            WaitingStep(
+                order_id=self._input.order_id,
+                node_id=node_id,
+                node_type=node_id,
+                visit=1,
+                assignee=self._engineer,
+                since=entry.started_at,
+                status=self._status,  # type: ignore[arg-type]
+                context=self._input.context,
+                definition_key=self._input.definition.key,
+                definition_version=self._input.definition.version,
+                unrecorded_steps=steps,
+            ),
+            start_to_close_timeout=c.RECORD_WAITING_TIMEOUT,
+            retry_policy=c.RECORD_WAITING_RETRY,
+        )
         await workflow.wait_condition(lambda: node_id in self._submitted)
         self._variables[node_id] = self._submitted.pop(node_id)
         del self._active[node_id]
@@ -159,6 +179,8 @@ class HandwrittenFiveSteps:
         )
         self._unrecorded.append(entry)
         self._submitted[submission.node_id] = cleaned
+        # Like the interpreter: answer once the step is taken, with what waits next.
+        await workflow.wait_condition(lambda: submission.node_id not in self._submitted)
         return StepAccepted(
             node_id=submission.node_id,
             visit=1,
@@ -168,6 +190,7 @@ class HandwrittenFiveSteps:
             definition_key=self._input.definition.key,
             definition_version=self._input.definition.version,
             context=self._input.context,
+            active=list(self._active.values()),
         )
 
     @submit_step.validator

@@ -16,7 +16,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from servflow_cli.devserver import DevServer, free_port
 from workflows import constants as c
-from workflows.contracts import StepInput, StepResult
+from workflows.contracts import StepInput, StepResult, WaitingStep
 from workflows.definition import Definition
 
 FIVE_STEPS = Definition.model_validate(
@@ -103,7 +103,12 @@ async def close_order(step: StepInput) -> StepResult:
     return StepResult()
 
 
-INSTANT_ACTIVITIES = [report, dispatch, settlement, notify, close_order]
+@activity.defn(name=c.ACTIVITY_RECORD_WAITING)
+async def record_waiting(step: WaitingStep) -> None:
+    return None
+
+
+INSTANT_ACTIVITIES = [report, dispatch, settlement, notify, close_order, record_waiting]
 
 
 @asynccontextmanager

@@ -32,6 +32,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
+        if database and database != ":memory:":
+            # Enough pooled connections for the API's worker threads: an overflow connection
+            # is opened (and its pragmas run) per use and closed again, under load each time.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(sa_url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -284,7 +284,8 @@ class WorkOrder(Base):
 
 
 class WorkOrderStep(Base):
-    """Read model: one row per node visit of an order."""
+    """Read model: one row per node visit of an order, from the moment a human step waits
+    (automatic steps: once done)."""
 
     __tablename__ = "work_order_step"
     __table_args__ = (UniqueConstraint("order_id", "node_id", "visit"),)
@@ -299,6 +300,9 @@ class WorkOrderStep(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
+    # A human step waiting for input has no completed_at yet and names whom it waits for.
+    assignee: Mapped[str] = mapped_column(String(100), default="", server_default="", index=True)
+    sla_deadline: Mapped[datetime | None] = mapped_column()
 
 
 class DispatchDecision(Base):

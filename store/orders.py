@@ -17,7 +17,7 @@ from store.models import (
     WorkOrder,
     WorkOrderStep,
 )
-from store.sql import insert_ignore
+from store.sql import insert_ignore, upsert
 
 
 def get_order(session: Session, *, order_id: str) -> WorkOrder | None:
@@ -161,12 +161,38 @@ def ensure_order(
     return order
 
 
-def record_steps(session: Session, *, order_id: str, steps: Iterable[dict[str, Any]]) -> int:
-    """Inserts step rows, ignoring visits already recorded (unique order, node, visit)."""
-    rows = [{"order_id": order_id, **step} for step in steps]
-    return insert_ignore(
+def record_steps(session: Session, *, order_id: str, steps: Iterable[dict[str, Any]]) -> None:
+    """Writes step rows: new visits are inserted, a waiting step takes its completion, and a
+    step already completed is left alone (unique order, node, visit)."""
+    table = WorkOrderStep.__table__
+    insert_or_complete = [{"assignee": "", "order_id": order_id, **step} for step in steps]
+    upsert(
         session,
-        WorkOrderStep.__table__,  # type: ignore[arg-type]
-        rows,
+        table,  # type: ignore[arg-type]
+        insert_or_complete,
         conflict=["order_id", "node_id", "visit"],
+        update=["actor", "outcome", "data", "completed_at"],
+        where=lambda new: table.c.completed_at.is_(None) & new.completed_at.is_not(None),
     )
+
+
+def record_waiting_step(session: Session, *, order_id: str, step: dict[str, Any]) -> None:
+    """Writes a human step that waits for `step["assignee"]`; a step already waiting only
+    changes hands (SLA reassignment), one completed is left alone."""
+    table = WorkOrderStep.__table__
+    upsert(
+        session,
+        table,  # type: ignore[arg-type]
+        [{"order_id": order_id, "actor": "", "outcome": "", "data": {}, **step}],
+        conflict=["order_id", "node_id", "visit"],
+        update=["assignee", "sla_deadline"],
+        where=lambda _new: table.c.completed_at.is_(None),
+    )
+
+
+def waiting_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
+    """The order's human steps waiting for input, per the read model."""
+    query = select(WorkOrderStep).where(
+        WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None)
+    )
+    return list(session.scalars(query.order_by(WorkOrderStep.started_at)))

@@ -1,11 +1,11 @@
-"""Small portable SQL helpers (INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL)."""
+"""Small portable SQL helpers (INSERT ... ON CONFLICT on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -30,3 +30,29 @@ def insert_ignore(
     )
     # RETURNING, not rowcount: drivers disagree on rowcount for multi-row upserts.
     return len(session.execute(statement).all())
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Sequence[str],
+    where: Callable[[Any], ColumnElement[bool]],
+) -> None:
+    """Inserts `rows`; a row colliding on `conflict` instead sets its `update` columns to the
+    new values, but only where `where(excluded)` holds (`excluded`: the proposed row)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).values(list(rows))
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(conflict),
+            set_={name: excluded[name] for name in update},
+            where=where(excluded),
+        )
+    )

@@ -16,12 +16,15 @@ ACTIVITY_DISPATCH = "dispatch"
 ACTIVITY_SETTLEMENT = "settlement"
 ACTIVITY_NOTIFY = "notify"
 ACTIVITY_CLOSE_ORDER = "close_order"
+# A local activity: writes a human step that starts waiting (and for whom) to the read model.
+ACTIVITY_RECORD_WAITING = "record_waiting"
 ALL_ACTIVITIES = (
     ACTIVITY_REPORT,
     ACTIVITY_DISPATCH,
     ACTIVITY_SETTLEMENT,
     ACTIVITY_NOTIFY,
     ACTIVITY_CLOSE_ORDER,
+    ACTIVITY_RECORD_WAITING,
 )
 
 ACTIVITY_START_TO_CLOSE = timedelta(seconds=30)
@@ -32,6 +35,11 @@ ACTIVITY_RETRY = RetryPolicy(
     maximum_attempts=0,  # business failures are non-retryable ApplicationErrors
     non_retryable_error_types=["BusinessRuleViolation", "InvalidInput"],
 )
+
+# The read model's copy of a waiting step is a convenience: a few quick tries, then the
+# order goes on (its next activity writes the step anyway).
+RECORD_WAITING_TIMEOUT = timedelta(seconds=10)
+RECORD_WAITING_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
 
 # Events after which a long-lived order continues as new between two nodes.
 CONTINUE_AS_NEW_AFTER_EVENTS = 10_000

@@ -150,6 +150,24 @@ class StepInput(BaseModel):
     """True when the order ends after this step: the activity marks it completed too."""
 
 
+class WaitingStep(BaseModel):
+    """A human step that started waiting (or changed hands), for the read model
+    (local activity `record_waiting`); carries the steps it has not seen yet."""
+
+    order_id: str
+    node_id: str
+    node_type: str
+    visit: int
+    assignee: str
+    since: datetime
+    sla_deadline: datetime | None = None
+    status: OrderStatus = "running"
+    context: OrderContext = Field(default_factory=OrderContext)
+    definition_key: str = ""
+    definition_version: int = 0
+    unrecorded_steps: list[TimelineEntry] = Field(default_factory=list)
+
+
 class StepResult(BaseModel):
     """An automatic node's output, stored as `variables[<node_id>]`."""
 
@@ -168,7 +186,8 @@ class StepSubmission(BaseModel):
 
 class StepAccepted(BaseModel):
     """The Update's answer: the step as recorded, so the caller can write its read model
-    without asking the order again."""
+    without asking the order again, and the nodes active once the order took the step
+    (`status` and `active` as the `state` query would show them then)."""
 
     node_id: str
     visit: int
@@ -178,6 +197,7 @@ class StepAccepted(BaseModel):
     definition_key: str = ""
     definition_version: int = 0
     context: OrderContext = Field(default_factory=OrderContext)
+    active: list[ActiveNode] = Field(default_factory=list)
 
 
 class Reassignment(BaseModel):

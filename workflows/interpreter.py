@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         StepResult,
         StepSubmission,
         TimelineEntry,
+        WaitingStep,
     )
     from workflows.expressions import ExpressionError, evaluate
     from workflows.forms import check_submission
@@ -43,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
 
 # Nodes that pass in an instant; search attributes are refreshed only where an order waits.
 _INSTANT = frozenset({"decision", "join", "parallel", "end"})
+# Patch ids (workflow.patched): orders started before a change replay on the old path.
+PATCH_STEP_ANSWER_SHOWS_NEXT = "step-answer-shows-next"
+PATCH_READ_MODEL_WAITING = "read-model-shows-waiting-steps"
 
 
 @workflow.defn(name=c.INTERPRETER_WORKFLOW)
@@ -144,6 +148,8 @@ class WorkOrderWorkflow:
         try:
             if isinstance(node, EndNode):
                 await self._close()
+            if node.human:
+                await self._record_waiting(node)
             work = node.execute(self)
             next_id = await (self._with_sla(node, work) if node.sla is not None else work)
         finally:
@@ -252,6 +258,8 @@ class WorkOrderWorkflow:
             self._assignments[node.id] = sla.reassign_to
             detail = f"reassigned to {sla.reassign_to}"
         active.assignee = self._assignee_label(node)
+        if sla.on_breach in ("escalate", "reassign"):
+            await self._record_waiting(node)
         assert active.sla_deadline is not None
         breach = SlaBreach(
             node_id=node.id,
@@ -289,6 +297,17 @@ class WorkOrderWorkflow:
         entry.data = cleaned
         self._unrecorded.append(entry)
         self._submitted[node.id] = (cleaned, submission.actor, submission.outcome)
+        if workflow.patched(PATCH_STEP_ANSWER_SHOWS_NEXT):
+            # The walk leaves the node within this same activation; answering after it means
+            # the field app learns what waits next (often its own next step) without asking.
+            waiting = self._active.get(node.id)
+            await workflow.wait_condition(
+                lambda: (
+                    self._active.get(node.id) is not waiting
+                    or self._main is None
+                    or self._main.done()
+                )
+            )
         return StepAccepted(
             node_id=node.id,
             visit=entry.visit,
@@ -298,6 +317,7 @@ class WorkOrderWorkflow:
             definition_key=self._definition.key,
             definition_version=self._definition.version,
             context=self._input.context,
+            active=list(self._active.values()),
         )
 
     @submit_step.validator
@@ -437,6 +457,40 @@ class WorkOrderWorkflow:
             "priority": ctx.priority,
             "customer": ctx.customer,
         }
+
+    async def _record_waiting(self, node: BaseNode) -> None:
+        """Tells the read model (local activity) that `node` waits, and for whom."""
+        if not workflow.patched(PATCH_READ_MODEL_WAITING):
+            return
+        active = self._active[node.id]
+        steps, self._unrecorded = self._unrecorded, []
+        waiting = WaitingStep(
+            order_id=self._input.order_id,
+            node_id=node.id,
+            node_type=node.type,
+            visit=active.visit,
+            assignee=active.assignee,
+            since=active.since,
+            sla_deadline=active.sla_deadline,
+            status=self._status,
+            context=self._input.context,
+            definition_key=self._definition.key,
+            definition_version=self._definition.version,
+            unrecorded_steps=steps,
+        )
+        try:
+            await workflow.execute_local_activity(
+                c.ACTIVITY_RECORD_WAITING,
+                waiting,
+                start_to_close_timeout=c.RECORD_WAITING_TIMEOUT,
+                retry_policy=c.RECORD_WAITING_RETRY,
+            )
+        except ActivityError:
+            # Only the read model's copy is late; the step itself waits all the same.
+            self._unrecorded = steps + self._unrecorded
+            workflow.logger.warning(
+                "order %s: waiting step %s not recorded", waiting.order_id, node.id
+            )
 
     async def _call_activity(
         self,

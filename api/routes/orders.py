@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -22,7 +24,12 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import (
+    ApplicationError,
+    CancelledError,
+    TerminatedError,
+    WorkflowAlreadyStartedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import orders as svc
@@ -46,6 +53,7 @@ from api.schemas import (
     DataList,
     OrderCreate,
     OrderDetail,
+    OrderOutcome,
     OrderPublic,
     OrderStarted,
     Page,
@@ -417,6 +425,50 @@ async def read_order_settlements(
     return DataList(data=settlements)
 
 
+@router.get("/orders/{order_id}/outcome", response_model=OrderOutcome, responses=ERRORS)
+async def read_order_outcome(
+    order_id: str,
+    user: CurrentUser,
+    ctx: CtxDep,
+    client: TemporalDep,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=60, description="seconds to wait for the order to close (long poll)"),
+    ] = 0,
+) -> OrderOutcome:
+    """How the order ended; with `wait`, answers as soon as it closes or when `wait` runs out
+    (`closed: false`). One long poll replaces polling the order while the last automatic
+    steps (settlement, closing) run."""
+    row, _state = await visible_order(ctx, client, user, order_id, want_state=False)
+    running = OrderOutcome(order_id=order_id, closed=False, status=row.status if row else "running")
+    handle = client.get_workflow_handle(order_id, result_type=OrderResult)
+    try:
+        if wait == 0 and (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            return running
+        async with asyncio.timeout(wait or None):
+            # Temporal long-polls for the close event: no worker is asked until it comes.
+            result = await handle.result()
+    except TimeoutError:
+        return running
+    except WorkflowFailureError as err:
+        cause = err.cause
+        status = (
+            "cancelled"
+            if isinstance(cause, CancelledError)
+            else "terminated"
+            if isinstance(cause, TerminatedError)
+            else "failed"
+        )
+        return OrderOutcome(order_id=order_id, closed=True, status=status)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Gone from Temporal (past retention): the read model remembers how it ended.
+        closed = row is not None and row.status in CLOSED_STATUSES
+        return running.model_copy(update={"closed": closed})
+    return OrderOutcome(order_id=order_id, closed=True, status=result.status)
+
+
 # ---- act --------------------------------------------------------------------------------
 
 
@@ -524,7 +576,11 @@ async def submit_step(
         # next activity writes the same row anyway if this one never lands.
         background.add_task(_record_step_quietly, ctx, order_id, accepted)
     return StepDone(
-        node_id=accepted.node_id, visit=accepted.visit, completed_at=accepted.completed_at
+        node_id=accepted.node_id,
+        visit=accepted.visit,
+        completed_at=accepted.completed_at,
+        status=accepted.status,
+        active=accepted.active,
     )
 
 

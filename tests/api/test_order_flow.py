@@ -45,6 +45,9 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
     )
     assert done.status_code == 200, done.text
     assert done.json()["node_id"] == "service" and done.json()["visit"] == 1
+    # The answer shows the order as it moved on: commissioning is being settled now.
+    assert done.json()["status"] == "serviced"
+    assert [(a["node_id"], a["human"]) for a in done.json()["active"]] == [("commissioning", False)]
     # The accepted step is in the read model at once.
     steps = (await api.get(f"/api/orders/{order_id}", headers=admin)).json()["steps"]
     service = next(s for s in steps if s["node_id"] == "service")
@@ -58,6 +61,10 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
     )
     assert signed.status_code == 200, signed.text
 
+    # The integration waits for the outcome with one long poll instead of polling.
+    outcome = await api.get(f"/api/orders/{order_id}/outcome?wait=20", headers=client_key)
+    assert outcome.status_code == 200, outcome.text
+    assert outcome.json() == {"order_id": order_id, "closed": True, "status": "completed"}
     body = await wait_for(api, order_id, finished, admin)
     assert body["order"]["status"] == "completed"
     assert body["state"]["status"] == "completed"
@@ -236,6 +243,8 @@ async def test_cancel_and_reassign(api, worker, headers, demo):
     )
     assert cancelled.status_code == 202, cancelled.text
     body = await wait_for(api, order_id, lambda b: b["state"]["status"] == "cancelled", admin)
+    outcome = await api.get(f"/api/orders/{order_id}/outcome?wait=20", headers=admin)
+    assert outcome.json() == {"order_id": order_id, "closed": True, "status": "cancelled"}
     again = await api.post(
         f"/api/orders/{order_id}/cancel", json={"reason": "again"}, headers=admin
     )
@@ -256,3 +265,23 @@ async def test_settlements_filter_by_time_and_missing_orders_are_404(api, header
     assert missing.status_code == 404
     versions = await api.get("/api/definitions/nope/versions", headers=finance)
     assert versions.status_code == 404
+
+
+async def test_outcome_of_a_running_order_answers_when_the_wait_runs_out(api, worker, headers):
+    admin = headers("hq_admin")
+    started = await api.post("/api/orders", json=order_body(), headers=admin)
+    order_id = started.json()["order_id"]
+    await wait_for(api, order_id, waiting_at("service"), admin)
+
+    now = await api.get(f"/api/orders/{order_id}/outcome", headers=admin)
+    assert now.json() == {"order_id": order_id, "closed": False, "status": "dispatched"}
+    waited = await api.get(f"/api/orders/{order_id}/outcome?wait=0.3", headers=admin)
+    assert waited.status_code == 200 and waited.json()["closed"] is False
+
+    too_long = await api.get(f"/api/orders/{order_id}/outcome?wait=600", headers=admin)
+    assert too_long.status_code == 422 and "wait" in too_long.json()["errors"]
+    # Another region's manager cannot learn whether the order exists.
+    hidden = await api.get(f"/api/orders/{order_id}/outcome", headers=headers("region_mgr_huanan"))
+    assert hidden.status_code == 404
+    missing = await api.get("/api/orders/wo-missing/outcome", headers=admin)
+    assert missing.status_code == 404

@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows import constants as c
-from workflows.contracts import StepInput, StepResult
+from workflows.contracts import StepInput, StepResult, WaitingStep
 
 ENGINEER_USER = "engineer_bj_01"
 
@@ -19,11 +19,19 @@ ENGINEER_USER = "engineer_bj_01"
 class FakeActivities:
     def __init__(self, *, fail_dispatch: bool = False) -> None:
         self.calls: dict[str, list[StepInput]] = defaultdict(list)
+        self.waiting: list[WaitingStep] = []
         self.fail_dispatch = fail_dispatch
         self.report_placement: dict[str, str] = {}
 
     def all(self) -> list[Any]:
-        return [self.report, self.dispatch, self.settlement, self.notify, self.close_order]
+        return [
+            self.report,
+            self.dispatch,
+            self.settlement,
+            self.notify,
+            self.close_order,
+            self.record_waiting,
+        ]
 
     def keys(self, name: str) -> list[str]:
         return [call.idempotency_key for call in self.calls[name]]
@@ -85,3 +93,7 @@ class FakeActivities:
     async def close_order(self, step: StepInput) -> StepResult:
         self.calls["close_order"].append(step)
         return StepResult()
+
+    @activity.defn(name=c.ACTIVITY_RECORD_WAITING)
+    async def record_waiting(self, step: WaitingStep) -> None:
+        self.waiting.append(step)

@@ -1,4 +1,5 @@
-"""Records the histories the replay tests keep: `python -m tests.workflows.record_histories`.
+"""Records the histories the replay tests keep: `python -m tests.workflows.record_histories`
+(all scenarios) or `... record_histories <scenario> ...` (only those).
 
 Re-record only on purpose (a deliberate, `workflow.patched`-gated interpreter change): the
 point of the stored files is that today's interpreter must replay yesterday's orders.
@@ -7,6 +8,7 @@ point of the stored files is that today's interpreter must replay yesterday's or
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 
@@ -64,7 +66,18 @@ async def cancelled_in_service(client: Client, queue: str) -> WorkflowHandle:
     return handle
 
 
-SCENARIOS = [ac_repair_with_parts, parallel_branches, cancelled_in_service]
+async def ac_repair_step_answers_next(client: Client, queue: str) -> WorkflowHandle:
+    """The same order after the patches `step-answer-shows-next` and
+    `read-model-shows-waiting-steps` (their markers in the history)."""
+    return await ac_repair_with_parts(client, queue)
+
+
+SCENARIOS = [
+    ac_repair_with_parts,
+    parallel_branches,
+    cancelled_in_service,
+    ac_repair_step_answers_next,
+]
 
 
 async def main() -> None:
@@ -77,7 +90,8 @@ async def main() -> None:
     async with env:
         queue = f"record-{uuid.uuid4()}"
         async with build_worker(env.client, task_queue=queue, activities=FakeActivities().all()):
-            for scenario in SCENARIOS:
+            chosen = set(sys.argv[1:])
+            for scenario in [s for s in SCENARIOS if not chosen or s.__name__ in chosen]:
                 handle = await scenario(env.client, queue)
                 history = await handle.fetch_history()
                 (HISTORIES / f"{scenario.__name__}.json").write_text(history.to_json())

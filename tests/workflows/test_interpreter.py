@@ -14,6 +14,7 @@ from tests.workflows.support import (
     SERVICE_OK,
     SIGNOFF_OK,
     c,
+    definition,
     load_example,
     start_order,
     submit,
@@ -59,9 +60,52 @@ async def test_ac_repair_order_runs_report_to_settlement(
     # The final settlement closed the order itself: no extra close_order activity.
     assert fakes.calls["close_order"] == []
     assert fakes.calls["settlement"][-1].final is True
+    # Each human step told the read model when it began to wait, and for whom.
+    assert [(w.node_id, w.assignee, w.status) for w in fakes.waiting] == [
+        ("service", ENGINEER_USER, "dispatched"),
+        ("signoff", ENGINEER_USER, "settled"),  # commissioning was paid in between
+    ]
+    assert fakes.waiting[0].sla_deadline == waiting.active[0].sla_deadline
     # Human steps reach the read model through the next activity's input.
     carried = [s.node_id for call in fakes.calls["settlement"] for s in call.unrecorded_steps]
     assert carried == ["service", "signoff"]
+
+
+async def test_step_answer_shows_what_waits_next(client: Client, task_queue: str) -> None:
+    """A field app learns its next step (or the automatic work now running) from the answer."""
+    steps = definition(
+        [
+            {"id": "report", "type": "report", "next": "dispatch"},
+            {"id": "dispatch", "type": "dispatch", "next": "service"},
+            {
+                "id": "service",
+                "type": "service",
+                "next": "signoff",
+                "assignee": {"kind": "dispatched_engineer"},
+                "form": [{"name": "diagnosis", "type": "text", "required": True}],
+            },
+            {
+                "id": "signoff",
+                "type": "signoff",
+                "next": "settlement",
+                "assignee": {"kind": "dispatched_engineer"},
+                "form": [{"name": "signature", "type": "signature", "required": True}],
+            },
+            {"id": "settlement", "type": "settlement", "next": "end"},
+            {"id": "end", "type": "end"},
+        ]
+    )
+    handle = await start_order(client, steps, task_queue)
+    await wait_for_step(handle, "service")
+
+    after_service = await submit(handle, "service", {"diagnosis": "漏氟"})
+    assert [(a.node_id, a.human, a.assignee) for a in after_service.active] == [
+        ("signoff", True, ENGINEER_USER)
+    ]
+    assert after_service.status == "serviced"
+    after_signoff = await submit(handle, "signoff", {"signature": "file-1"})
+    assert [(a.node_id, a.human) for a in after_signoff.active] == [("settlement", False)]
+    assert (await handle.result()).status == "completed"
 
 
 async def test_step_from_wrong_engineer_is_refused(client: Client, task_queue: str) -> None:
