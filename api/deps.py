@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from api.errors import Forbidden, Unauthorized
 from api.security import decode_access_token
+from api.step_watch import StepWatch
 from settings import Settings
 from store import users
 from store.models import AppUser
@@ -32,6 +33,11 @@ class AppContext:
     task_queue: str
     temporal_client: Client | None = None
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(seconds=0))
+    step_watch: StepWatch | None = None
+
+    def __post_init__(self) -> None:
+        if self.step_watch is None:
+            self.step_watch = StepWatch(self.session_factory)
 
 
 @dataclass(frozen=True)

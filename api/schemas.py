@@ -250,7 +250,9 @@ class StepPublic(BaseModel):
     outcome: str
     data: dict[str, Any]
     started_at: datetime
-    completed_at: datetime | None
+    completed_at: datetime | None = Field(description="null while a human step waits")
+    assignee: str = Field(default="", description="whom a human step waits (or waited) for")
+    sla_deadline: datetime | None = None
 
 
 class PayoutPublic(BaseModel):
@@ -282,6 +284,15 @@ class OrderDetail(BaseModel):
     steps: list[StepPublic]
     settlements: list[SettlementPublic]
     state: OrderState | None
+
+
+class WaitingSteps(BaseModel):
+    """The order's human steps waiting for input, per the read model."""
+
+    order_id: str
+    status: str
+    closed: bool
+    steps: list[StepPublic]
 
 
 class OrderOutcome(BaseModel):

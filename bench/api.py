@@ -1,7 +1,9 @@
 """The five-step pipeline through the HTTP API vs the Temporal client vs the bare workflow.
 
 Three variants, side by side in one run on one dev server and one worker process:
-  api     POST /api/orders, poll GET /api/orders/{id} until the first step waits, two
+  api     POST /api/orders, one long poll GET /api/orders/{id}/waiting?node_id=service
+          (answered from the read model: no question to the workflow) until the first step
+          waits, two
           POST .../steps/{node} (each answer shows the next step), then one long poll
           GET .../outcome?wait=30 until the order closes
           (the API runs as its own process, `python -m api`, like in production);
@@ -23,7 +25,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -114,18 +116,22 @@ class ApiDriver:
             self.tokens[username] = {"Authorization": f"Bearer {response.json()['access_token']}"}
         return dict(self.tokens[username])
 
-    async def wait(self, order_id: str, until: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    async def wait_for_step(self, order_id: str, node_id: str) -> dict[str, Any]:
+        """One long poll (repeated only if it runs out) until `node_id` waits."""
         while True:
             response = await timed(
                 self.latencies,
                 "poll",
-                self.http.get(f"/api/orders/{order_id}", headers=self.admin),
+                self.http.get(
+                    f"/api/orders/{order_id}/waiting",
+                    params={"node_id": node_id, "wait": 30},
+                    headers=self.admin,
+                ),
             )
             response.raise_for_status()
-            order = dict(response.json())
-            if until(order):
-                return order
-            await asyncio.sleep(POLL)
+            for step in response.json()["steps"]:
+                if step["node_id"] == node_id:
+                    return dict(step)
 
     async def one(self, i: int, run: str) -> None:
         body = {"definition_key": FIVE_STEPS.key, "variables": {}, "customer": customer(i)}
@@ -139,8 +145,7 @@ class ApiDriver:
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
             # The previous step's answer shows the next one when it waits already.
             if not any(a["node_id"] == node_id for a in active):
-                order = await self.wait(order_id, lambda o, n=node_id: _active(o, n) is not None)
-                active = order["state"]["active"]
+                active = [await self.wait_for_step(order_id, node_id)]
             engineer = engineer or next(a["assignee"] for a in active if a["node_id"] == node_id)
             step = self.http.post(
                 f"/api/orders/{order_id}/steps/{node_id}",
@@ -158,11 +163,6 @@ class ApiDriver:
             if response.json()["closed"]:
                 assert response.json()["status"] == "completed", response.text
                 return
-
-
-def _active(order: dict[str, Any], node_id: str) -> dict[str, Any] | None:
-    active = (order.get("state") or {}).get("active", [])
-    return next((a for a in active if a["node_id"] == node_id), None)
 
 
 class DirectDriver:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import (
     Client,
@@ -64,11 +64,13 @@ from api.schemas import (
     StepSubmit,
     TaskPublic,
     TestRunCreate,
+    WaitingSteps,
 )
+from api.step_watch import Waiting
 from store import orders as order_repo
 from store.base import utcnow
 from store.engineers import add_load, get_engineer_by_user
-from store.models import CLOSED_STATUSES, WorkOrder
+from store.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
 from store.org import find_region
 from store.users import get_user_by_username
 from workflows import constants as c
@@ -398,11 +400,35 @@ def _details(session: Any, order_id: str, money: bool) -> tuple[list[Any], list[
 
 @router.get("/orders/{order_id}", response_model=OrderDetail, responses=ERRORS)
 async def read_order(
-    order_id: str, user: CurrentUser, ctx: CtxDep, client: TemporalDep
+    order_id: str,
+    user: CurrentUser,
+    ctx: CtxDep,
+    client: TemporalDep,
+    live: Annotated[
+        bool,
+        Query(
+            description="false: answer from the read model alone, without asking the running "
+            "order (cheaper for clients that poll; waiting human steps are the `steps` "
+            "without `completed_at`); `state` is then null once the read model has the order"
+        ),
+    ] = True,
 ) -> OrderDetail:
     """The read-model row, its steps, its settlements (money roles only) and live state."""
-    row, state = await visible_order(ctx, client, user, order_id)
-    steps, settlements = await db(ctx, _details, order_id, user.has(*MONEY_ROLES))
+    money = user.has(*MONEY_ROLES)
+
+    def from_read_model(session: Any) -> tuple[WorkOrder | None, list[Any], list[Any]] | None:
+        row = _read_row(session, order_id)
+        if row is None or not svc.may_see(session, user, row=row, state=None):
+            return None  # not written yet, or visible only through the live state
+        return row, *_details(session, order_id, money)
+
+    known = await db(ctx, from_read_model)
+    if known is not None:
+        row, steps, settlements = known
+        state = await live_state(client, order_id) if live else None
+    else:
+        row, state = await visible_order(ctx, client, user, order_id)
+        steps, settlements = await db(ctx, _details, order_id, money)
     return OrderDetail(
         order_id=order_id,
         order=OrderPublic.model_validate(row) if row is not None else None,
@@ -467,6 +493,46 @@ async def read_order_outcome(
         closed = row is not None and row.status in CLOSED_STATUSES
         return running.model_copy(update={"closed": closed})
     return OrderOutcome(order_id=order_id, closed=True, status=result.status)
+
+
+@router.get("/orders/{order_id}/waiting", response_model=WaitingSteps, responses=ERRORS)
+async def read_waiting_steps(
+    order_id: str,
+    user: CurrentUser,
+    ctx: CtxDep,
+    client: TemporalDep,
+    node_id: Annotated[
+        str | None, Query(max_length=64, description="wait for this step in particular")
+    ] = None,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=60, description="seconds to wait for a step to wait (long poll)"),
+    ] = 0,
+) -> WaitingSteps:
+    """The order's human steps waiting for input, from the read model.
+
+    With `wait`, a long poll: answers as soon as a step waits (with `node_id`, that step),
+    or the order closes, or `wait` runs out (then with whatever waits). After submitting a
+    step, pass the next step's `node_id`: the submitted one may still show for a moment."""
+    await visible_order(ctx, client, user, order_id, want_state=False)
+    assert ctx.step_watch is not None
+    seen = await ctx.step_watch.wait(order_id, node_id=node_id, timeout=wait) if wait else None
+    if seen is None:
+        seen = await db(ctx, _waiting_now, order_id)
+    return WaitingSteps(
+        order_id=order_id,
+        status=seen.status,
+        closed=seen.closed,
+        steps=[StepPublic.model_validate(s) for s in seen.steps],
+    )
+
+
+def _waiting_now(session: Any, order_id: str) -> Waiting:
+    row = _read_row(session, order_id)
+    status = row.status if row is not None else "running"
+    closed = status in CLOSED_STATUSES
+    steps = [] if closed else order_repo.waiting_steps(session, order_id=order_id)
+    return Waiting(status=status, closed=closed, steps=steps)
 
 
 # ---- act --------------------------------------------------------------------------------
@@ -657,14 +723,15 @@ async def reassign_step(
     except RPCError as err:
         raise _closed(order_id, err) from err
     try:
-        await db(ctx, _hand_over, order_id, body.user_id)
+        await db(ctx, _hand_over, order_id, body.node_id, body.user_id)
     except SQLAlchemyError:
         log.warning("order %s: read model not moved to %s yet", order_id, body.user_id)
     return Accepted(order_id=order_id)
 
 
-def _hand_over(session: Any, order_id: str, username: str) -> None:
-    """Moves the order's engineer in the read model, so lists and "my tasks" follow it.
+def _hand_over(session: Any, order_id: str, node_id: str, username: str) -> None:
+    """Moves the order's engineer and waiting step in the read model, so lists, the order's
+    steps and "my tasks" follow it.
 
     The open-job count moves with it: the activities release the current engineer's slot
     when the order closes, so the slot must be the new engineer's by then.
@@ -680,6 +747,15 @@ def _hand_over(session: Any, order_id: str, username: str) -> None:
         add_load(session, engineer_id=row.current_engineer_id, delta=-1)
     add_load(session, engineer_id=engineer.id, delta=1)
     row.current_engineer_id = engineer.id
+    session.execute(
+        update(WorkOrderStep)
+        .where(
+            WorkOrderStep.order_id == order_id,
+            WorkOrderStep.node_id == node_id,
+            WorkOrderStep.completed_at.is_(None),
+        )
+        .values(assignee=username)
+    )
     session.commit()
 
 

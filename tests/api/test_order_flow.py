@@ -28,10 +28,24 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
     assert started.json()["definition_version"] == 1
 
     admin = headers("hq_admin")
+    # One long poll until the first step waits for an engineer (no polling loop needed).
+    first = await api.get(
+        f"/api/orders/{order_id}/waiting?node_id=service&wait=20", headers=client_key
+    )
+    assert first.status_code == 200, first.text
+    assert [s["node_id"] for s in first.json()["steps"]] == ["service"]
+    assert first.json()["status"] == "dispatched" and first.json()["closed"] is False
     body = await wait_for(api, order_id, waiting_at("service"), admin)
     engineer = engineer_of(body)
+    assert first.json()["steps"][0]["assignee"] == engineer
     assert engineer.startswith("engineer_bj_")  # a refrigeration engineer in 华北
     assert body["order"]["region"] == "huabei"
+    # The read model alone (no question to the running order) shows the waiting step too.
+    quick = (await api.get(f"/api/orders/{order_id}?live=false", headers=admin)).json()
+    assert quick["state"] is None
+    assert quick["order"]["current_node"] == "service"
+    waiting = [(s["node_id"], s["assignee"]) for s in quick["steps"] if not s["completed_at"]]
+    assert waiting == [("service", engineer)]
 
     # The engineer logs in with the demo password and finds the step in "my tasks".
     login = await api.post("/api/auth/login", json={"username": engineer, "password": "demo1234"})
@@ -53,6 +67,12 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
     service = next(s for s in steps if s["node_id"] == "service")
     assert service["actor"] == engineer and service["data"]["diagnosis"] == "冷媒泄漏，已补焊"
 
+    signoff = await api.get(
+        f"/api/orders/{order_id}/waiting?node_id=signoff&wait=20", headers=field_app
+    )
+    assert [(s["node_id"], s["assignee"]) for s in signoff.json()["steps"]] == [
+        ("signoff", engineer)
+    ]
     await wait_for(api, order_id, waiting_at("signoff"), admin)
     signed = await api.post(
         f"/api/orders/{order_id}/steps/signoff",
@@ -213,6 +233,10 @@ async def test_cancel_and_reassign(api, worker, headers, demo):
         lambda b: any(a["assignee"] == other for a in b["state"]["active"]),
         admin,
     )
+    quick = (await api.get(f"/api/orders/{order_id}?live=false", headers=admin)).json()
+    assert [(s["node_id"], s["assignee"]) for s in quick["steps"] if not s["completed_at"]] == [
+        ("service", other)
+    ]
     # The new engineer sees the order and may do the step; the first may not any more.
     assert (await api.get(f"/api/orders/{order_id}", headers=headers(other))).status_code == 200
     refused = await api.post(
@@ -267,7 +291,7 @@ async def test_settlements_filter_by_time_and_missing_orders_are_404(api, header
     assert versions.status_code == 404
 
 
-async def test_outcome_of_a_running_order_answers_when_the_wait_runs_out(api, worker, headers):
+async def test_long_polls_on_a_running_order_answer_when_the_wait_runs_out(api, worker, headers):
     admin = headers("hq_admin")
     started = await api.post("/api/orders", json=order_body(), headers=admin)
     order_id = started.json()["order_id"]
@@ -278,10 +302,18 @@ async def test_outcome_of_a_running_order_answers_when_the_wait_runs_out(api, wo
     waited = await api.get(f"/api/orders/{order_id}/outcome?wait=0.3", headers=admin)
     assert waited.status_code == 200 and waited.json()["closed"] is False
 
+    # Waiting for a step the order has not reached answers with what waits when time is up.
+    not_yet = await api.get(
+        f"/api/orders/{order_id}/waiting?node_id=signoff&wait=0.3", headers=admin
+    )
+    assert [s["node_id"] for s in not_yet.json()["steps"]] == ["service"]
     too_long = await api.get(f"/api/orders/{order_id}/outcome?wait=600", headers=admin)
     assert too_long.status_code == 422 and "wait" in too_long.json()["errors"]
     # Another region's manager cannot learn whether the order exists.
-    hidden = await api.get(f"/api/orders/{order_id}/outcome", headers=headers("region_mgr_huanan"))
-    assert hidden.status_code == 404
+    for path in ("outcome", "waiting?wait=1"):
+        hidden = await api.get(
+            f"/api/orders/{order_id}/{path}", headers=headers("region_mgr_huanan")
+        )
+        assert hidden.status_code == 404
     missing = await api.get("/api/orders/wo-missing/outcome", headers=admin)
     assert missing.status_code == 404
