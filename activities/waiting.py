@@ -7,8 +7,14 @@ workflow itself.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from activities.common import ActivityDeps, timeline_rows
 from store import orders
+from store.models import WorkOrder
 from workflows.contracts import WaitingStep
 
 
@@ -19,20 +25,16 @@ def record_waiting(deps: ActivityDeps, step: WaitingStep) -> None:
     """
     with deps.session_factory() as session:
         now = deps.clock()
-        order = orders.ensure_order(
-            session,
-            order_id=step.order_id,
-            now=now,
-            defaults={
-                "definition_key": step.definition_key,
-                "definition_version": step.definition_version,
-                "region": step.context.region,
-                "priority": step.context.priority,
-                "started_by": step.context.started_by,
-                "status": step.status,
-            },
-            lock=True,
-        )
+        # The order row exists once its report ran: one UPDATE, which also takes SQLite's
+        # write lock (PostgreSQL's row lock) before the steps are written.
+        moved = session.execute(
+            update(WorkOrder)
+            .where(WorkOrder.order_id == step.order_id, WorkOrder.completed_at.is_(None))
+            .values(current_node=step.node_id, status=step.status, updated_at=now)
+            .returning(WorkOrder.id)
+        ).all()
+        if not moved:
+            _ensure_order(session, step, now)
         orders.record_steps(
             session, order_id=step.order_id, steps=timeline_rows(step.unrecorded_steps)
         )
@@ -48,8 +50,26 @@ def record_waiting(deps: ActivityDeps, step: WaitingStep) -> None:
                 "started_at": step.since,
             },
         )
-        if order.completed_at is None:
-            order.current_node = step.node_id
-            order.status = step.status
-            order.updated_at = now
         session.commit()
+
+
+def _ensure_order(session: Session, step: WaitingStep, now: datetime) -> None:
+    """Creates the row of an order that reached a human step before any activity wrote it
+    (a pipeline that starts with one); a closed order's row is left as it is."""
+    order = orders.ensure_order(
+        session,
+        order_id=step.order_id,
+        now=now,
+        defaults={
+            "definition_key": step.definition_key,
+            "definition_version": step.definition_version,
+            "region": step.context.region,
+            "priority": step.context.priority,
+            "started_by": step.context.started_by,
+            "status": step.status,
+            "current_node": step.node_id,
+        },
+        lock=True,
+    )
+    if order.completed_at is None:
+        order.current_node, order.status, order.updated_at = step.node_id, step.status, now

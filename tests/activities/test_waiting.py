@@ -95,3 +95,14 @@ async def test_a_reassigned_waiting_step_changes_hands(run, world, session):
     await record(run, waiting(assignee="role:region_manager"))
     assert steps(session)[("service", 1)].assignee == "role:region_manager"
     assert len(steps(session)) == 2  # report and service: no second service row
+
+
+async def test_an_order_that_starts_with_a_human_step_gets_its_row(run, world, session):
+    await record(run, waiting(order_id="order-first-human", status="running"))
+    order = session.scalars(select(WorkOrder)).one()
+    assert (order.order_id, order.current_node, order.definition_key) == (
+        "order-first-human",
+        "service",
+        "ac-repair",
+    )
+    assert [key for key in steps(session)] == [("service", 1)]
