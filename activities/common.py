@@ -20,7 +20,7 @@ from store import effects, orders, org
 from store.base import utcnow
 from store.engineers import add_load
 from store.models import OrgUnit, WorkOrder
-from workflows.contracts import StepInput, StepResult, TimelineEntry
+from workflows.contracts import StepInput, StepResult, TimelineEntry, WaitingStep
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,11 @@ def _run_once(
                 raise RuntimeError(f"effect {step.idempotency_key} claimed without a result")
             return StepResult.model_validate(stored), False
         order = orders.ensure_order(
-            session, order_id=step.order_id, now=started, defaults=_defaults(step), lock=lock_order
+            session,
+            order_id=step.order_id,
+            now=started,
+            defaults=order_defaults(step),
+            lock=lock_order,
         )
         result = effect(session, step, started, order)
         finished = deps.clock()
@@ -115,7 +119,8 @@ def _run_once(
         return result, True
 
 
-def _defaults(step: StepInput) -> dict[str, Any]:
+def order_defaults(step: StepInput | WaitingStep) -> dict[str, Any]:
+    """The columns of a new read-model order row, from what a step knows of its order."""
     return {
         "definition_key": step.definition_key,
         "definition_version": step.definition_version,

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from activities.common import ActivityDeps, timeline_rows
+from activities.common import ActivityDeps, order_defaults, timeline_rows
 from store import orders
 from store.models import WorkOrder
 from workflows.contracts import WaitingStep
@@ -60,15 +60,7 @@ def _ensure_order(session: Session, step: WaitingStep, now: datetime) -> None:
         session,
         order_id=step.order_id,
         now=now,
-        defaults={
-            "definition_key": step.definition_key,
-            "definition_version": step.definition_version,
-            "region": step.context.region,
-            "priority": step.context.priority,
-            "started_by": step.context.started_by,
-            "status": step.status,
-            "current_node": step.node_id,
-        },
+        defaults=order_defaults(step),
         lock=True,
     )
     if order.completed_at is None:
