@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from api.deps import Principal
@@ -22,7 +22,7 @@ from api.errors import Forbidden, Invalid
 from store import definitions as definition_repo
 from store import org
 from store.engineers import get_engineer_by_user
-from store.models import CLOSED_STATUSES, OrgUnit, Settlement, WorkOrder
+from store.models import CLOSED_STATUSES, OrgUnit, Settlement, WorkOrder, WorkOrderStep
 from workflows.contracts import OrderState
 from workflows.definition import Definition
 from workflows.nodes.flow import SubpipelineNode
@@ -259,23 +259,44 @@ def region_path_of(session: Session, path: str) -> str:
     return "/" + "/".join(parts[:2]) if len(parts) >= 2 else path
 
 
-def open_orders_for(session: Session, user: Principal, *, limit: int) -> list[WorkOrder]:
-    """Open orders whose steps may be waiting for `user` (read model)."""
-    query = select(WorkOrder).where(WorkOrder.status.not_in(CLOSED_STATUSES))
+def waiting_for(
+    session: Session, user: Principal, *, limit: int
+) -> list[tuple[WorkOrderStep, WorkOrder]]:
+    """Human steps waiting for `user` (read model), most urgent order first: assigned to
+    them by name, or to one of their roles on an order they may see."""
+    query = (
+        select(WorkOrderStep, WorkOrder)
+        .join(WorkOrder, WorkOrder.order_id == WorkOrderStep.order_id)
+        .where(
+            WorkOrderStep.completed_at.is_(None),
+            WorkOrder.status.not_in(CLOSED_STATUSES),
+        )
+    )
+    by_name = WorkOrderStep.assignee == user.username
+    by_role = WorkOrderStep.assignee.in_([f"role:{role}" for role in user.roles])
     if is_engineer_only(user):
         engineer_id = engineer_id_of(session, user)
-        if engineer_id is None:
-            return []
-        query = query.where(WorkOrder.current_engineer_id == engineer_id)
+        seen = WorkOrder.current_engineer_id == engineer_id if engineer_id else false()
     else:
         prefix = user.scope_path.rstrip("/")
-        if not prefix:
-            return []
-        query = query.where(
+        seen = (
             or_(WorkOrder.org_path == prefix, WorkOrder.org_path.startswith(prefix + "/"))
+            if prefix
+            else false()
         )
-    query = query.order_by(WorkOrder.priority, WorkOrder.created_at.desc()).limit(limit)
-    return list(session.scalars(query))
+    query = query.where(or_(by_name, and_(by_role, seen)))
+    query = query.order_by(WorkOrder.priority, WorkOrderStep.started_at).limit(limit)
+    return [(step, order) for step, order in session.execute(query).tuples()]
+
+
+def node_names(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int, str], str]:
+    """Node names by (definition key, version, node id), for the given published versions."""
+    names: dict[tuple[str, int, str], str] = {}
+    for key, version in versions:
+        row = definition_repo.get_version(session, key=key, version=version)
+        for node in row.body.get("nodes", []) if row is not None else []:
+            names[(key, version, node["id"])] = node.get("name") or node["id"]
+    return names
 
 
 def search_settlements(

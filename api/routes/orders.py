@@ -763,32 +763,33 @@ def _hand_over(session: Any, order_id: str, node_id: str, username: str) -> None
 async def read_my_tasks(
     user: CurrentUser,
     ctx: CtxDep,
-    client: TemporalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> DataList[TaskPublic]:
-    """Human steps waiting for the caller: assigned to them, or to one of their roles."""
-    rows: list[WorkOrder] = await db(ctx, lambda s: svc.open_orders_for(s, user, limit=limit))
-    states = await asyncio.gather(*(live_state(client, r.order_id) for r in rows))
-    mine = {user.username, *(f"role:{role}" for role in user.roles)}
-    tasks = []
-    for row, state in zip(rows, states, strict=True):
-        if state is None:
-            continue
-        for active in state.active:
-            if active.human and active.assignee in mine:
-                tasks.append(
-                    TaskPublic(
-                        order_id=row.order_id,
-                        order_no=row.order_no,
-                        definition_key=row.definition_key,
-                        region=row.region,
-                        node_id=active.node_id,
-                        node_type=active.node_type,
-                        name=active.name,
-                        visit=active.visit,
-                        since=active.since,
-                        assignee=active.assignee,
-                        sla_deadline=active.sla_deadline,
-                    )
-                )
-    return DataList(data=tasks)
+    """Human steps waiting for the caller: assigned to them, or to one of their roles on an
+    order they may see. From the read model, which each order updates the moment a step
+    starts waiting; most urgent order first."""
+
+    def tasks(session: Any) -> list[TaskPublic]:
+        waiting = svc.waiting_for(session, user, limit=limit)
+        versions = {(o.definition_key, o.definition_version) for _s, o in waiting}
+        names = svc.node_names(session, versions)
+        return [
+            TaskPublic(
+                order_id=order.order_id,
+                order_no=order.order_no,
+                definition_key=order.definition_key,
+                region=order.region,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                name=names.get(
+                    (order.definition_key, order.definition_version, step.node_id), step.node_id
+                ),
+                visit=step.visit,
+                since=step.started_at,
+                assignee=step.assignee,
+                sla_deadline=step.sla_deadline,
+            )
+            for step, order in waiting
+        ]
+
+    return DataList(data=await db(ctx, tasks))

@@ -52,7 +52,10 @@ async def test_an_order_runs_from_start_to_settled_through_http_only(api, worker
     assert login.status_code == 200, login.text
     field_app = {"Authorization": f"Bearer {login.json()['access_token']}"}
     tasks = (await api.get("/api/my/tasks", headers=field_app)).json()["data"]
-    assert [(t["order_id"], t["node_id"]) for t in tasks] == [(order_id, "service")]
+    assert [(t["order_id"], t["node_id"], t["name"]) for t in tasks] == [
+        (order_id, "service", "上门维修")
+    ]
+    assert tasks[0]["assignee"] == engineer and tasks[0]["sla_deadline"] is not None
 
     done = await api.post(
         f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=field_app

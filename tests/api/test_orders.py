@@ -176,3 +176,50 @@ async def test_nul_characters_are_refused_before_they_reach_an_order(api, header
     response = await api.post("/api/orders", json=body, headers=keyed(headers("hq_admin")))
     assert response.status_code == 422
     assert "variables.fault contains a NUL character" in response.json()["detail"]
+
+
+async def test_a_step_for_a_role_is_in_the_tasks_of_that_role_within_scope(api, worker, headers):
+    draft = {
+        "key": "approval",
+        "name": "审批",
+        "start": "report",
+        "nodes": [
+            {"id": "report", "type": "report", "next": "approve"},
+            {
+                "id": "approve",
+                "type": "task",
+                "name": "区域经理审批",
+                "next": "end",
+                "assignee": {"kind": "role", "value": "region_manager"},
+            },
+            {"id": "end", "type": "end"},
+        ],
+    }
+    started = await api.post(
+        "/api/orders/test-run",
+        json={"definition": draft, "customer": CUSTOMER_GZ, "region": "huanan"},
+        headers=headers("designer"),
+    )
+    assert started.status_code == 201, started.text
+    order_id = started.json()["order_id"]
+    waiting = await api.get(
+        f"/api/orders/{order_id}/waiting?node_id=approve&wait=20", headers=headers("hq_admin")
+    )
+    assert [s["assignee"] for s in waiting.json()["steps"]] == ["role:region_manager"]
+
+    tasks = (await api.get("/api/my/tasks", headers=headers("region_mgr_huanan"))).json()
+    assert [(t["order_id"], t["node_id"]) for t in tasks["data"]] == [(order_id, "approve")]
+    for elsewhere in ("region_mgr_huabei", "finance", "engineer_gz_01"):
+        theirs = (await api.get("/api/my/tasks", headers=headers(elsewhere))).json()["data"]
+        assert order_id not in {t["order_id"] for t in theirs}, elsewhere
+
+    done = await api.post(
+        f"/api/orders/{order_id}/steps/approve",
+        json={"data": {}},
+        headers=headers("region_mgr_huanan"),
+    )
+    assert done.status_code == 200, done.text
+    outcome = await api.get(f"/api/orders/{order_id}/outcome?wait=20", headers=headers("hq_admin"))
+    assert outcome.json()["status"] == "completed"
+    after = (await api.get("/api/my/tasks", headers=headers("region_mgr_huanan"))).json()["data"]
+    assert order_id not in {t["order_id"] for t in after}
