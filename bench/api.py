@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 # refreshing; polling much faster mostly measures the polling).
 POLL = float(os.environ.get("BENCH_POLL", "0.1"))
 # BENCH_VARIANTS=api runs one variant alone (to profile it); the ratios need all three.
+# BENCH_DATABASE_URL=postgresql+psycopg://... runs the store on PostgreSQL (a new schema).
 VARIANTS = os.environ.get("BENCH_VARIANTS", "api,direct,bare").split(",")
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sfk_demo_api_client_0000000000000000"
@@ -245,8 +247,32 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-def prepare_store(tmp: Path) -> str:
-    url = f"sqlite:///{tmp / 'servflow.db'}"
+@contextmanager
+def store_url(tmp: Path) -> Iterator[str]:
+    """A fresh store: a SQLite file, or with BENCH_DATABASE_URL (PostgreSQL) a new schema
+    there, dropped afterwards."""
+    server = os.environ.get("BENCH_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp / 'servflow.db'}"
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.schema import CreateSchema, DropSchema
+
+    from store.db import make_engine
+
+    schema, admin = f"bench_{uuid.uuid4().hex[:12]}", make_engine(server)
+    with admin.begin() as connection:
+        connection.execute(CreateSchema(schema))
+    try:
+        url = make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+def prepare_store(url: str, tmp: Path) -> str:
     definition = tmp / "five-steps.json"
     definition.write_text(
         json.dumps(FIVE_STEPS.model_dump(mode="json", exclude={"version"}), ensure_ascii=False)
@@ -283,9 +309,12 @@ def snapshot_of(url: str) -> StartOrderInput:
 async def main() -> None:
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    with tempfile.TemporaryDirectory(prefix="servflow-bench-api-") as tmp_name:
+    with (
+        tempfile.TemporaryDirectory(prefix="servflow-bench-api-") as tmp_name,
+        ExitStack() as stack,
+    ):
         tmp = Path(tmp_name)
-        url = prepare_store(tmp)
+        url = prepare_store(stack.enter_context(store_url(tmp)), tmp)
         server = DevServer(db_file=tmp / "temporal.db", port=free_port(), ui_port=None)
         processes: list[subprocess.Popen[str]] = []
         with server:
@@ -378,7 +407,8 @@ async def main() -> None:
             f"   ({len(lat['poll']) / len(start):.1f} polls/pipeline,"
             f" mean step {statistics.mean(step) * 1000:.1f} ms)"
         )
-    print(f"({ORDERS} orders per variant, concurrency {CONCURRENCY})")
+    store = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    print(f"({ORDERS} orders per variant, concurrency {CONCURRENCY}, store on {store})")
     if {"api", "direct", "bare"} <= rates.keys():
         print(f"api_vs_direct={rates['api'] / rates['direct']:.3f}")
         print(f"api_vs_bare={rates['api'] / rates['bare']:.3f}")
