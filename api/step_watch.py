@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
 
 log = logging.getLogger(__name__)
+_BATCH = 500  # order ids per query: well under every driver's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class StepWatch:
             await asyncio.sleep(self.interval)
 
     def _look(self, order_ids: list[str]) -> dict[str, Waiting]:
+        found: dict[str, Waiting] = {}
+        for start in range(0, len(order_ids), _BATCH):
+            found.update(self._look_batch(order_ids[start : start + _BATCH]))
+        return found
+
+    def _look_batch(self, order_ids: list[str]) -> dict[str, Waiting]:
         with self.session_factory() as session:
             orders = session.execute(
                 select(WorkOrder.order_id, WorkOrder.status).where(
