@@ -372,7 +372,8 @@ async def main() -> None:
                         "api": processes[1].pid,
                         "client": os.getpid(),
                     }
-                    await run_concurrently(10, CONCURRENCY, lambda i: api.one(i, "warm"))  # warm-up
+                    if "api" in VARIANTS:  # warm-up: the API's first requests load its code
+                        await run_concurrently(10, CONCURRENCY, lambda i: api.one(i, "warm"))
                     api.latencies.clear()
                     for name, driver in list(drivers.items()):
                         if name not in VARIANTS:

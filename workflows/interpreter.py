@@ -459,7 +459,12 @@ class WorkOrderWorkflow:
         }
 
     async def _record_waiting(self, node: BaseNode) -> None:
-        """Tells the read model (local activity) that `node` waits, and for whom."""
+        """Tells the read model (local activity) that `node` waits, and for whom.
+
+        A local activity in this workflow task rather than a hint to the activity before it:
+        the row must not show before the step can be submitted, and Temporal delivers an
+        Update only after the workflow task in flight (this one) has completed.
+        """
         if not workflow.patched(PATCH_READ_MODEL_WAITING):
             return
         active = self._active[node.id]
