@@ -165,6 +165,8 @@ def _update_order(session: Session, step: StepInput, order: WorkOrder, now: date
         order.status = step.status
     if step.final and order.completed_at is None:
         order.completed_at = now
+        # A cancelled or failed order leaves no step waiting in the read model.
+        orders.close_waiting_steps(session, order_id=step.order_id, now=now, outcome=order.status)
         if order.current_engineer_id is not None:
             # The job is over: the engineer's open-job count goes back down.
             add_load(session, engineer_id=order.current_engineer_id, delta=-1)

@@ -190,6 +190,15 @@ def record_waiting_step(session: Session, *, order_id: str, step: dict[str, Any]
     )
 
 
+def close_waiting_steps(session: Session, *, order_id: str, now: datetime, outcome: str) -> None:
+    """Ends the steps still waiting when their order closes (cancelled, failed)."""
+    session.execute(
+        update(WorkOrderStep)
+        .where(WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None))
+        .values(completed_at=now, outcome=outcome)
+    )
+
+
 def waiting_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
     """The order's human steps waiting for input, per the read model."""
     query = select(WorkOrderStep).where(

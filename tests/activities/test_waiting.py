@@ -106,3 +106,11 @@ async def test_an_order_that_starts_with_a_human_step_gets_its_row(run, world, s
         "ac-repair",
     )
     assert [key for key in steps(session)] == [("service", 1)]
+
+
+async def test_a_cancelled_order_leaves_no_step_waiting(run, world, session):
+    await run("report", make_step("report"))
+    await record(run, waiting())
+    await run("close_order", make_step("end", status="cancelled", final=True))
+    service = steps(session)[("service", 1)]
+    assert service.completed_at is not None and service.outcome == "cancelled"

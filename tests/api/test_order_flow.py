@@ -272,6 +272,11 @@ async def test_cancel_and_reassign(api, worker, headers, demo):
     body = await wait_for(api, order_id, lambda b: b["state"]["status"] == "cancelled", admin)
     outcome = await api.get(f"/api/orders/{order_id}/outcome?wait=20", headers=admin)
     assert outcome.json() == {"order_id": order_id, "closed": True, "status": "cancelled"}
+    # The step that was waiting is closed with the order, not left waiting for ever.
+    steps = (await api.get(f"/api/orders/{order_id}?live=false", headers=admin)).json()["steps"]
+    service = next(s for s in steps if s["node_id"] == "service")
+    assert service["completed_at"] is not None and service["outcome"] == "cancelled"
+    assert (await api.get("/api/my/tasks", headers=headers(other))).json()["data"] == []
     again = await api.post(
         f"/api/orders/{order_id}/cancel", json={"reason": "again"}, headers=admin
     )
