@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -87,12 +88,15 @@ class PrincipalCache:
             return None
         return entry[1]
 
-    def put(self, key: str, principal: Principal) -> None:
-        if self.seconds <= 0:
+    def put(self, key: str, principal: Principal, *, at_most: float | None = None) -> None:
+        """Keeps `principal` for `seconds`, or `at_most` seconds when that is shorter (the
+        time left on the credential itself)."""
+        keep = self.seconds if at_most is None else min(self.seconds, at_most)
+        if keep <= 0:
             return
         if len(self._entries) >= self.limit:
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.seconds, principal)
+        self._entries[key] = (time.monotonic() + keep, principal)
 
 
 # The cheap dependencies are `async def` so FastAPI calls them inline instead of on a thread.
@@ -130,13 +134,22 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
+    left: float | None = None  # seconds the credential stays valid (None: no expiry)
+    user_id = 0
     if api_key:
         cache_key = f"key:{hash_api_key(api_key)}"
     elif credentials is not None:
+        # Keyed by the token itself, so a polling client skips the signature check too;
+        # kept no longer than the token is valid.
+        cache_key = f"jwt:{hashlib.sha256(credentials.credentials.encode()).hexdigest()}"
+        cached = ctx.principals.get(cache_key)
+        if cached is not None:
+            return cached
         claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
         if claims is None or not str(claims["sub"]).isdigit():
             raise Unauthorized("invalid or expired token (Authorization)")
-        cache_key = f"user:{claims['sub']}"
+        user_id = int(claims["sub"])
+        left = float(claims["exp"]) - time.time()
     else:
         raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
     cached = ctx.principals.get(cache_key)
@@ -150,13 +163,13 @@ async def current_user(
                 if user is None:
                     raise Unauthorized("invalid or revoked API key (X-API-Key)")
                 return principal_of(user, via_api_key=True)
-            user = users.get_user(session, user_id=int(cache_key.removeprefix("user:")))
+            user = users.get_user(session, user_id=user_id)
             if user is None or not user.is_active:
                 raise Unauthorized("the token's user no longer exists or is inactive")
             return principal_of(user)
 
     principal = await run_in_threadpool(lookup)
-    ctx.principals.put(cache_key, principal)
+    ctx.principals.put(cache_key, principal, at_most=left)
     return principal
 
 

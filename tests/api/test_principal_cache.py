@@ -31,3 +31,12 @@ def test_the_cache_is_bounded() -> None:
         cache.put(f"user:{i}", principal(f"u{i}"))
     assert cache.get("user:2") is not None
     assert cache.get("user:0") is None
+
+
+def test_a_principal_is_kept_no_longer_than_its_credential_is_valid() -> None:
+    cache = PrincipalCache(seconds=60)
+    cache.put("jwt:a", principal("engineer_bj_01"), at_most=0.05)
+    cache.put("jwt:expired", principal("engineer_bj_02"), at_most=-1)
+    assert cache.get("jwt:a") is not None and cache.get("jwt:expired") is None
+    time.sleep(0.06)
+    assert cache.get("jwt:a") is None
