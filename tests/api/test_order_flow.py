@@ -303,7 +303,7 @@ async def test_long_polls_on_a_running_order_answer_when_the_wait_runs_out(api, 
     admin = headers("hq_admin")
     started = await api.post("/api/orders", json=order_body(), headers=admin)
     order_id = started.json()["order_id"]
-    await wait_for(api, order_id, waiting_at("service"), admin)
+    body = await wait_for(api, order_id, waiting_at("service"), admin)
 
     now = await api.get(f"/api/orders/{order_id}/outcome", headers=admin)
     assert now.json() == {"order_id": order_id, "closed": False, "status": "dispatched"}
@@ -318,10 +318,17 @@ async def test_long_polls_on_a_running_order_answer_when_the_wait_runs_out(api, 
     too_long = await api.get(f"/api/orders/{order_id}/outcome?wait=600", headers=admin)
     assert too_long.status_code == 422 and "wait" in too_long.json()["errors"]
     # Another region's manager cannot learn whether the order exists.
-    for path in ("outcome", "waiting?wait=1"):
+    for path in ("outcome", "waiting?wait=1", "?live=false"):
         hidden = await api.get(
-            f"/api/orders/{order_id}/{path}", headers=headers("region_mgr_huanan")
+            f"/api/orders/{order_id}/{path}".replace("/?", "?"),
+            headers=headers("region_mgr_huanan"),
         )
         assert hidden.status_code == 404
     missing = await api.get("/api/orders/wo-missing/outcome", headers=admin)
     assert missing.status_code == 404
+    # An engineer sees only the orders dispatched to them, from the read model too.
+    other = "engineer_bj_02" if engineer_of(body) != "engineer_bj_02" else "engineer_bj_01"
+    theirs = await api.get(f"/api/orders/{order_id}?live=false", headers=headers(other))
+    assert theirs.status_code == 404
+    mine = await api.get(f"/api/orders/{order_id}?live=false", headers=headers(engineer_of(body)))
+    assert mine.status_code == 200 and mine.json()["state"] is None
