@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             kwargs.setdefault("max_overflow", 20)
         engine = create_engine(sa_url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _queue_writers(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
@@ -55,6 +57,34 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
+
+
+_READS = ("SELECT", "PRAGMA", "WITH")
+
+
+def _queue_writers(engine: Engine) -> None:
+    """Lets this process's write transactions take turns on a lock of their own.
+
+    SQLite has one writer; a connection that finds it busy sleeps and tries again, up to
+    100 ms a time, so under load some writers keep losing and wait for seconds. Queued on
+    a Python lock, the threads of one process write one after the other, and only whole
+    processes (API, worker) meet at SQLite's lock. Reads never wait for it.
+    """
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _writer(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get("writer") or statement.lstrip()[:6].upper().startswith(_READS):
+            return
+        # Bounded like SQLite's own wait: a nested writer in one thread falls back to it.
+        conn.info["writer"] = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+    def _done(conn: Any) -> None:
+        if conn.info.pop("writer", False):
+            lock.release()
+
+    event.listen(engine, "commit", _done)
+    event.listen(engine, "rollback", _done)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
