@@ -6,13 +6,24 @@ Every error body is `{"detail": "<message>", ...}`; 422s add `errors` ({field: m
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+log = logging.getLogger(__name__)
+# Temporal answers that mean "not now": the caller may retry the same request.
+_TRANSIENT = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.ABORTED,
+}
 
 
 class AppError(Exception):
@@ -112,8 +123,41 @@ def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"conflicts with stored data: {reason}"}, 409)
 
 
+def _workflow_service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RPCError)
+    log.warning(
+        "%s %s: Temporal answered %s: %s",
+        request.method,
+        request.url.path,
+        exc.status.name,
+        exc.message,
+    )
+    if exc.status in _TRANSIENT:
+        return JSONResponse(
+            {"detail": f"the workflow service is unavailable ({exc.status.name}); retry"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    return JSONResponse(
+        {"detail": f"the workflow service refused the request ({exc.status.name}): {exc.message}"},
+        status_code=502,
+    )
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # Down, unreachable or (SQLite) busy past its timeout: nothing was written; retry.
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the database is unavailable or busy; retry"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RPCError, _workflow_service_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(RequestValidationError, _request_validation)

@@ -1,0 +1,68 @@
+"""When Temporal or the database is down, callers get a JSON 503 to retry, not a bare 500."""
+
+import httpx
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.main import create_app
+from store.db import make_engine, make_session_factory
+from tests.api.conftest import api_settings, order_body
+
+API_KEY = {"X-API-Key": "sfk_demo_api_client_0000000000000000"}
+
+
+class DownTemporal:
+    """A Temporal client whose server does not answer."""
+
+    def __init__(self, status: RPCStatusCode) -> None:
+        self.status = status
+
+    async def start_workflow(self, *args, **kwargs):
+        raise RPCError("connection refused", self.status, b"")
+
+
+def client_for(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_temporal_down_is_a_503_to_retry_and_starts_nothing(demo):
+    app = create_app(
+        api_settings(),
+        session_factory=demo,
+        temporal_client=DownTemporal(RPCStatusCode.UNAVAILABLE),
+    )
+    async with client_for(app) as http:
+        response = await http.post(
+            "/api/orders", json=order_body(), headers={**API_KEY, "Idempotency-Key": "t-1"}
+        )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "workflow service is unavailable" in response.json()["detail"]
+
+
+async def test_temporal_refusing_a_request_is_a_502_naming_why(demo):
+    app = create_app(
+        api_settings(),
+        session_factory=demo,
+        temporal_client=DownTemporal(RPCStatusCode.PERMISSION_DENIED),
+    )
+    async with client_for(app) as http:
+        response = await http.post(
+            "/api/orders", json=order_body(), headers={**API_KEY, "Idempotency-Key": "t-2"}
+        )
+    assert response.status_code == 502
+    assert "PERMISSION_DENIED" in response.json()["detail"]
+
+
+async def test_database_down_is_a_503_to_retry():
+    # Nothing listens on port 1: every connection attempt fails.
+    engine = make_engine("postgresql+psycopg://servflow@127.0.0.1:1/servflow?connect_timeout=2")
+    app = create_app(
+        api_settings(),
+        session_factory=make_session_factory(engine),
+        temporal_client=DownTemporal(RPCStatusCode.UNAVAILABLE),
+    )
+    async with client_for(app) as http:
+        response = await http.get("/api/orders", headers=API_KEY)
+    engine.dispose()
+    assert response.status_code == 503
+    assert response.json() == {"detail": "the database is unavailable or busy; retry"}
