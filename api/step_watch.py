@@ -62,6 +62,12 @@ class StepWatch:
                 if not waiters:
                     del self._waiters[order_id]
 
+    async def now(self, order_id: str) -> Waiting:
+        """The order's waiting steps as the read model has them at this moment (an order it
+        does not know yet is running, with nothing waiting)."""
+        found = await run_in_threadpool(self._look, [order_id])
+        return found.get(order_id, Waiting(status="running", closed=False))
+
     async def _tick(self) -> None:
         while self._waiters:
             order_ids = list(self._waiters)

@@ -197,11 +197,3 @@ def close_waiting_steps(session: Session, *, order_id: str, now: datetime, outco
         .where(WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None))
         .values(completed_at=now, outcome=outcome)
     )
-
-
-def waiting_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
-    """The order's human steps waiting for input, per the read model."""
-    query = select(WorkOrderStep).where(
-        WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None)
-    )
-    return list(session.scalars(query.order_by(WorkOrderStep.started_at)))

@@ -66,7 +66,6 @@ from api.schemas import (
     TestRunCreate,
     WaitingSteps,
 )
-from api.step_watch import Waiting
 from store import orders as order_repo
 from store.base import utcnow
 from store.engineers import add_load, get_engineer_by_user
@@ -515,24 +514,15 @@ async def read_waiting_steps(
     or the order closes, or `wait` runs out (then with whatever waits). After submitting a
     step, pass the next step's `node_id`: the submitted one may still show for a moment."""
     await visible_order(ctx, client, user, order_id, want_state=False)
-    assert ctx.step_watch is not None
     seen = await ctx.step_watch.wait(order_id, node_id=node_id, timeout=wait) if wait else None
     if seen is None:
-        seen = await db(ctx, _waiting_now, order_id)
+        seen = await ctx.step_watch.now(order_id)
     return WaitingSteps(
         order_id=order_id,
         status=seen.status,
         closed=seen.closed,
         steps=[StepPublic.model_validate(s) for s in seen.steps],
     )
-
-
-def _waiting_now(session: Any, order_id: str) -> Waiting:
-    row = _read_row(session, order_id)
-    status = row.status if row is not None else "running"
-    closed = status in CLOSED_STATUSES
-    steps = [] if closed else order_repo.waiting_steps(session, order_id=order_id)
-    return Waiting(status=status, closed=closed, steps=steps)
 
 
 # ---- act --------------------------------------------------------------------------------
