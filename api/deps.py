@@ -34,11 +34,10 @@ class AppContext:
     task_queue: str
     temporal_client: Client | None = None
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(seconds=0))
-    step_watch: StepWatch | None = None
+    step_watch: StepWatch = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.step_watch is None:
-            self.step_watch = StepWatch(self.session_factory)
+        self.step_watch = StepWatch(self.session_factory)
 
 
 @dataclass(frozen=True)
@@ -134,27 +133,25 @@ async def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
-    left: float | None = None  # seconds the credential stays valid (None: no expiry)
-    user_id = 0
     if api_key:
         cache_key = f"key:{hash_api_key(api_key)}"
     elif credentials is not None:
         # Keyed by the token itself, so a polling client skips the signature check too;
         # kept no longer than the token is valid.
         cache_key = f"jwt:{hashlib.sha256(credentials.credentials.encode()).hexdigest()}"
-        cached = ctx.principals.get(cache_key)
-        if cached is not None:
-            return cached
-        claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
-        if claims is None or not str(claims["sub"]).isdigit():
-            raise Unauthorized("invalid or expired token (Authorization)")
-        user_id = int(claims["sub"])
-        left = float(claims["exp"]) - time.time()
     else:
         raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
     cached = ctx.principals.get(cache_key)
     if cached is not None:
         return cached
+    left: float | None = None  # seconds the credential stays valid (None: no expiry)
+    user_id = 0
+    if credentials is not None and not api_key:
+        claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
+        if claims is None or not str(claims["sub"]).isdigit():
+            raise Unauthorized("invalid or expired token (Authorization)")
+        user_id = int(claims["sub"])
+        left = float(claims["exp"]) - time.time()
 
     def lookup() -> Principal:
         with ctx.session_factory() as session:
