@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client
 
 from bench.support import (
     ENGINEER,
@@ -39,6 +39,7 @@ from bench.support import (
     SERVICE_DATA,
     SIGNOFF_DATA,
     run_concurrently,
+    wait_active,
 )
 from servflow_cli.devserver import DevServer, free_port, port_open
 from servflow_cli.shutdown import exit_now
@@ -84,17 +85,6 @@ def customer(i: int) -> dict[str, Any]:
         "lat": lat,
         "lng": lng,
     }
-
-
-async def wait_query(
-    handle: WorkflowHandle[Any, Any], node_id: str, latencies: Latencies
-) -> dict[str, Any]:
-    """Query the order's state every POLL seconds until `node_id` waits for input."""
-    while True:
-        state = dict(await timed(latencies, "poll", handle.query("state")))
-        if any(a["node_id"] == node_id for a in state["active"]):
-            return state
-        await asyncio.sleep(POLL)
 
 
 async def timed(latencies: Latencies, kind: str, call: Awaitable[Any]) -> Any:
@@ -184,7 +174,9 @@ class DirectDriver:
         engineer, active = "", []
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
             if not any(a.node_id == node_id for a in active):
-                state = await wait_query(handle, node_id, self.latencies)
+                state = await wait_active(
+                    handle, "state", node_id, POLL, self.latencies.setdefault("poll", [])
+                )
                 active = [ActiveNode.model_validate(a) for a in state["active"]]
             engineer = engineer or next(a.assignee for a in active if a.node_id == node_id)
             step = StepSubmission(
@@ -219,7 +211,9 @@ class BareDriver:
         active: list[ActiveNode] = []
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
             if not any(a.node_id == node_id for a in active):
-                await wait_query(handle, node_id, self.latencies)
+                await wait_active(
+                    handle, "state", node_id, POLL, self.latencies.setdefault("poll", [])
+                )
             step = StepSubmission(
                 node_id=node_id, actor=Actor(user_id=ENGINEER, roles=["engineer"]), data=data
             )

@@ -121,14 +121,22 @@ async def dev_server() -> AsyncIterator[Client]:
 
 
 async def wait_active(
-    handle: WorkflowHandle[Any, Any], query: str, node_id: str, pause: float = 0.02
-) -> None:
-    """Poll the order's state query until `node_id` waits for input."""
+    handle: WorkflowHandle[Any, Any],
+    query: str,
+    node_id: str,
+    pause: float = 0.02,
+    timings: list[float] | None = None,
+) -> Any:
+    """Poll the order's state query until `node_id` waits for input; returns that state.
+    `timings` collects the seconds each query took."""
     while True:
+        started = time.perf_counter()
         state = await handle.query(query)
+        if timings is not None:
+            timings.append(time.perf_counter() - started)
         active = state["active"] if isinstance(state, dict) else state.active
         if any((a["node_id"] if isinstance(a, dict) else a.node_id) == node_id for a in active):
-            return
+            return state
         await asyncio.sleep(pause)
 
 
