@@ -18,7 +18,7 @@ venv: $(STAMP)
 ## The platform with demo data: Temporal dev server (SQLite under var/), worker, API.
 run: $(STAMP)
 	bash scripts/build-designer.sh
-	$(BIN)/python -m servflow_cli run
+	$(BIN)/python -m servflow.cli run
 
 ## Lint, type-check and the whole test suite (PostgreSQL too when SERVFLOW_TEST_DATABASE_URL is set).
 test: $(STAMP)

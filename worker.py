@@ -13,29 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from settings import Settings, get_settings
+from servflow.platform.settings import Settings, get_settings
+from servflow.platform.temporal import connect, sandbox_runner
 from workflows.registry import WORKFLOWS
-
-# Modules the workflow sandbox shares with the host instead of re-importing per run: our
-# pure definition code and the libraries it stands on, all deterministic.
-PASSTHROUGH_MODULES = ("workflows", "pydantic", "pydantic_core", "annotated_types", "simpleeval")
-
-
-def sandbox_runner() -> SandboxedWorkflowRunner:
-    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    return SandboxedWorkflowRunner(restrictions=restrictions)
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 def build_worker(
@@ -65,7 +47,7 @@ def build_worker(
 
 def production_activities(settings: Settings) -> list[Any]:
     from activities.registry import ActivityDeps, build_activities
-    from store.db import make_engine, make_session_factory
+    from servflow.platform.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
     return build_activities(ActivityDeps(session_factory=make_session_factory(engine)))

@@ -14,12 +14,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from activities.notifier import LoggingNotifier, Notifier
-from activities.pricing_logic import ENGINEER_SHARE
-from store import effects, orders, org
-from store.base import utcnow
-from store.engineers import add_load
-from store.models import OrgUnit, WorkOrder
+from servflow.billing.rules import ENGINEER_SHARE
+from servflow.dispatch.repo import add_load
+from servflow.notify.notifier import LoggingNotifier, Notifier
+from servflow.orders import repo as orders
+from servflow.orders.models import WorkOrder
+from servflow.org import repo as org
+from servflow.org.models import OrgUnit
+from servflow.platform import effects
+from servflow.platform.base import utcnow
 from workflows.contracts import StepInput, StepResult, TimelineEntry, WaitingStep
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ def run_step(
 ) -> tuple[StepResult, bool]:
     """Applies `effect` once per idempotency key, with the read-model writes, in one transaction.
 
-    The transaction claims the key first (see `store.effects.claim`), then runs the effect,
+    The transaction claims the key first (`servflow.platform.effects.claim`), then runs the effect,
     upserts the order row, records the steps the read model has not seen and this step's own
     row, closes the order when `step.final`, stores the result and commits. A retry after a
     crash, or a concurrent execution of the same key, returns the stored result instead.

@@ -8,11 +8,13 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from activities.common import ActivityDeps, business_error, run_step
-from activities.dispatch_logic import Candidate, choose_engineer, skill_label
-from store import org
-from store.customers import get_customer
-from store.engineers import add_load, list_engineers
-from store.models import DispatchDecision, Engineer, OrgUnit, WorkOrder
+from servflow.customers.repo import get_customer
+from servflow.dispatch.models import DispatchDecision, Engineer
+from servflow.dispatch.repo import add_load, list_engineers
+from servflow.dispatch.rules import Candidate, choose_engineer, skill_label
+from servflow.orders.models import WorkOrder
+from servflow.org import repo as org
+from servflow.org.models import OrgUnit
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import DispatchParams
 

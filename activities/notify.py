@@ -11,9 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload
 
 from activities.common import ActivityDeps, run_step
-from activities.notifier import OutgoingMessage
-from store import org
-from store.models import AppUser, Engineer, Notification, WorkOrder
+from servflow.dispatch.models import Engineer
+from servflow.notify.models import Notification
+from servflow.notify.notifier import OutgoingMessage
+from servflow.orders.models import WorkOrder
+from servflow.org import repo as org
+from servflow.org.models import AppUser
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import NotifyParams
 

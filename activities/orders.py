@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities.common import ActivityDeps, business_error, resolve_units, run_step
-from activities.dispatch_logic import haversine_km
-from store import orders
-from store.customers import link_or_create_customer
-from store.models import Customer, OrgUnit, WorkOrder
-from store.org import region_of
+from servflow.customers.models import Customer
+from servflow.customers.repo import link_or_create_customer
+from servflow.dispatch.rules import haversine_km
+from servflow.orders import repo as orders
+from servflow.orders.models import WorkOrder
+from servflow.org.models import OrgUnit
+from servflow.org.repo import region_of
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import ReportParams
 

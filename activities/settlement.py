@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from activities.common import ActivityDeps, business_error, run_step
-from activities.pricing_logic import (
+from servflow.billing.models import Payout, Settlement
+from servflow.billing.repo import current_price_table
+from servflow.billing.rules import (
     ENGINEER_SHARE,
     JobPrice,
     PartLine,
@@ -20,10 +22,12 @@ from activities.pricing_logic import (
     price_job,
     split_payout,
 )
-from store import orders, org
-from store.catalog import parts_by_sku
-from store.models import DispatchDecision, Engineer, OrgUnit, Payout, Settlement, WorkOrder
-from store.pricing import current_price_table
+from servflow.dispatch.models import DispatchDecision, Engineer
+from servflow.inventory.repo import parts_by_sku
+from servflow.orders import repo as orders
+from servflow.orders.models import WorkOrder
+from servflow.org import repo as org
+from servflow.org.models import OrgUnit
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import SettlementParams
 

@@ -13,8 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from activities.common import ActivityDeps, order_defaults, timeline_rows
-from store import orders
-from store.models import WorkOrder
+from servflow.orders import repo as orders
+from servflow.orders.models import WorkOrder
 from workflows.contracts import WaitingStep
 
 

@@ -14,14 +14,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.errors import Forbidden, Unauthorized
 from api.security import decode_access_token
-from api.step_watch import StepWatch
-from settings import Settings
-from store import users
-from store.models import AppUser
-from store.org import in_scope
-from store.security import hash_api_key
+from servflow.orders.watch import StepWatch
+from servflow.org import users
+from servflow.org.models import AppUser
+from servflow.org.repo import in_scope
+from servflow.platform.errors import Forbidden, Unauthorized
+from servflow.platform.security import hash_api_key
+from servflow.platform.settings import Settings
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""One error hierarchy for the API, mapped to JSON by one handler.
+"""The API side of the one error hierarchy (servflow.platform.errors): JSON for each error.
 
 Every error body is `{"detail": "<message>", ...}`; 422s add `errors` ({field: message}) or
 `problems` (definition problems). Services raise these, never `HTTPException`.
@@ -16,6 +16,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from servflow.platform.errors import AppError
+
 log = logging.getLogger(__name__)
 # Temporal answers that mean "not now": the caller may retry the same request.
 _TRANSIENT = {
@@ -24,41 +26,6 @@ _TRANSIENT = {
     RPCStatusCode.RESOURCE_EXHAUSTED,
     RPCStatusCode.ABORTED,
 }
-
-
-class AppError(Exception):
-    """A failure the caller can understand; `extra` adds keys to the JSON body."""
-
-    status_code = 400
-
-    def __init__(self, message: str, *, status_code: int | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        if status_code is not None:
-            self.status_code = status_code
-        self.extra = extra
-
-
-class Unauthorized(AppError):
-    status_code = 401
-
-
-class Forbidden(AppError):
-    status_code = 403
-
-
-class NotFound(AppError):
-    status_code = 404
-
-
-class Conflict(AppError):
-    status_code = 409
-
-
-class Invalid(AppError):
-    """422: `errors` maps field paths to messages, or `problems` lists definition problems."""
-
-    status_code = 422
 
 
 def field_path(loc: tuple[Any, ...] | list[Any]) -> str:

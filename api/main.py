@@ -22,9 +22,9 @@ from api.routes import (
 )
 from api.security import load_secret
 from designer.routes import router as designer_router
-from settings import Settings, get_settings
-from store.db import make_engine, make_session_factory
-from worker import connect
+from servflow.platform.db import make_engine, make_session_factory
+from servflow.platform.settings import Settings, get_settings
+from servflow.platform.temporal import connect
 
 
 def create_app(

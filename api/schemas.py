@@ -64,6 +64,12 @@ class ErrorBody(BaseModel):
 # ---- auth ----------------------------------------------------------------------------
 
 
+# The error answers every route may give, for OpenAPI.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
+}
+
+
 class LoginRequest(NoNul):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from api.main import create_app
-from settings import Settings, get_settings
+from servflow.platform.settings import Settings, get_settings
 
 
 def serve(settings: Settings | None = None) -> None:

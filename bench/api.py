@@ -41,8 +41,8 @@ from bench.support import (
     run_concurrently,
     wait_active,
 )
-from servflow_cli.devserver import DevServer, free_port, port_open
-from servflow_cli.shutdown import exit_now
+from servflow.cli.devserver import DevServer, free_port, port_open
+from servflow.cli.shutdown import exit_now
 from workflows.contracts import (
     ActiveNode,
     Actor,
@@ -252,7 +252,7 @@ def store_url(tmp: Path) -> Iterator[str]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.schema import CreateSchema, DropSchema
 
-    from store.db import make_engine
+    from servflow.platform.db import make_engine
 
     schema, admin = f"bench_{uuid.uuid4().hex[:12]}", make_engine(server)
     with admin.begin() as connection:
@@ -273,14 +273,14 @@ def prepare_store(url: str, tmp: Path) -> str:
     )
     env = {**os.environ, "SERVFLOW_DATABASE_URL": url}
     subprocess.run(
-        [sys.executable, "-m", "servflow_cli", "load-demo"],
+        [sys.executable, "-m", "servflow.cli", "load-demo"],
         cwd=ROOT,
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
     )
     subprocess.run(
-        [sys.executable, "-m", "servflow_cli", "publish", str(definition)],
+        [sys.executable, "-m", "servflow.cli", "publish", str(definition)],
         cwd=ROOT,
         env=env,
         check=True,
@@ -290,8 +290,8 @@ def prepare_store(url: str, tmp: Path) -> str:
 
 
 def snapshot_of(url: str) -> StartOrderInput:
-    from api.orders import load_snapshot
-    from store.db import make_engine, make_session_factory
+    from servflow.orders.service import load_snapshot
+    from servflow.platform.db import make_engine, make_session_factory
 
     engine = make_engine(url)
     with make_session_factory(engine)() as session:

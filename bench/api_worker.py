@@ -9,10 +9,11 @@ import signal
 from activities.registry import ActivityDeps, build_activities
 from bench.handwritten import HandwrittenFiveSteps
 from bench.support import INSTANT_ACTIVITIES
-from servflow_cli.shutdown import exit_now
-from settings import get_settings
-from store.db import make_engine, make_session_factory
-from worker import build_worker, connect
+from servflow.cli.shutdown import exit_now
+from servflow.platform.db import make_engine, make_session_factory
+from servflow.platform.settings import get_settings
+from servflow.platform.temporal import connect
+from worker import build_worker
 
 
 async def main() -> None:

@@ -14,7 +14,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from servflow_cli.devserver import DevServer, free_port
+from servflow.cli.devserver import DevServer, free_port
 from workflows import constants as c
 from workflows.contracts import StepInput, StepResult, WaitingStep
 from workflows.definition import Definition

@@ -21,8 +21,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from store.db import make_engine, make_session_factory
-from store.models import Base
+from servflow.platform.db import make_engine, make_session_factory
+from servflow.tables import metadata
 from workflows import constants as c
 
 PG_URL_ENV = "SERVFLOW_TEST_DATABASE_URL"
@@ -70,7 +70,7 @@ def make_database_url(
 def db_engine(make_database_url: Callable[[], str]) -> Iterator[Engine]:
     """One engine per backend and test session, with every table created from the models."""
     engine = make_engine(make_database_url())
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     yield engine
     engine.dispose()
 
@@ -79,7 +79,7 @@ def db_engine(make_database_url: Callable[[], str]) -> Iterator[Engine]:
 def session_factory(db_engine: Engine) -> Iterator[sessionmaker[Session]]:
     """A session factory on the test database; every table is emptied after the test."""
     yield make_session_factory(db_engine)
-    tables = list(reversed(Base.metadata.sorted_tables))
+    tables = list(reversed(metadata.sorted_tables))
     with db_engine.begin() as connection:
         if db_engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)

@@ -7,10 +7,10 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from api.deps import CtxDep, CurrentUser, Principal, SessionDep, principal_of
-from api.errors import Unauthorized
 from api.schemas import ErrorBody, LoginRequest, Token, UserPublic
 from api.security import create_access_token
-from store import users
+from servflow.org import users
+from servflow.platform.errors import Unauthorized
 
 router = APIRouter(prefix="/api", tags=["auth"])
 

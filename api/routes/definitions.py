@@ -10,10 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.common import ERRORS, validate_raw
 from api.deps import CurrentUser, Designer, SessionDep, VersionPath
-from api.errors import Conflict, Invalid, NotFound
 from api.schemas import (
+    ERRORS,
     DataList,
     DefinitionDetail,
     DefinitionDiff,
@@ -27,9 +26,11 @@ from api.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from store import definitions as repo
-from store.models import Definition as DefinitionRow
-from store.models import DefinitionVersion
+from servflow.definitions import repo
+from servflow.definitions.models import Definition as DefinitionRow
+from servflow.definitions.models import DefinitionVersion
+from servflow.definitions.service import validate_raw
+from servflow.platform.errors import Conflict, Invalid, NotFound
 from workflows.definition import DEFINITION_KEY
 from workflows.diff import diff_definitions
 

@@ -13,12 +13,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import masterdata as md
-from api.common import ERRORS
 from api.deps import MasterDataEditor, Principal, SessionDep
-from api.errors import Conflict, Forbidden, Invalid, NotFound
-from api.schemas import Page
-from store.models import Engineer, OrgUnit, Part, PriceTable, StockLevel, Warehouse
+from api.schemas import ERRORS, Page
+from servflow.billing.models import PriceTable
+from servflow.dispatch.models import Engineer
+from servflow.inventory.models import Part, StockLevel, Warehouse
+from servflow.masterdata import service as md
+from servflow.org.models import OrgUnit
+from servflow.platform.errors import Conflict, Forbidden, Invalid, NotFound
 
 router = APIRouter(prefix="/api", tags=["master data"])
 

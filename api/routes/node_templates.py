@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
-from api.common import ERRORS
-from api.common import template_to_model as to_model
 from api.deps import CurrentUser, Designer, SessionDep
-from api.errors import Conflict, Invalid, NotFound
-from api.schemas import Page
-from store import definitions as repo
-from store.models import NodeTemplate as NodeTemplateRow
+from api.schemas import ERRORS, Page
+from servflow.definitions import repo
+from servflow.definitions.models import NodeTemplate as NodeTemplateRow
+from servflow.definitions.service import template_to_model as to_model
+from servflow.platform.errors import Conflict, Invalid, NotFound
 from workflows.definition import NodeTemplate
 from workflows.nodes import NODE_TYPES
 

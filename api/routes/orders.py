@@ -32,8 +32,6 @@ from temporalio.exceptions import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api import orders as svc
-from api.common import ERRORS, validate_raw
 from api.deps import (
     MONEY_ROLES,
     AppContext,
@@ -46,8 +44,8 @@ from api.deps import (
     Starter,
     TemporalDep,
 )
-from api.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from api.schemas import (
+    ERRORS,
     Accepted,
     CancelRequest,
     DataList,
@@ -66,12 +64,15 @@ from api.schemas import (
     TestRunCreate,
     WaitingSteps,
 )
-from store import orders as order_repo
-from store.base import utcnow
-from store.engineers import add_load, get_engineer_by_user
-from store.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
-from store.org import find_region
-from store.users import get_user_by_username
+from servflow.definitions.service import validate_raw
+from servflow.dispatch.repo import add_load, get_engineer_by_user
+from servflow.orders import repo as order_repo
+from servflow.orders import service as svc
+from servflow.orders.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
+from servflow.org.repo import find_region
+from servflow.org.users import get_user_by_username
+from servflow.platform.base import utcnow
+from servflow.platform.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from workflows import constants as c
 from workflows.contracts import (
     Actor,

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api import orders as svc
-from api.common import ERRORS
 from api.deps import MoneyReader, SessionDep
-from api.schemas import Page, SettlementPublic
+from api.schemas import ERRORS, Page, SettlementPublic
+from servflow.orders import service as svc
 
 router = APIRouter(prefix="/api", tags=["settlements"])
 

@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
-from activities.notifier import LoggingNotifier
 from activities.registry import ActivityDeps, build_activities
-from store.models import AppUser, Engineer, OrgUnit, Part, PriceTable
+from servflow.billing.models import PriceTable
+from servflow.dispatch.models import Engineer
+from servflow.inventory.models import Part
+from servflow.notify.notifier import LoggingNotifier
+from servflow.org.models import AppUser, OrgUnit
 from workflows.contracts import OrderContext, StepInput, StepResult, TimelineEntry
 
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from store.demo import DATA_DIR, load_demo
-from store.models import Settlement, WorkOrder
+from servflow.billing.models import Settlement
+from servflow.demo.loader import DATA_DIR, load_demo
+from servflow.orders.models import WorkOrder
 from tests.activities.conftest import make_step
 
 CITIES = {

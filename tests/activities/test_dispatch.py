@@ -2,7 +2,8 @@ import pytest
 from sqlalchemy import select
 from temporalio.exceptions import ApplicationError
 
-from store.models import DispatchDecision, Engineer, WorkOrder
+from servflow.dispatch.models import DispatchDecision, Engineer
+from servflow.orders.models import WorkOrder
 from tests.activities.conftest import make_step
 
 REFRIGERATION = {"skills": ["refrigeration"], "radius_km": 200}

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from activities.dispatch_logic import (
+from servflow.dispatch.rules import (
     Candidate,
     choose_engineer,
     filter_candidates,

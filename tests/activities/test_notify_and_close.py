@@ -2,9 +2,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from activities.notifier import OutgoingMessage
 from activities.notify import render_message
-from store.models import Engineer, Notification, WorkOrder, WorkOrderStep
+from servflow.dispatch.models import Engineer
+from servflow.notify.models import Notification
+from servflow.notify.notifier import OutgoingMessage
+from servflow.orders.models import WorkOrder, WorkOrderStep
 from tests.activities.conftest import Runner, make_step
 from workflows.contracts import TimelineEntry
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activities.pricing_logic import (
+from servflow.billing.rules import (
     PartLine,
     Tariff,
     collect_parts_used,

@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 
 from activities.orders import report
-from store.models import ActivityEffect, Customer, WorkOrder, WorkOrderStep
+from servflow.customers.models import Customer
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.platform.models import ActivityEffect
 from tests.activities.conftest import make_step
 
 

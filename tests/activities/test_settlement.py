@@ -8,8 +8,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities import settlement as settlement_module
 from activities.common import ActivityDeps
-from store import effects
-from store.models import ActivityEffect, DispatchDecision, Engineer, Payout, Settlement, WorkOrder
+from servflow.billing.models import Payout, Settlement
+from servflow.dispatch.models import DispatchDecision, Engineer
+from servflow.orders.models import WorkOrder
+from servflow.platform import effects
+from servflow.platform.models import ActivityEffect
 from tests.activities.conftest import make_step
 
 REFRIGERATION = {"skills": ["refrigeration"], "radius_km": 200}

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
-from store.models import WorkOrder, WorkOrderStep
+from servflow.orders.models import WorkOrder, WorkOrderStep
 from tests.activities.conftest import make_step
 from tests.activities.test_notify_and_close import service_entry
 from workflows.contracts import OrderContext, WaitingStep

@@ -29,13 +29,13 @@ from temporalio.worker import Worker
 from activities.registry import ActivityDeps, build_activities
 from api.main import create_app
 from api.security import create_access_token
-from settings import Settings
-from store import definitions
-from store.db import make_session_factory
-from store.demo import DEMO_API_KEY, load_demo
-from store.models import Base
-from store.security import hash_password
-from store.users import get_user_by_username
+from servflow.definitions import repo as definitions
+from servflow.demo.loader import DEMO_API_KEY, load_demo
+from servflow.org.users import get_user_by_username
+from servflow.platform.db import make_session_factory
+from servflow.platform.security import hash_password
+from servflow.platform.settings import Settings
+from servflow.tables import metadata
 from worker import build_worker
 from workflows.contracts import OrderState
 from workflows.validate import validate_definition
@@ -75,7 +75,7 @@ def seed(factory: sessionmaker[Session]) -> None:
     The demo password is hashed with 4 bcrypt rounds instead of 12: logins verify the
     same way, and every test saves most of a second.
     """
-    with factory() as session, patch("store.demo.hash_password", _quick_hash):
+    with factory() as session, patch("servflow.demo.loader.hash_password", _quick_hash):
         load_demo(session)
         report = validate_definition(AC_REPAIR)
         assert report.definition is not None, report.problems
@@ -147,7 +147,7 @@ async def api(
 
 def truncate(engine: Engine) -> None:
     """Empties every table (what the function-scoped session_factory does after a test)."""
-    tables = list(reversed(Base.metadata.sorted_tables))
+    tables = list(reversed(metadata.sorted_tables))
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)

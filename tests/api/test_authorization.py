@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from temporalio.testing import WorkflowEnvironment
 
 from api.main import create_app
-from store.db import make_session_factory
+from servflow.platform.db import make_session_factory
 from tests.api.conftest import (
     CUSTOMER_GZ,
     SERVICE_OK,

@@ -15,7 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.main import create_app
-from settings import Settings
+from servflow.platform.settings import Settings
 from tests.api.conftest import JWT_SECRET, quiesce, real_worker
 
 MAX_EXAMPLES = 12

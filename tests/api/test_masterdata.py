@@ -6,8 +6,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from api.masterdata import import_csv, read_csv
-from store.models import Engineer, OrgUnit, PriceTable
+from servflow.billing.models import PriceTable
+from servflow.dispatch.models import Engineer
+from servflow.masterdata.service import import_csv, read_csv
+from servflow.org.models import OrgUnit
 
 OUTLET = {
     "code": "bj-009",

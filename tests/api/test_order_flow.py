@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from store.models import Engineer
+from servflow.dispatch.models import Engineer
 from tests.api.conftest import (
     SERVICE_OK,
     SIGNOFF_OK,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from api.errors import Invalid
-from api.orders import check_variables, fingerprint, load_snapshot, order_id_for
-from store import definitions
+from servflow.definitions import repo as definitions
+from servflow.orders.service import check_variables, fingerprint, load_snapshot, order_id_for
+from servflow.platform.errors import Invalid
 from workflows.definition import Definition
 
 

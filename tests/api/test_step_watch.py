@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 
-from api.step_watch import StepWatch
-from store.models import WorkOrder, WorkOrderStep
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.orders.watch import StepWatch
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

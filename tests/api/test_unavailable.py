@@ -5,7 +5,7 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.main import create_app
-from store.db import make_engine, make_session_factory
+from servflow.platform.db import make_engine, make_session_factory
 from tests.api.conftest import api_settings, order_body
 
 API_KEY = {"X-API-Key": "sfk_demo_api_client_0000000000000000"}

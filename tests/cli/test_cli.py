@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from servflow_cli.main import ROOT, cmd_publish, cmd_validate
-from settings import Settings
+from servflow.cli.main import ROOT, cmd_publish, cmd_validate
+from servflow.platform.settings import Settings
 
 AC_REPAIR = ROOT / "examples" / "ac-repair.json"
 

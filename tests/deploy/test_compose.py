@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from settings import Settings
+from servflow.platform.settings import Settings
 from workflows.constants import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +57,6 @@ def test_commands_name_modules_that_exist(compose: dict[str, Any]) -> None:
     assert services["worker"]["command"] == ["python", "worker.py"]
     assert (ROOT / "worker.py").exists()
     assert services["api"]["command"][-1] == "api" and (ROOT / "api" / "__main__.py").exists()
-    assert services["servflow-migrate"]["command"][-2:] == ["servflow_cli", "migrate"]
+    assert services["servflow-migrate"]["command"][-2:] == ["servflow.cli", "migrate"]
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "requirements.txt" in dockerfile and "USER servflow" in dockerfile

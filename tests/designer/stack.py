@@ -23,10 +23,10 @@ from temporalio.client import Client
 from activities.common import ActivityDeps
 from activities.registry import build_activities
 from api.main import create_app
-from settings import Settings
-from store.db import make_engine, make_session_factory
-from store.demo import load_demo
-from store.models import Base
+from servflow.demo.loader import load_demo
+from servflow.platform.db import make_engine, make_session_factory
+from servflow.platform.settings import Settings
+from servflow.tables import metadata
 from worker import build_worker
 
 
@@ -47,7 +47,7 @@ def free_port() -> int:
 async def live_stack(client: Client, db_path: Path) -> AsyncIterator[LiveStack]:
     """Runs worker + API until the block ends; both are shut down cleanly."""
     engine = make_engine(f"sqlite:///{db_path}")
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     session_factory = make_session_factory(engine)
     with session_factory() as session:
         load_demo(session)

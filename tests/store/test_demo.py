@@ -2,28 +2,22 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from store.demo import DEMO_API_KEY, DEMO_PASSWORD, load_demo
-from store.models import (
-    ApiKey,
-    AppUser,
-    Base,
-    Customer,
-    Engineer,
-    OrgUnit,
-    Part,
-    PriceTable,
-    StockLevel,
-    Warehouse,
-)
-from store.org import find_region
-from store.pricing import list_price_tables
-from store.users import authenticate, get_user_by_username, scope_path, user_by_api_key
+from servflow.billing.models import PriceTable
+from servflow.billing.repo import list_price_tables
+from servflow.customers.models import Customer
+from servflow.demo.loader import DEMO_API_KEY, DEMO_PASSWORD, load_demo
+from servflow.dispatch.models import Engineer
+from servflow.inventory.models import Part, StockLevel, Warehouse
+from servflow.org.models import ApiKey, AppUser, OrgUnit
+from servflow.org.repo import find_region
+from servflow.org.users import authenticate, get_user_by_username, scope_path, user_by_api_key
+from servflow.tables import metadata
 
 
 def counts(session):
     return {
         table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
-        for table in Base.metadata.sorted_tables
+        for table in metadata.sorted_tables
     }
 
 

@@ -2,9 +2,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from store.db import make_engine
-from store.migrate import downgrade, upgrade
-from store.models import Base
+from servflow.platform.db import make_engine
+from servflow.platform.migrate import downgrade, upgrade
+from servflow.tables import metadata
 
 
 def diffs(url):
@@ -12,7 +12,7 @@ def diffs(url):
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, Base.metadata)
+            return compare_metadata(context, metadata)
     finally:
         engine.dispose()
 

@@ -4,9 +4,14 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from store import definitions, orders, org, users
-from store.db import make_engine
-from store.models import DefinitionVersion, Part, StockLevel, Warehouse, WorkOrder
+from servflow.definitions import repo as definitions
+from servflow.definitions.models import DefinitionVersion
+from servflow.inventory.models import Part, StockLevel, Warehouse
+from servflow.orders import repo as orders
+from servflow.orders.models import WorkOrder
+from servflow.org import repo as org
+from servflow.org import users
+from servflow.platform.db import make_engine
 
 
 @pytest.fixture

@@ -8,14 +8,15 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
-from store import db
-from store.models import Base, Counter
+from servflow.platform import db
+from servflow.platform.models import Counter
+from servflow.tables import metadata
 
 
 @pytest.fixture
 def factory(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     factory = db.make_session_factory(engine)
     with factory() as session:
         session.add(Counter(name="jobs", value=0))

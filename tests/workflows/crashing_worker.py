@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from activities.registry import ActivityDeps, build_activities
-from store.db import make_engine, make_session_factory
+from servflow.platform.db import make_engine, make_session_factory
 from worker import build_worker
 from workflows.contracts import StepInput, StepResult
 

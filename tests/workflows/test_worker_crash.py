@@ -14,9 +14,12 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.client import Client
 
-from store.db import make_engine, make_session_factory
-from store.demo import load_demo
-from store.models import Base, Engineer, Payout, Settlement, WorkOrder, WorkOrderStep
+from servflow.billing.models import Payout, Settlement
+from servflow.demo.loader import load_demo
+from servflow.dispatch.models import Engineer
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.platform.db import make_engine, make_session_factory
+from servflow.tables import metadata
 from tests.workflows.support import (
     ROOT,
     SERVICE_OK,
@@ -45,7 +48,7 @@ CUSTOMERS = [
 def database_url(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     engine = make_engine(url)
-    Base.metadata.create_all(engine)
+    metadata.create_all(engine)
     with make_session_factory(engine)() as session:
         load_demo(session)
         session.commit()

@@ -1,0 +1,195 @@
+"""The work-order read model: reads for the API, writes for the activities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from servflow.billing.models import Settlement
+from servflow.dispatch.models import DispatchDecision
+from servflow.orders.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
+from servflow.platform.models import Counter
+from servflow.platform.sql import insert_ignore, upsert
+
+
+def get_order(session: Session, *, order_id: str) -> WorkOrder | None:
+    return session.scalar(
+        select(WorkOrder)
+        .options(joinedload(WorkOrder.customer), joinedload(WorkOrder.current_engineer))
+        .where(WorkOrder.order_id == order_id)
+    )
+
+
+def list_orders(
+    session: Session,
+    *,
+    scope_path: str | None = None,
+    status: str | None = None,
+    region: str | None = None,
+    definition_key: str | None = None,
+    engineer_id: int | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[WorkOrder], int]:
+    """Orders newest first, filtered; `scope_path` limits to orders at or under that unit.
+
+    Returns:
+        The page of orders and the total count matching the filters.
+    """
+    query = select(WorkOrder)
+    if scope_path is not None:
+        prefix = scope_path.rstrip("/")
+        query = query.where(
+            or_(WorkOrder.org_path == prefix, WorkOrder.org_path.startswith(prefix + "/"))
+        )
+    if status:
+        query = query.where(WorkOrder.status == status)
+    if region:
+        query = query.where(WorkOrder.region == region)
+    if definition_key:
+        query = query.where(WorkOrder.definition_key == definition_key)
+    if engineer_id is not None:
+        query = query.where(WorkOrder.current_engineer_id == engineer_id)
+    if customer_id is not None:
+        query = query.where(WorkOrder.customer_id == customer_id)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), count
+
+
+def list_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
+    return list(
+        session.scalars(
+            select(WorkOrderStep)
+            .where(WorkOrderStep.order_id == order_id)
+            .order_by(WorkOrderStep.started_at, WorkOrderStep.id)
+        )
+    )
+
+
+def list_settlements(session: Session, *, order_id: str) -> list[Settlement]:
+    return list(
+        session.scalars(
+            select(Settlement)
+            .options(joinedload(Settlement.payouts))
+            .where(Settlement.order_id == order_id)
+            .order_by(Settlement.id)
+        ).unique()
+    )
+
+
+def list_dispatch_decisions(session: Session, *, order_id: str) -> list[DispatchDecision]:
+    return list(
+        session.scalars(
+            select(DispatchDecision)
+            .where(DispatchDecision.order_id == order_id)
+            .order_by(DispatchDecision.id)
+        )
+    )
+
+
+def find_open_order(
+    session: Session, *, customer_id: int, fault: str, exclude_order_id: str
+) -> WorkOrder | None:
+    """An order for this customer and fault that is neither completed, cancelled nor failed."""
+    return session.scalar(
+        select(WorkOrder)
+        .where(
+            WorkOrder.customer_id == customer_id,
+            WorkOrder.fault == fault,
+            WorkOrder.order_id != exclude_order_id,
+            WorkOrder.status.not_in(CLOSED_STATUSES),
+            WorkOrder.completed_at.is_(None),
+        )
+        .limit(1)
+    )
+
+
+def next_counter(session: Session, *, name: str) -> int:
+    """Increments and returns the counter `name` (starting at 1) inside the caller's transaction."""
+    insert_ignore(session, Counter.__table__, [{"name": name, "value": 0}], conflict=["name"])  # type: ignore[arg-type]
+    return int(
+        session.execute(
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        ).scalar_one()
+    )
+
+
+def next_order_no(session: Session, *, now: datetime) -> str:
+    """The next order number of the day, e.g. "SF20261122-000123" (a per-day DB counter)."""
+    day = now.strftime("%Y%m%d")
+    return f"SF{day}-{next_counter(session, name=f'order_no:{day}'):06d}"
+
+
+def ensure_order(
+    session: Session,
+    *,
+    order_id: str,
+    now: datetime,
+    defaults: dict[str, Any],
+    lock: bool = False,
+) -> WorkOrder:
+    """The read-model row of `order_id`, created with `defaults` when missing.
+
+    `lock` takes a row lock on PostgreSQL (SELECT ... FOR UPDATE) so that two activities of
+    one order that touch money serialize; SQLite serializes writers anyway.
+    """
+    insert_ignore(
+        session,
+        WorkOrder.__table__,  # type: ignore[arg-type]
+        [{"order_id": order_id, "created_at": now, "updated_at": now, **defaults}],
+        conflict=["order_id"],
+    )
+    query = select(WorkOrder).where(WorkOrder.order_id == order_id)
+    if lock:
+        query = query.with_for_update()
+    order = session.scalars(query.execution_options(populate_existing=True)).one()
+    return order
+
+
+def record_steps(session: Session, *, order_id: str, steps: Iterable[dict[str, Any]]) -> None:
+    """Writes step rows: new visits are inserted, a waiting step takes its completion, and a
+    step already completed is left alone (unique order, node, visit)."""
+    table = WorkOrderStep.__table__
+    insert_or_complete = [{"assignee": "", "order_id": order_id, **step} for step in steps]
+    upsert(
+        session,
+        table,  # type: ignore[arg-type]
+        insert_or_complete,
+        conflict=["order_id", "node_id", "visit"],
+        update=["actor", "outcome", "data", "completed_at"],
+        where=lambda new: table.c.completed_at.is_(None) & new.completed_at.is_not(None),
+    )
+
+
+def record_waiting_step(session: Session, *, order_id: str, step: dict[str, Any]) -> None:
+    """Writes a human step that waits for `step["assignee"]`; a step already waiting only
+    changes hands (SLA reassignment), one completed is left alone."""
+    table = WorkOrderStep.__table__
+    upsert(
+        session,
+        table,  # type: ignore[arg-type]
+        [{"order_id": order_id, "actor": "", "outcome": "", "data": {}, **step}],
+        conflict=["order_id", "node_id", "visit"],
+        update=["assignee", "sla_deadline"],
+        where=lambda _new: table.c.completed_at.is_(None),
+    )
+
+
+def close_waiting_steps(session: Session, *, order_id: str, now: datetime, outcome: str) -> None:
+    """Ends the steps still waiting when their order closes (cancelled, failed)."""
+    session.execute(
+        update(WorkOrderStep)
+        .where(WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None))
+        .values(completed_at=now, outcome=outcome)
+    )

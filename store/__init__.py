@@ -1,1 +1,0 @@
-"""The SQL store: models, engine and session factory, repositories, migrations, demo data."""
