@@ -3,6 +3,7 @@ tests/activities). Each records what it was asked, so tests can assert on the ca
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -17,10 +18,18 @@ ENGINEER_USER = "engineer_bj_01"
 
 
 class FakeActivities:
-    def __init__(self, *, fail_dispatch: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        fail_dispatch: bool = False,
+        hang_dispatch: bool = False,
+        fail_record_waiting: bool = False,
+    ) -> None:
         self.calls: dict[str, list[StepInput]] = defaultdict(list)
         self.waiting: list[WaitingStep] = []
         self.fail_dispatch = fail_dispatch
+        self.hang_dispatch = hang_dispatch
+        self.fail_record_waiting = fail_record_waiting
         self.report_placement: dict[str, str] = {}
 
     def all(self) -> list[Any]:
@@ -52,6 +61,8 @@ class FakeActivities:
     @activity.defn(name=c.ACTIVITY_DISPATCH)
     async def dispatch(self, step: StepInput) -> StepResult:
         self.calls["dispatch"].append(step)
+        if self.hang_dispatch:
+            await _heartbeat_until_cancelled()
         if self.fail_dispatch:
             raise ApplicationError(
                 "no qualified engineer within 200 km",
@@ -96,4 +107,13 @@ class FakeActivities:
 
     @activity.defn(name=c.ACTIVITY_RECORD_WAITING)
     async def record_waiting(self, step: WaitingStep) -> None:
+        if self.fail_record_waiting:
+            raise ApplicationError("read model unavailable", type="DatabaseUnavailable")
         self.waiting.append(step)
+
+
+async def _heartbeat_until_cancelled() -> None:
+    """An activity that never finishes on its own: it ends when Temporal cancels it."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(0.2)

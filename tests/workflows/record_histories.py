@@ -3,6 +3,11 @@
 
 Re-record only on purpose (a deliberate, `workflow.patched`-gated interpreter change): the
 point of the stored files is that today's interpreter must replay yesterday's orders.
+
+Each scenario writes `<name>.json`, the history of the order's first run; an order that
+continued as new also writes `<name>.run2.json`, ..., and a child order (sub-pipeline)
+`<name>.child1.json`. Scenarios marked `time_skipping` run on the time-skipping test server
+(SLAs and timers of hours or days); the others on the dev server.
 """
 
 from __future__ import annotations
@@ -10,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import SEARCH_KEYS, TEMPORAL
-from tests.workflows.fakes import FakeActivities
+from tests.conftest import SEARCH_KEYS, TEMPORAL, TEST_SERVER
+from tests.workflows.fakes import ENGINEER_USER, FakeActivities
 from tests.workflows.support import (
     SERVICE_OK,
     SIGNOFF_OK,
@@ -26,19 +37,89 @@ from tests.workflows.support import (
     start_order,
     submit,
     wait_for_step,
+    wait_until,
 )
-from tests.workflows.test_flow_nodes import PARALLEL
+from tests.workflows.test_flow_nodes import LOOP, PARALLEL
 from worker import build_worker
-from workflows.contracts import Cancellation
+from workflows.contracts import Cancellation, Reassignment
 from workflows.interpreter import WorkOrderWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
-async def ac_repair_with_parts(client: Client, queue: str) -> WorkflowHandle:
-    handle = await start_order(
-        client, load_example("ac-repair"), queue, variables={"fault": "ac_leak"}
+@dataclass
+class Rig:
+    """What a scenario drives its order with: a server, a task queue and the worker's fakes."""
+
+    env: WorkflowEnvironment
+    queue: str
+    fakes: FakeActivities
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+
+ScenarioFn = Callable[[Rig], Awaitable[WorkflowHandle[Any, Any]]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    run: ScenarioFn
+    time_skipping: bool = False
+    fakes: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.run.__name__
+
+
+SCENARIOS: list[Scenario] = []
+
+
+def scenario(*, time_skipping: bool = False, **fakes: bool) -> Callable[[ScenarioFn], ScenarioFn]:
+    """Registers a scenario; `fakes` are FakeActivities flags (e.g. fail_dispatch=True)."""
+
+    def register(run: ScenarioFn) -> ScenarioFn:
+        SCENARIOS.append(Scenario(run, time_skipping, fakes))
+        return run
+
+    return register
+
+
+async def until(check: Callable[[], object], timeout: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition never held")
+        await asyncio.sleep(0.05)
+
+
+async def ac_repair_order(rig: Rig, fault: str = "x") -> WorkflowHandle[Any, Any]:
+    return await start_order(
+        rig.client, load_example("ac-repair"), rig.queue, variables={"fault": fault}
     )
+
+
+async def finish_ac_repair(handle: WorkflowHandle[Any, Any], engineer: str = ENGINEER_USER) -> None:
+    """Service (by `engineer`) and sign-off, then the order completes."""
+    await submit(handle, "service", SERVICE_OK, user=engineer)
+    await wait_for_step(handle, "signoff")
+    await submit(handle, "signoff", SIGNOFF_OK)
+    await handle.result()
+
+
+def one_task(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """A pipeline of one human task (`node` adds to it), then the end."""
+    return [{"id": "step", "type": "task", "next": "end", **node}, {"id": "end", "type": "end"}]
+
+
+# ---- the first four (recorded before the patches, except the last) ---------------------
+
+
+@scenario()
+async def ac_repair_with_parts(rig: Rig) -> WorkflowHandle[Any, Any]:
+    handle = await ac_repair_order(rig, fault="ac_leak")
     await wait_for_step(handle, "service")
     await submit(handle, "service", {**SERVICE_OK, "parts_needed": True})
     await wait_for_step(handle, "parts_fitting")
@@ -49,8 +130,9 @@ async def ac_repair_with_parts(client: Client, queue: str) -> WorkflowHandle:
     return handle
 
 
-async def parallel_branches(client: Client, queue: str) -> WorkflowHandle:
-    handle = await start_order(client, definition(PARALLEL), queue)
+@scenario()
+async def parallel_branches(rig: Rig) -> WorkflowHandle[Any, Any]:
+    handle = await start_order(rig.client, definition(PARALLEL), rig.queue)
     await wait_for_step(handle, "inspect")
     await submit(handle, "order_parts", {"sku": "CMP-1"})
     await submit(handle, "inspect", {"ok": True})
@@ -58,44 +140,237 @@ async def parallel_branches(client: Client, queue: str) -> WorkflowHandle:
     return handle
 
 
-async def cancelled_in_service(client: Client, queue: str) -> WorkflowHandle:
-    handle = await start_order(client, load_example("ac-repair"), queue, variables={"fault": "x"})
+@scenario()
+async def cancelled_in_service(rig: Rig) -> WorkflowHandle[Any, Any]:
+    handle = await ac_repair_order(rig)
     await wait_for_step(handle, "service")
     await handle.signal(WorkOrderWorkflow.cancel, Cancellation(reason="客户取消", by="dispatcher"))
     await handle.result()
     return handle
 
 
-async def ac_repair_step_answers_next(client: Client, queue: str) -> WorkflowHandle:
+@scenario()
+async def ac_repair_step_answers_next(rig: Rig) -> WorkflowHandle[Any, Any]:
     """The same order after the patches `step-answer-shows-next` and
     `read-model-shows-waiting-steps` (their markers in the history)."""
-    return await ac_repair_with_parts(client, queue)
+    return await ac_repair_with_parts(rig)
 
 
-SCENARIOS = [
-    ac_repair_with_parts,
-    parallel_branches,
-    cancelled_in_service,
-    ac_repair_step_answers_next,
-]
+# ---- recorded before the move into domain packages --------------------------------------
+
+
+@scenario(hang_dispatch=True)
+async def cancelled_during_activity(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Cancelled while the dispatch activity (under its SLA) is still running."""
+    handle = await ac_repair_order(rig)
+    await until(lambda: rig.fakes.calls["dispatch"])
+    await handle.signal(WorkOrderWorkflow.cancel, Cancellation(reason="重复报修", by="dispatcher"))
+    await handle.result()
+    return handle
+
+
+@scenario(fail_dispatch=True)
+async def failed_on_business_rule(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Dispatch raises a non-retryable BusinessRuleViolation: the order fails."""
+    handle = await ac_repair_order(rig)
+    with suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+@scenario(fail_record_waiting=True)
+async def record_waiting_fails(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """The read-model local activity fails all five tries at the service step.
+
+    As recorded, the order then fails (DatabaseUnavailable, without close_order): the local
+    activity's ApplicationError is not the ActivityError `_record_waiting` catches.
+    """
+    handle = await ac_repair_order(rig)
+    with suppress(WorkflowFailureError):
+        await handle.result()
+    return handle
+
+
+@scenario()
+async def reassigned_by_signal(rig: Rig) -> WorkflowHandle[Any, Any]:
+    handle = await ac_repair_order(rig)
+    await wait_for_step(handle, "service")
+    moved_to = "engineer_bj_02"
+    await handle.signal(
+        WorkOrderWorkflow.reassign,
+        Reassignment(node_id="service", user_id=moved_to, by="dispatcher"),
+    )
+    await wait_until(handle, lambda s: s.active[0].assignee == moved_to)
+    await finish_ac_repair(handle, engineer=moved_to)
+    return handle
+
+
+@scenario()
+async def continues_as_new(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """A loop that continues as new twice (three runs) before its last visit completes it."""
+    handle = await start_order(
+        rig.client, definition(LOOP), rig.queue, continue_as_new_after_events=20
+    )
+    visit = 1
+    while True:
+        current = await wait_until(
+            handle, lambda s, n=visit: any(a.node_id == "visit" and a.visit == n for a in s.active)
+        )
+        done = current.runs >= 3
+        await submit(handle, "visit", {"fixed": done})
+        if done:
+            break
+        visit += 1
+    await handle.result()
+    return handle
+
+
+@scenario()
+async def subpipeline_child_order(rig: Rig) -> WorkflowHandle[Any, Any]:
+    child = definition(
+        [
+            {
+                "id": "check",
+                "type": "task",
+                "next": "stop",
+                "form": [{"name": "passed", "type": "boolean"}],
+            },
+            {"id": "stop", "type": "end"},
+        ],
+        key="inspection",
+        variables=[{"name": "serial", "type": "text"}],
+    )
+    parent = definition(
+        [
+            {
+                "id": "sub",
+                "type": "subpipeline",
+                "next": "stop",
+                "params": {
+                    "definition": "inspection",
+                    "inputs": {"serial": "'SN-' + order.region"},
+                },
+            },
+            {"id": "stop", "type": "end"},
+        ]
+    )
+    handle = await start_order(rig.client, parent, rig.queue, subdefinitions={"inspection": child})
+    waiting = await wait_until(handle, lambda s: bool(s.active and s.active[0].child_workflow_id))
+    child_handle = rig.client.get_workflow_handle(waiting.active[0].child_workflow_id or "")
+    await wait_for_step(child_handle, "check")
+    await submit(child_handle, "check", {"passed": True})
+    await handle.result()
+    return handle
+
+
+@scenario(time_skipping=True)
+async def timer_waits(rig: Rig) -> WorkflowHandle[Any, Any]:
+    nodes = [
+        {"id": "cool_down", "type": "timer", "params": {"duration": "P3D"}, "next": "end"},
+        {"id": "end", "type": "end"},
+    ]
+    handle = await start_order(rig.client, definition(nodes), rig.queue)
+    await handle.result()  # the test server skips the three days
+    return handle
+
+
+@scenario(time_skipping=True)
+async def sla_breach_notifies(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """ac-repair's service SLA (PT24H, notify) breaches; the engineer finishes after."""
+    handle = await ac_repair_order(rig)
+    await wait_for_step(handle, "service")
+    await rig.env.sleep(timedelta(hours=25))
+    await wait_until(handle, lambda s: bool(s.breaches))
+    await finish_ac_repair(handle)
+    return handle
+
+
+@scenario(time_skipping=True)
+async def sla_breach_escalates(rig: Rig) -> WorkflowHandle[Any, Any]:
+    sla = {"within": "P2D", "on_breach": "escalate", "escalate_to": "region_manager"}
+    nodes = one_task({"assignee": {"kind": "user", "value": ENGINEER_USER}, "sla": sla})
+    handle = await start_order(rig.client, definition(nodes), rig.queue)
+    await wait_for_step(handle, "step")
+    await rig.env.sleep(timedelta(days=2, minutes=1))
+    await wait_until(handle, lambda s: bool(s.breaches))
+    await submit(handle, "step", {}, user="region_mgr_huabei", roles=["region_manager"])
+    await handle.result()
+    return handle
+
+
+@scenario(time_skipping=True)
+async def sla_breach_reassigns(rig: Rig) -> WorkflowHandle[Any, Any]:
+    sla = {"within": "PT4H", "on_breach": "reassign", "reassign_to": "engineer_bj_02"}
+    nodes = one_task({"assignee": {"kind": "user", "value": ENGINEER_USER}, "sla": sla})
+    handle = await start_order(rig.client, definition(nodes), rig.queue)
+    await wait_for_step(handle, "step")
+    await rig.env.sleep(timedelta(hours=5))
+    await wait_until(handle, lambda s: bool(s.breaches))
+    await submit(handle, "step", {}, user="engineer_bj_02")
+    await handle.result()
+    return handle
+
+
+# ---- recording ------------------------------------------------------------------------
+
+
+async def record(client: Client, stem: str, workflow_id: str, run_id: str) -> None:
+    """Writes the history of this run, of the runs it continued as, and of its children."""
+    run = 1
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        name = stem if run == 1 else f"{stem}.run{run}"
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        print(f"recorded {name}: {len(history.events)} events")
+        children = [
+            e.child_workflow_execution_started_event_attributes.workflow_execution
+            for e in history.events
+            if e.HasField("child_workflow_execution_started_event_attributes")
+        ]
+        for i, child in enumerate(children, 1):
+            await record(client, f"{name}.child{i}", child.workflow_id, child.run_id)
+        last = history.events[-1]
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+        run += 1
+
+
+async def start_server(time_skipping: bool) -> WorkflowEnvironment:
+    if not time_skipping:
+        return await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(TEMPORAL),
+            data_converter=pydantic_data_converter,
+            search_attributes=SEARCH_KEYS,
+        )
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    # The test server knows no custom search attributes until they are added.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in SEARCH_KEYS},
+        )
+    )
+    return env
 
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(TEMPORAL),
-        data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_KEYS,
-    )
-    async with env:
-        queue = f"record-{uuid.uuid4()}"
-        async with build_worker(env.client, task_queue=queue, activities=FakeActivities().all()):
-            chosen = set(sys.argv[1:])
-            for scenario in [s for s in SCENARIOS if not chosen or s.__name__ in chosen]:
-                handle = await scenario(env.client, queue)
-                history = await handle.fetch_history()
-                (HISTORIES / f"{scenario.__name__}.json").write_text(history.to_json())
-                print(f"recorded {scenario.__name__}: {len(history.events)} events")
+    chosen = set(sys.argv[1:])
+    unknown = chosen - {s.name for s in SCENARIOS}
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    async with AsyncExitStack() as stack:
+        servers: dict[bool, WorkflowEnvironment] = {}
+        for s in [s for s in SCENARIOS if not chosen or s.name in chosen]:
+            if s.time_skipping not in servers:
+                server = await start_server(s.time_skipping)
+                servers[s.time_skipping] = await stack.enter_async_context(server)
+            rig = Rig(servers[s.time_skipping], f"record-{uuid.uuid4()}", FakeActivities(**s.fakes))
+            async with build_worker(rig.client, task_queue=rig.queue, activities=rig.fakes.all()):
+                handle = await s.run(rig)
+            assert handle.result_run_id is not None
+            await record(rig.client, s.name, handle.id, handle.result_run_id)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any, get_args
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -12,7 +13,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from worker import sandbox_runner
+from workflows import constants as c
 from workflows.interpreter import PATCH_READ_MODEL_WAITING, PATCH_STEP_ANSWER_SHOWS_NEXT
+from workflows.nodes import NODE_TYPES, Sla
 from workflows.registry import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -22,6 +25,10 @@ def test_histories_are_recorded() -> None:
     assert len(HISTORIES) >= 3
 
 
+def decoded(payload: dict[str, Any]) -> Any:
+    return json.loads(base64.b64decode(payload["data"]))
+
+
 def patches_in(path: Path) -> set[str]:
     """The patch ids whose markers a recorded history holds."""
     found = set()
@@ -29,7 +36,7 @@ def patches_in(path: Path) -> set[str]:
         marker = event.get("markerRecordedEventAttributes")
         if marker and marker.get("markerName") == "core_patch":
             for payload in marker["details"]["patch-data"]["payloads"]:
-                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+                found.add(decoded(payload)["id"])
     return found
 
 
@@ -50,3 +57,54 @@ async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def facts_of(path: Path) -> set[str]:
+    """What a recorded history shows: its event types, signals, activities, the node types
+    its completed order visited and the SLA breach actions it took."""
+    found = set()
+    for event in json.loads(path.read_text())["events"]:
+        found.add(event["eventType"].removeprefix("EVENT_TYPE_"))
+        if started := event.get("workflowExecutionStartedEventAttributes"):
+            if decoded(started["input"]["payloads"][0]).get("resume"):
+                found.add("resumed")
+            if "parentWorkflowExecution" in started:
+                found.add("child")
+        if signal := event.get("workflowExecutionSignaledEventAttributes"):
+            found.add(f"signal:{signal['signalName']}")
+        if scheduled := event.get("activityTaskScheduledEventAttributes"):
+            found.add(f"activity:{scheduled['activityType']['name']}")
+        marker = event.get("markerRecordedEventAttributes")
+        if marker and marker["markerName"] == "core_local_activity":
+            local = decoded(marker["details"]["data"]["payloads"][0])["activity_type"]
+            found.add(f"activity:{local}" + (":failed" if "failure" in marker else ""))
+        if completed := event.get("workflowExecutionCompletedEventAttributes"):
+            result = decoded(completed["result"]["payloads"][0])
+            found |= {f"node:{entry['node_type']}" for entry in result["timeline"]}
+            found |= {f"breach:{breach['action']}" for breach in result["breaches"]}
+    return found
+
+
+def test_histories_cover_every_node_type_and_behaviour() -> None:
+    """Replay is evidence only for what was recorded: every node type (visited by a completed
+    order), every activity, every SLA breach action, and the interpreter's other paths."""
+    expected = (
+        {f"node:{tag}" for tag in NODE_TYPES}
+        | {f"activity:{name}" for name in c.ALL_ACTIVITIES}
+        | {f"breach:{action}" for action in get_args(Sla.model_fields["on_breach"].annotation)}
+        | {
+            "signal:cancel",
+            "signal:reassign",
+            "ACTIVITY_TASK_CANCEL_REQUESTED",  # cancelled while an activity ran
+            "WORKFLOW_EXECUTION_FAILED",
+            f"activity:{c.ACTIVITY_RECORD_WAITING}:failed",
+            "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+            "resumed",  # a run that continued an earlier one
+            "CHILD_WORKFLOW_EXECUTION_COMPLETED",
+            "child",  # the child order's own history
+            "TIMER_FIRED",
+            "WORKFLOW_EXECUTION_UPDATE_COMPLETED",
+        }
+    )
+    covered = set().union(*(facts_of(p) for p in HISTORIES))
+    assert expected - covered == set()
