@@ -9,6 +9,12 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 TASK_QUEUE = "servflow"
 INTERPRETER_WORKFLOW = "WorkOrder"
 
+# The interpreter's message handlers: the API calls them by these names.
+UPDATE_SUBMIT_STEP = "submit_step"
+SIGNAL_CANCEL = "cancel"
+SIGNAL_REASSIGN = "reassign"
+QUERY_STATE = "state"
+
 # Activity names, one per automatic node type, plus the one that closes an order whose
 # last step was human (no activity left to carry the final read-model write).
 ACTIVITY_REPORT = "report"
@@ -27,13 +33,19 @@ ALL_ACTIVITIES = (
     ACTIVITY_RECORD_WAITING,
 )
 
+# Failure types (`ApplicationError.type`): activities raise the first two for business
+# failures, never retried; an order that fails ends with the third.
+ERROR_BUSINESS_RULE = "BusinessRuleViolation"
+ERROR_INVALID_INPUT = "InvalidInput"
+ERROR_ORDER_FAILED = "OrderFailed"
+
 ACTIVITY_START_TO_CLOSE = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=0,  # business failures are non-retryable ApplicationErrors
-    non_retryable_error_types=["BusinessRuleViolation", "InvalidInput"],
+    non_retryable_error_types=[ERROR_BUSINESS_RULE, ERROR_INVALID_INPUT],
 )
 
 # The read model's copy of a waiting step is a convenience: a few quick tries, then the

@@ -7,6 +7,7 @@ the activities and the tests share one set of models.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,27 @@ OrderStatus = Literal[
     "cancelled",
     "failed",
 ]
+
+ROLE_PREFIX = "role:"
+"""Marks an assignee that is a role rather than a user id: `role:region_manager`."""
+
+
+def role_assignee(role: str) -> str:
+    """The assignee that stands for everyone holding `role`."""
+    return f"{ROLE_PREFIX}{role}"
+
+
+def assignee_role(assignee: str) -> str | None:
+    """The role an assignee stands for, or None when it names a user."""
+    return assignee.removeprefix(ROLE_PREFIX) if assignee.startswith(ROLE_PREFIX) else None
+
+
+class StepRefusal(StrEnum):
+    """Why the `submit_step` Update refused a submission (its `ApplicationError.type`)."""
+
+    NOT_ACTIVE = "StepNotActive"
+    ACTOR_NOT_ALLOWED = "ActorNotAllowed"
+    FORM_INVALID = "FormInvalid"
 
 
 class Actor(BaseModel):

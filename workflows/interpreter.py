@@ -32,18 +32,18 @@ with workflow.unsafe.imports_passed_through():
         StartOrderInput,
         StepAccepted,
         StepInput,
+        StepRefusal,
         StepResult,
         StepSubmission,
         TimelineEntry,
         WaitingStep,
+        role_assignee,
     )
     from workflows.expressions import ExpressionError, evaluate
     from workflows.forms import check_submission
     from workflows.nodes import BaseNode
     from workflows.nodes.flow import EndNode
 
-# Nodes that pass in an instant; search attributes are refreshed only where an order waits.
-_INSTANT = frozenset({"decision", "join", "parallel", "end"})
 # Patch ids (workflow.patched): orders started before a change replay on the old path.
 PATCH_STEP_ANSWER_SHOWS_NEXT = "step-answer-shows-next"
 PATCH_READ_MODEL_WAITING = "read-model-shows-waiting-steps"
@@ -142,8 +142,8 @@ class WorkOrderWorkflow:
             assignee=self._assignee_label(node),
             sla_deadline=deadline,
         )
-        if node.type not in _INSTANT:
-            self._publish_progress()
+        if not node.transient:
+            self._publish_progress()  # refreshed only where an order waits
         self._timeline.append(entry)
         try:
             if isinstance(node, EndNode):
@@ -157,7 +157,7 @@ class WorkOrderWorkflow:
         if node.status_on_complete is not None:
             self._status = node.status_on_complete  # type: ignore[assignment]
         entry.completed_at = workflow.now()
-        if node.activity is None and not node.human and node.type not in _INSTANT:
+        if node.activity is None and not node.human and not node.transient:
             self._unrecorded.append(entry)
         if isinstance(node, EndNode):
             self._publish_progress()
@@ -172,9 +172,9 @@ class WorkOrderWorkflow:
         result = await self._call_activity(node.activity, node, status=status, final=final)
         self._variables[node.id] = result.output
         self._timeline[self._entry_index(node)].outcome = result.summary
-        if node.type == "dispatch":
-            self._engineer = self._engineer_of(result.output)
-        if node.type == "report":
+        if node.assigns_engineer:
+            self._engineer = node.engineer_in(result.output)
+        if node.places_order:
             self._publish_placement(result.output)
         if final:
             self._closed = True
@@ -249,10 +249,8 @@ class WorkOrderWorkflow:
         assert node.sla is not None
         sla, active = node.sla, self._active[node.id]
         detail = ""
-        roles = list(sla.notify)
         if sla.on_breach == "escalate":
             self._escalated_to[node.id] = sla.escalate_to
-            roles.append(sla.escalate_to)
             detail = f"escalated to {sla.escalate_to}"
         elif sla.on_breach == "reassign":
             self._assignments[node.id] = sla.reassign_to
@@ -270,21 +268,16 @@ class WorkOrderWorkflow:
             detail=detail,
         )
         self._breaches.append(breach)
-        if roles:
-            message = f"SLA breached: order {self._input.order_id}, step {node.name or node.id}"
-            params = {
-                "channel": "wecom",
-                "to_roles": roles,
-                "message": message,
-                "to_assignee": False,
-            }
+        message = f"SLA breached: order {self._input.order_id}, step {node.name or node.id}"
+        params = sla.breach_notice(message)
+        if params is not None:
             await self._call_activity(
                 c.ACTIVITY_NOTIFY, node, status=self._status, params=params, key_suffix="sla"
             )
 
     # ---- signals, updates, queries -------------------------------------------------------
 
-    @workflow.update(name="submit_step")
+    @workflow.update(name=c.UPDATE_SUBMIT_STEP)
     async def submit_step(self, submission: StepSubmission) -> StepAccepted:
         # Two submissions can pass their validators in the same activation: re-check here.
         self._check_submission(submission)
@@ -324,7 +317,7 @@ class WorkOrderWorkflow:
     def _validate_submit_step(self, submission: StepSubmission) -> None:
         self._check_submission(submission)
 
-    @workflow.signal(name="cancel")
+    @workflow.signal(name=c.SIGNAL_CANCEL)
     def cancel(self, request: Cancellation) -> None:
         if self._cancel is not None or (self._main is not None and self._main.done()):
             return
@@ -332,13 +325,13 @@ class WorkOrderWorkflow:
         if self._main is not None:
             self._main.cancel()
 
-    @workflow.signal(name="reassign")
+    @workflow.signal(name=c.SIGNAL_REASSIGN)
     def reassign(self, request: Reassignment) -> None:
         self._assignments[request.node_id] = request.user_id
         if request.node_id in self._active:
             self._active[request.node_id].assignee = request.user_id
 
-    @workflow.query(name="state")
+    @workflow.query(name=c.QUERY_STATE)
     def state(self) -> OrderState:
         return OrderState(
             order_id=self._input.order_id,
@@ -360,21 +353,21 @@ class WorkOrderWorkflow:
         if node is None or not node.human:
             raise ApplicationError(
                 f"'{submission.node_id}' is not a human step of this order",
-                type="StepNotActive",
+                type=StepRefusal.NOT_ACTIVE,
                 non_retryable=True,
             )
         if submission.node_id not in self._active or submission.node_id in self._submitted:
             waiting = ", ".join(n for n, a in self._active.items() if a.human) or "none"
             raise ApplicationError(
                 f"step '{submission.node_id}' is not waiting for input (waiting: {waiting})",
-                type="StepNotActive",
+                type=StepRefusal.NOT_ACTIVE,
                 non_retryable=True,
             )
         if not self._actor_allowed(node, submission.actor):
             raise ApplicationError(
                 f"user '{submission.actor.user_id}' may not complete step '{node.id}'"
                 f" (assigned to {self._assignee_label(node) or 'nobody'})",
-                type="ActorNotAllowed",
+                type=StepRefusal.ACTOR_NOT_ALLOWED,
                 non_retryable=True,
             )
         _, errors = check_submission(node.form_fields(), submission.data)
@@ -383,7 +376,7 @@ class WorkOrderWorkflow:
                 f"the form of step '{node.id}' has errors: "
                 + "; ".join(f"{k} {v}" for k, v in errors.items()),
                 errors,
-                type="FormInvalid",
+                type=StepRefusal.FORM_INVALID,
                 non_retryable=True,
             )
 
@@ -416,7 +409,7 @@ class WorkOrderWorkflow:
         if rule.kind == "dispatched_engineer":
             return self._engineer or ""
         if rule.kind == "role":
-            return f"role:{rule.value}"
+            return role_assignee(rule.value)
         if rule.kind == "user":
             return rule.value
         try:
@@ -424,16 +417,11 @@ class WorkOrderWorkflow:
         except ExpressionError:
             return ""
 
-    @staticmethod
-    def _engineer_of(output: dict[str, Any]) -> str | None:
-        engineer = output.get("engineer_user_id") or output.get("engineer_id")
-        return str(engineer) if engineer is not None else None
-
     def _latest_engineer(self) -> str | None:
         engineer = None
         for node in self._definition.nodes:
-            if node.type == "dispatch" and isinstance(self._variables.get(node.id), dict):
-                engineer = self._engineer_of(self._variables[node.id]) or engineer
+            if node.assigns_engineer and isinstance(self._variables.get(node.id), dict):
+                engineer = node.engineer_in(self._variables[node.id]) or engineer
         return engineer
 
     def _entry_index(self, node: BaseNode) -> int:
@@ -580,7 +568,9 @@ class WorkOrderWorkflow:
         self._publish_progress()
         self._closed = False
         await self._close("failed")
-        raise ApplicationError(f"order failed: {message}", type="OrderFailed", non_retryable=True)
+        raise ApplicationError(
+            f"order failed: {message}", type=c.ERROR_ORDER_FAILED, non_retryable=True
+        )
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()

@@ -66,7 +66,7 @@ class FakeActivities:
         if self.fail_dispatch:
             raise ApplicationError(
                 "no qualified engineer within 200 km",
-                type="BusinessRuleViolation",
+                type=c.ERROR_BUSINESS_RULE,
                 non_retryable=True,
             )
         return StepResult(

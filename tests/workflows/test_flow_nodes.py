@@ -22,7 +22,8 @@ from tests.workflows.support import (
     wait_until,
 )
 from worker import build_worker
-from workflows.contracts import Cancellation, Reassignment, StartOrderInput
+from workflows import constants as c
+from workflows.contracts import Cancellation, Reassignment, StartOrderInput, StepRefusal
 from workflows.interpreter import WorkOrderWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -184,7 +185,8 @@ async def test_two_simultaneous_submissions_of_one_step_one_wins(
     refused = [o for o in outcomes if isinstance(o, WorkflowUpdateFailedError)]
     assert len(accepted) == 1 and len(refused) == 1
     assert (
-        isinstance(refused[0].cause, ApplicationError) and refused[0].cause.type == "StepNotActive"
+        isinstance(refused[0].cause, ApplicationError)
+        and refused[0].cause.type == StepRefusal.NOT_ACTIVE
     )
     current = await wait_for_step(handle, "signoff")
     services = [e for e in current.timeline if e.node_id == "service"]
@@ -257,7 +259,7 @@ async def test_cancel_sent_with_the_start_cancels_before_any_step(
         start,
         id=start.order_id,
         task_queue=task_queue,
-        start_signal="cancel",
+        start_signal=c.SIGNAL_CANCEL,
         start_signal_args=[Cancellation(reason="duplicate call", by="call-centre")],
     )
     result = await handle.result()

@@ -20,6 +20,8 @@ from tests.workflows.support import (
     submit,
     wait_for_step,
 )
+from workflows.contracts import ROLE_PREFIX, StepRefusal, assignee_role, role_assignee
+from workflows.nodes import NODE_TYPES
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -116,7 +118,7 @@ async def test_step_from_wrong_engineer_is_refused(client: Client, task_queue: s
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "service", SERVICE_OK, user="engineer_sh_07")
     cause = refused.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "ActorNotAllowed"
+    assert isinstance(cause, ApplicationError) and cause.type == StepRefusal.ACTOR_NOT_ALLOWED
     await handle.terminate()
 
 
@@ -128,7 +130,7 @@ async def test_step_not_active_is_refused(client: Client, task_queue: str) -> No
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "signoff", SIGNOFF_OK)
     assert isinstance(refused.value.cause, ApplicationError)
-    assert refused.value.cause.type == "StepNotActive"
+    assert refused.value.cause.type == StepRefusal.NOT_ACTIVE
     assert "service" in str(refused.value.cause)
     await handle.terminate()
 
@@ -143,7 +145,7 @@ async def test_invalid_form_is_refused_with_field_errors_and_not_recorded(
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await submit(handle, "service", {"diagnosis": 42, "colour": "red"})
     cause = refused.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "FormInvalid"
+    assert isinstance(cause, ApplicationError) and cause.type == StepRefusal.FORM_INVALID
     errors = cause.details[0]
     assert errors == {
         "diagnosis": "must be text",
@@ -205,3 +207,25 @@ async def test_order_started_without_region_is_placed_by_its_report(
     assert attributes.get(c.SA_REGION) == "华东"
     assert attributes.get(c.SA_OUTLET) == "bj-001"  # given at start: the report does not move it
     await handle.terminate()
+
+
+def test_role_assignee_and_assignee_role_round_trip() -> None:
+    assert ROLE_PREFIX == "role:"
+    assert role_assignee("region_manager") == "role:region_manager"
+    assert assignee_role(role_assignee("region_manager")) == "region_manager"
+    assert assignee_role(ENGINEER_USER) is None
+
+
+def test_node_types_declare_what_the_interpreter_asks_of_them() -> None:
+    def having(flag: str) -> set[str]:
+        return {tag for tag, cls in NODE_TYPES.items() if getattr(cls, flag)}
+
+    assert having("assigns_engineer") == {"dispatch"}
+    assert having("places_order") == {"report"}
+    assert having("transient") == {"decision", "parallel", "join", "end"}
+    assert {tag: cls.activity for tag, cls in NODE_TYPES.items() if cls.activity} == {
+        "report": c.ACTIVITY_REPORT,
+        "dispatch": c.ACTIVITY_DISPATCH,
+        "settlement": c.ACTIVITY_SETTLEMENT,
+        "notify": c.ACTIVITY_NOTIFY,
+    }

@@ -40,6 +40,8 @@ async def test_service_sla_breach_notifies_and_keeps_the_step(
         assert breached.active[0].node_id == "service"  # the step is not lost
         sla_notice = fakes.calls["notify"][-1]
         assert sla_notice.params["to_roles"] == ["outlet_manager", "region_manager"]
+        assert sla_notice.params["channel"] == "wecom"  # the default channel, as ever
+        assert sla_notice.params["to_assignee"] is False
         assert sla_notice.idempotency_key.endswith("/service/1/sla")
         await submit(handle, "service", SERVICE_OK)
         await wait_for_step(handle, "signoff")

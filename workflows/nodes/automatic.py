@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workflows.nodes.base import BaseNode, Runtime, node_type
+from workflows import constants as c
+from workflows.nodes.base import DEFAULT_CHANNEL, BaseNode, NotifyChannel, Runtime, node_type
 
 
 class _AutomaticNode(BaseNode):
@@ -31,8 +32,9 @@ class ReportParams(BaseModel):
 class ReportNode(_AutomaticNode):
     """Registers the order and its customer (creating the customer when new)."""
 
-    activity = "report"
+    activity = c.ACTIVITY_REPORT
     status_on_complete = "reported"
+    places_order = True
     outputs = ("order_no", "customer_id", "fault", "region", "region_name", "outlet")
     label_zh, label_en = "报修登记", "Report"
     type: Literal["report"]
@@ -52,12 +54,17 @@ class DispatchParams(BaseModel):
 class DispatchNode(_AutomaticNode):
     """Picks the outlet and engineer for the job, and records why."""
 
-    activity = "dispatch"
+    activity = c.ACTIVITY_DISPATCH
     status_on_complete = "dispatched"
+    assigns_engineer = True
     outputs = ("engineer_id", "outlet_id", "distance_km", "reason")
     label_zh, label_en = "智能派单", "Dispatch"
     type: Literal["dispatch"]
     params: DispatchParams = Field(default_factory=DispatchParams)
+
+    def engineer_in(self, output: dict[str, Any]) -> str | None:
+        engineer = output.get("engineer_user_id") or output.get("engineer_id")
+        return str(engineer) if engineer is not None else None
 
 
 class SettlementParams(BaseModel):
@@ -72,7 +79,7 @@ class SettlementParams(BaseModel):
 class SettlementNode(_AutomaticNode):
     """Prices the job from the region's table and records this milestone's payouts."""
 
-    activity = "settlement"
+    activity = c.ACTIVITY_SETTLEMENT
     status_on_complete = "settled"
     outputs = ("amount", "currency", "milestone", "share", "payouts")
     label_zh, label_en = "里程碑结算", "Milestone settlement"
@@ -83,7 +90,7 @@ class SettlementNode(_AutomaticNode):
 class NotifyParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: Literal["wecom", "sms", "email", "log"] = "wecom"
+    channel: NotifyChannel = DEFAULT_CHANNEL
     to_roles: list[str] = Field(default_factory=list)
     to_assignee: bool = Field(default=False, description="also tell the dispatched engineer")
     message: str = Field(min_length=1, max_length=2000, description="text; {order_id} etc.")
@@ -93,7 +100,7 @@ class NotifyParams(BaseModel):
 class NotifyNode(_AutomaticNode):
     """Sends a message (WeCom by default) to roles or the engineer."""
 
-    activity = "notify"
+    activity = c.ACTIVITY_NOTIFY
     outputs = ("notification_id",)
     label_zh, label_en = "通知", "Notify"
     type: Literal["notify"]

@@ -13,6 +13,10 @@ from workflows.forms import FormField
 
 NODE_ID = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
 
+NotifyChannel = Literal["wecom", "sms", "email", "log"]
+DEFAULT_CHANNEL: NotifyChannel = "wecom"
+"""The channel a message goes by when nothing names one (notify nodes, SLA breaches)."""
+
 
 class AssigneeRule(BaseModel):
     """Who may complete a step.
@@ -51,6 +55,9 @@ class Sla(BaseModel):
     escalate_to: str = Field(default="", description="role that takes over on escalate")
     reassign_to: str = Field(default="", description="user id that takes over on reassign")
 
+    # Not a setting of the format (yet): every breach message goes by the default channel.
+    breach_channel: ClassVar[NotifyChannel] = DEFAULT_CHANNEL
+
     @field_validator("within")
     @classmethod
     def _duration(cls, value: str) -> str:
@@ -60,6 +67,23 @@ class Sla(BaseModel):
     @property
     def duration(self) -> timedelta:
         return parse_duration(self.within)
+
+    def breach_notice(self, message: str) -> dict[str, Any] | None:
+        """The notify activity's params telling of a breach, or None when nobody is told.
+
+        Told are the roles in `notify` and, on `escalate`, the role that takes over.
+        """
+        roles = list(self.notify)
+        if self.on_breach == "escalate":
+            roles.append(self.escalate_to)
+        if not roles:
+            return None
+        return {
+            "channel": self.breach_channel,
+            "to_roles": roles,
+            "message": message,
+            "to_assignee": False,
+        }
 
 
 class Runtime(Protocol):
@@ -92,6 +116,14 @@ class BaseNode(BaseModel):
     outputs: ClassVar[tuple[str, ...]] = ()
     label_zh: ClassVar[str] = ""
     label_en: ClassVar[str] = ""
+    # What the interpreter asks of a node type instead of knowing types by name.
+    # `transient`: routes control without waiting itself (its branches may), so it is never
+    # shown as the order's current node nor recorded as a step in the read model.
+    # `assigns_engineer`: its output names the engineer that `dispatched_engineer` steps go
+    # to (see `engineer_in`). `places_order`: its output names the order's region and outlet.
+    transient: ClassVar[bool] = False
+    assigns_engineer: ClassVar[bool] = False
+    places_order: ClassVar[bool] = False
 
     id: str = Field(pattern=NODE_ID, description="unique within the definition")
     type: str
@@ -113,6 +145,10 @@ class BaseNode(BaseModel):
 
     def form_fields(self) -> list[FormField]:
         return []
+
+    def engineer_in(self, output: dict[str, Any]) -> str | None:
+        """The engineer this node's output names (asked only where `assigns_engineer`)."""
+        return None
 
     def needs_next(self) -> bool:
         return True

@@ -23,6 +23,7 @@ class Branch(BaseModel):
 class DecisionNode(BaseNode):
     """Takes the first branch whose `when` is true, else `default`."""
 
+    transient = True
     label_zh, label_en = "条件分支", "Decision"
     type: Literal["decision"]
     branches: list[Branch] = Field(min_length=1)
@@ -60,6 +61,7 @@ class DecisionNode(BaseNode):
 class ParallelNode(BaseNode):
     """Runs every branch at once; all of them meet again at `join`."""
 
+    transient = True
     label_zh, label_en = "并行分支", "Parallel fork"
     type: Literal["parallel"]
     branches: list[str] = Field(min_length=2, description="first node of each branch")
@@ -86,6 +88,7 @@ class ParallelNode(BaseNode):
 class JoinNode(BaseNode):
     """Where the branches of one parallel fork meet; waits for all of them."""
 
+    transient = True
     label_zh, label_en = "汇合", "Join"
     type: Literal["join"]
 
@@ -151,6 +154,7 @@ class EndNode(BaseNode):
     """Finishes the order."""
 
     status_on_complete = "completed"
+    transient = True
     label_zh, label_en = "结束", "End"
     type: Literal["end"]
 
