@@ -8,8 +8,8 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import dispatch, notify, orders, settlement, waiting
-from activities.common import ActivityDeps
+from activities import billing, dispatch, notify, orders
+from activities.support import ActivityDeps
 from workflows.constants import (
     ACTIVITY_CLOSE_ORDER,
     ACTIVITY_DISPATCH,
@@ -25,7 +25,7 @@ __all__ = ["ActivityDeps", "build_activities"]
 _IMPLEMENTATIONS: dict[str, Callable[[ActivityDeps, StepInput], StepResult]] = {
     ACTIVITY_REPORT: orders.report,
     ACTIVITY_DISPATCH: dispatch.dispatch,
-    ACTIVITY_SETTLEMENT: settlement.settlement,
+    ACTIVITY_SETTLEMENT: billing.settlement,
     ACTIVITY_NOTIFY: notify.notify,
     ACTIVITY_CLOSE_ORDER: orders.close_order,
 }
@@ -47,7 +47,7 @@ def _wrap(name: str, deps: ActivityDeps) -> Callable[..., Any]:
 def _record_waiting(deps: ActivityDeps) -> Callable[..., Any]:
     @activity.defn(name=ACTIVITY_RECORD_WAITING)
     async def record_waiting_activity(step: WaitingStep) -> None:
-        await asyncio.to_thread(waiting.record_waiting, deps, step)
+        await asyncio.to_thread(orders.record_waiting, deps, step)
 
     return record_waiting_activity
 

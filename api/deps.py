@@ -16,9 +16,16 @@ from temporalio.client import Client
 
 from api.security import decode_access_token
 from servflow.orders.watch import StepWatch
-from servflow.org import users
-from servflow.org.models import AppUser
-from servflow.org.repo import in_scope
+from servflow.org import service as org
+from servflow.org.rules import (
+    DESIGN_ROLES,
+    MANAGE_ROLES,
+    MASTER_DATA_ROLES,
+    MONEY_ROLES,
+    START_ROLES,
+    Principal,
+)
+from servflow.org.service import principal_of
 from servflow.platform.errors import Forbidden, Unauthorized
 from servflow.platform.security import hash_api_key
 from servflow.platform.settings import Settings
@@ -38,38 +45,6 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.step_watch = StepWatch(self.session_factory)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller; roles and scope always come from the store, never the body."""
-
-    id: int
-    username: str
-    display_name: str
-    roles: tuple[str, ...]
-    scope_path: str
-    via_api_key: bool = False
-    org_unit_id: int | None = None
-
-    def has(self, *roles: str) -> bool:
-        return any(role in self.roles for role in roles)
-
-    def sees(self, path: str) -> bool:
-        """True when the org unit at `path` lies within this caller's scope."""
-        return in_scope(path, self.scope_path)
-
-
-def principal_of(user: AppUser, *, via_api_key: bool = False) -> Principal:
-    return Principal(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        roles=tuple(user.roles),
-        scope_path=users.scope_path(user),
-        via_api_key=via_api_key,
-        org_unit_id=user.org_unit_id,
-    )
 
 
 class PrincipalCache:
@@ -156,11 +131,11 @@ async def current_user(
     def lookup() -> Principal:
         with ctx.session_factory() as session:
             if api_key:
-                user = users.user_by_api_key(session, key=api_key)
+                user = org.user_by_api_key(session, key=api_key)
                 if user is None:
                     raise Unauthorized("invalid or revoked API key (X-API-Key)")
                 return principal_of(user, via_api_key=True)
-            user = users.get_user(session, user_id=user_id)
+            user = org.get_user(session, user_id=user_id)
             if user is None or not user.is_active:
                 raise Unauthorized("the token's user no longer exists or is inactive")
             return principal_of(user)
@@ -184,12 +159,6 @@ def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 
     return check
 
-
-DESIGN_ROLES = ("designer", "hq_admin")
-START_ROLES = ("api_client", "dispatcher", "hq_admin", "region_manager", "outlet_manager")
-MANAGE_ROLES = ("dispatcher", "region_manager", "outlet_manager", "hq_admin")
-MONEY_ROLES = ("finance", "hq_admin", "region_manager")
-MASTER_DATA_ROLES = ("hq_admin", "region_manager")
 
 Designer = Annotated[Principal, Depends(require_roles(*DESIGN_ROLES))]
 Starter = Annotated[Principal, Depends(require_roles(*START_ROLES))]

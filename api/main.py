@@ -11,6 +11,7 @@ from temporalio.client import Client
 
 from api.deps import AppContext, PrincipalCache
 from api.errors import install_error_handlers
+from api.guards import install_guards
 from api.routes import (
     auth,
     definitions,
@@ -19,6 +20,7 @@ from api.routes import (
     node_templates,
     orders,
     settlements,
+    steps,
 )
 from api.security import load_secret
 from designer.routes import router as designer_router
@@ -75,7 +77,8 @@ def create_app(
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (auth, meta, definitions, node_templates, orders, settlements, masterdata):
+    install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
+    for module in (auth, meta, definitions, node_templates, orders, steps, settlements, masterdata):
         app.include_router(module.router)
     app.include_router(designer_router)
     return app

@@ -6,6 +6,7 @@ designer/static/build/); everything it does goes through the JSON API under /api
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,6 +16,9 @@ from fastapi.templating import Jinja2Templates
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 BUNDLE = STATIC / "build" / "designer.js"
+# Set for a dev build that emits source maps (designer/frontend/build.mjs); without it a
+# .map file is never served, even one an earlier dev build left in designer/static/.
+SOURCEMAPS_ENV = "SERVFLOW_DESIGNER_SOURCEMAPS"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 router = APIRouter(include_in_schema=False)
@@ -53,6 +57,7 @@ def designer_slash() -> RedirectResponse:
 def designer_static(path: str) -> FileResponse:
     """Files of the built bundle; nothing outside designer/static/ is ever served."""
     target = (STATIC / path).resolve()
-    if not target.is_file() or not target.is_relative_to(STATIC):
+    hidden = target.suffix == ".map" and os.environ.get(SOURCEMAPS_ENV) != "1"
+    if hidden or not target.is_file() or not target.is_relative_to(STATIC):
         raise HTTPException(status_code=404, detail="not found")
     return FileResponse(target, media_type=_MEDIA.get(target.suffix, "application/octet-stream"))

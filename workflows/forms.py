@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Literal
 
+import re2
 from pydantic import BaseModel, Field, model_validator
 
 FieldType = Literal[
@@ -14,6 +16,32 @@ FieldType = Literal[
 ]
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+MAX_PATTERN_LENGTH = 500
+"""Characters of a field's `pattern`; real ones (codes, phone numbers) are under 100."""
+MAX_PATTERN_INPUT = 10_000
+"""Longest text matched against a pattern when the field sets no max_length."""
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the designer, not logged
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> Any:
+    """The pattern compiled by RE2, whose matching is linear in the input: a submission
+    is checked inside a Temporal Update validator, where a backtracking engine could run
+    for seconds on `(a+)+$`. Raises ValueError saying why a pattern cannot be used."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise ValueError(f"pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode(errors="replace") if exc.args else str(exc)
+        raise ValueError(
+            f"pattern cannot be used ({detail}); backreferences and lookaround"
+            " such as (?=...) are not supported"
+        ) from None
+    except UnicodeError:
+        raise ValueError("pattern contains an unpaired surrogate character") from None
 
 
 class FormField(BaseModel):
@@ -40,11 +68,9 @@ class FormField(BaseModel):
             raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
         if (self.max_length is not None or self.pattern is not None) and self.type != "text":
             raise ValueError("max_length/pattern apply only to text fields")
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as exc:
-                raise ValueError(f"pattern does not compile: {exc}") from None
+        # The pattern itself is checked by validate.py (compile_pattern), not here: a
+        # stricter model would stop definitions already snapshotted in running orders
+        # from loading; at run time an unusable pattern refuses the submission instead.
         if self.type == "choice" and not self.choices:
             raise ValueError("a choice field needs at least one entry in choices")
         if self.choices and self.type != "choice":
@@ -108,15 +134,31 @@ def _check_reference(field: FormField, value: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+def _check_text(field: FormField, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, str):
+        return value, "must be text"
+    longest = field.max_length or (MAX_PATTERN_INPUT if field.pattern is not None else None)
+    if longest is not None and len(value) > longest:
+        return value, f"must be at most {longest} characters"
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value, "must be valid text (it has an unpaired surrogate character)"
+    if field.pattern is None:
+        return value, None
+    try:
+        pattern = compile_pattern(field.pattern)
+    except ValueError as exc:
+        return value, f"cannot be checked: the form's {exc}"
+    if pattern.fullmatch(value) is None:
+        return value, f"does not match the pattern {field.pattern}"
+    return value, None
+
+
 def _check_value(field: FormField, value: Any) -> tuple[Any, str | None]:
     if field.type == "text":
-        if not isinstance(value, str):
-            return value, "must be text"
-        if field.max_length is not None and len(value) > field.max_length:
-            return value, f"must be at most {field.max_length} characters"
-        if field.pattern is not None and not re.fullmatch(field.pattern, value):
-            return value, f"does not match the pattern {field.pattern}"
-        return value, None
+        return _check_text(field, value)
     if field.type == "number":
         return _check_number(field, value)
     if field.type == "money":

@@ -7,6 +7,8 @@ from typing import Any
 _ZH = {
     "invalid_definition": "流程定义必须是一个 JSON 对象",
     "invalid_field": "字段 {field} 不正确：{detail}",
+    "definition_too_large": "流程定义过大：{detail}",
+    "invalid_text": "{where} 含有未配对的代理字符，不是有效的文本",
     "invalid_node": "节点必须是包含 id 和 type 的对象",
     "invalid_setting": "节点「{node}」的设置 {field} 不正确：{detail}",
     "duplicate_id": "节点 ID「{node}」重复使用",
@@ -32,6 +34,7 @@ _ZH = {
     "sla_incomplete": "节点「{node}」的 SLA 超时动作缺少设置",
     "recursive_subpipeline": "节点「{node}」调用了流程自身「{target}」",
     "unknown_subpipeline": "节点「{node}」调用的流程「{target}」尚未发布",
+    "form_pattern_invalid": "节点「{node}」表单字段「{field}」的正则表达式无法使用：{detail}",
     "form_duplicate_field": "节点「{node}」的表单字段重复",
     "notify_no_recipient": "通知节点「{node}」没有接收人",
     "decision_has_next": "条件节点「{node}」应通过分支和默认分支流转，不能设置 next",

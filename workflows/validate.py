@@ -7,6 +7,7 @@ expressions against the variables the definition can have at run time.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -14,12 +15,26 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflows.definition import Definition, NodeTemplate, resolve_templates
-from workflows.expressions import CONSTANTS, ExpressionError, compile_expression
+from workflows.expressions import CONSTANTS, Expression, ExpressionError, compile_expression
+from workflows.forms import compile_pattern
 from workflows.messages import zh
 from workflows.nodes import NODE_TYPES, BaseNode
 from workflows.nodes.flow import EndNode, JoinNode, ParallelNode, SubpipelineNode
 
 ORDER_FIELDS = ("order_id", "region", "outlet", "priority", "customer")
+# Bounds of a definition, checked before anything expensive (template merging, models,
+# graph, expressions). The largest real pipelines have a few dozen nodes and a few
+# thousand values; these leave ample room while keeping validation and every snapshot
+# sent with an order small.
+MAX_NODES = 500
+MAX_VALUES = 100_000
+"""JSON values in all: every object member, list item and scalar."""
+MAX_DEPTH = 32
+MAX_TEXT = 1_000_000
+"""Characters of all strings (keys included) together."""
+_NODE_PATH = re.compile(r"^\$\.nodes\[(\d+)\]")
+MAX_TEXT_PROBLEMS = 20
+"""Unpaired surrogates reported, at most; one is enough to fix the source of them."""
 
 
 class Problem(BaseModel):
@@ -78,6 +93,116 @@ class _Collector:
                 node_id=node_id,
                 path=path,
             )
+        )
+
+
+def _printable(text: str) -> str:
+    """`text` safe to put into a JSON answer: unpaired surrogates shown as escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _has_surrogate(text: str) -> bool:
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_json(raw: Any, out: _Collector) -> tuple[int, int]:
+    """Count the values and characters of `raw`, without recursion, stopping at a bound.
+
+    A container's members are counted before they are queued, so a list of ten million
+    items stops the walk at once. Strings (and keys) holding an unpaired surrogate such as
+    "\\ud800" are reported: no JSON answer, database or Temporal payload can carry them.
+    """
+    values, chars = 1, 0
+    stack: list[tuple[Any, str, int]] = [(raw, "$", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            chars += len(value)
+            if _has_surrogate(value):
+                _bad_text(path, out)
+        elif isinstance(value, dict | list):
+            values += len(value)
+            if values > MAX_VALUES or chars > MAX_TEXT:
+                break
+            if depth >= MAX_DEPTH:
+                message = f"{path} nests deeper than {MAX_DEPTH} levels"
+                out.add("definition_too_large", path, message, detail=f"嵌套超过 {MAX_DEPTH} 层")
+                break
+            stack.extend(reversed(_members(value, path, depth + 1, out)))
+            chars += (
+                sum(len(k) for k in value if isinstance(k, str)) if isinstance(value, dict) else 0
+            )
+    return values, chars
+
+
+def _members(
+    value: dict[Any, Any] | list[Any], path: str, depth: int, out: _Collector
+) -> list[tuple[Any, str, int]]:
+    if isinstance(value, list):
+        return [(v, f"{path}[{i}]", depth) for i, v in enumerate(value)]
+    for key in value:
+        if isinstance(key, str) and _has_surrogate(key):
+            _bad_text(f"{path}.{_printable(key)}", out)
+    return [(v, f"{path}.{_printable(str(k))}", depth) for k, v in value.items()]
+
+
+def _bad_text(path: str, out: _Collector) -> None:
+    if sum(p.code == "invalid_text" for p in out.problems) < MAX_TEXT_PROBLEMS:
+        out.add(
+            "invalid_text",
+            path,
+            f"{path} contains an unpaired surrogate character, which is not valid text",
+            where=path,
+        )
+
+
+def _name_nodes_of_text_problems(raw: dict[str, Any], out: _Collector) -> None:
+    """Give a problem inside `$.nodes[i]` that node's id, when the id itself is valid text."""
+    nodes = raw.get("nodes")
+    for problem in out.problems:
+        found = _NODE_PATH.match(problem.path) if isinstance(nodes, list) else None
+        if found is None or problem.code != "invalid_text":
+            continue
+        node = nodes[int(found.group(1))] if isinstance(nodes, list) else None
+        node_id = node.get("id") if isinstance(node, dict) else None
+        if isinstance(node_id, str) and not _has_surrogate(node_id):
+            problem.node_id = node_id
+            problem.message = f"node '{node_id}': {problem.message}"
+            problem.message_zh = f"节点「{node_id}」：{problem.message_zh}"
+
+
+def _check_bounds(raw: dict[str, Any], out: _Collector) -> None:
+    """The definition's size and text, before any work that grows with its size."""
+    nodes = raw.get("nodes")
+    if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+        out.add(
+            "definition_too_large",
+            "$.nodes",
+            f"the definition has {len(nodes)} nodes; at most {MAX_NODES} are allowed",
+            detail=f"有 {len(nodes)} 个节点，最多允许 {MAX_NODES} 个",
+        )
+        return
+    values, chars = _walk_json(raw, out)
+    _name_nodes_of_text_problems(raw, out)
+    if values > MAX_VALUES:
+        out.add(
+            "definition_too_large",
+            "$",
+            f"the definition has more than {MAX_VALUES} values",
+            detail=f"超过 {MAX_VALUES} 个值",
+        )
+    elif chars > MAX_TEXT:
+        out.add(
+            "definition_too_large",
+            "$",
+            f"the definition has more than {MAX_TEXT} characters of text",
+            detail=f"文本超过 {MAX_TEXT} 个字符",
         )
 
 
@@ -345,6 +470,24 @@ def _fields_of(node: BaseNode) -> set[str] | None:
     return {f.name for f in node.form_fields()} | set(node.outputs)
 
 
+def _compiled_or_reported(
+    node: BaseNode, source: str, path: str, out: _Collector
+) -> Expression | None:
+    try:
+        return compile_expression(source)
+    except ExpressionError as exc:
+        shown = source if len(source) <= 80 else source[:77] + "..."  # sources can be huge
+        out.add(
+            "expression_invalid",
+            path,
+            f"node '{node.id}': expression '{shown}' {exc}",
+            node.id,
+            source=shown,
+            detail=str(exc),
+        )
+        return None
+
+
 def _check_expressions(
     header: dict[str, Any], parsed: list[tuple[int, BaseNode]], out: _Collector
 ) -> None:
@@ -360,17 +503,8 @@ def _check_expressions(
             )
         for suffix, source in node.expressions():
             path = f"$.nodes[{index}].{suffix}"
-            try:
-                expression = compile_expression(source)
-            except ExpressionError as exc:
-                out.add(
-                    "expression_invalid",
-                    path,
-                    f"node '{node.id}': expression '{source}' {exc}",
-                    node.id,
-                    source=source,
-                    detail=str(exc),
-                )
+            expression = _compiled_or_reported(node, source, path, out)
+            if expression is None:
                 continue
             for ref in expression.references:
                 head = ref[0]
@@ -407,6 +541,25 @@ def _check_expressions(
                         node.id,
                         name=".".join(ref[:2]),
                     )
+
+
+def _check_patterns(parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
+    """Form patterns must compile with RE2 (linear-time matching) and be short."""
+    for index, node in parsed:
+        for position, field in enumerate(node.form_fields()):
+            if field.pattern is None:
+                continue
+            try:
+                compile_pattern(field.pattern)
+            except ValueError as exc:
+                out.add(
+                    "form_pattern_invalid",
+                    f"$.nodes[{index}].form[{position}].pattern",
+                    f"node '{node.id}': form field '{field.name}': {exc}",
+                    node.id,
+                    field=field.name,
+                    detail=str(exc),
+                )
 
 
 def _check_references(
@@ -470,6 +623,9 @@ def validate_definition(
     if not isinstance(raw, dict):
         out.add("invalid_definition", "$", "a definition must be a JSON object")
         return ValidationReport(problems=out.problems)
+    _check_bounds(raw, out)
+    if out.problems:
+        return ValidationReport(problems=out.problems)
     resolved, template_problems = resolve_templates(raw, dict(templates or {}))
     for problem in template_problems:
         out.add(
@@ -485,6 +641,7 @@ def validate_definition(
     parsed, ids = _parse_nodes(raw_nodes, out)
     _check_graph(resolved, parsed, ids, out)
     _check_expressions(resolved, parsed, out)
+    _check_patterns(parsed, out)
     _check_references(resolved, parsed, known_definitions, out)
     if out.problems:
         return ValidationReport(problems=out.problems)

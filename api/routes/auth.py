@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.deps import CtxDep, CurrentUser, Principal, SessionDep, principal_of
 from api.schemas import ErrorBody, LoginRequest, Token, UserPublic
 from api.security import create_access_token
-from servflow.org import users
+from servflow.org import service as org
 from servflow.platform.errors import Unauthorized
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -30,7 +30,7 @@ def user_public(user: Principal) -> UserPublic:
 )
 def login(body: LoginRequest, session: SessionDep, ctx: CtxDep) -> Token:
     """Exchange a username and password for a bearer token."""
-    user = users.authenticate(session, username=body.username, password=body.password)
+    user = org.authenticate(session, username=body.username, password=body.password)
     if user is None:
         raise Unauthorized("wrong username or password")
     token = create_access_token(

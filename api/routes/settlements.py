@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import MoneyReader, SessionDep
 from api.schemas import ERRORS, Page, SettlementPublic
-from servflow.orders import service as svc
+from servflow.billing import service as billing
 
 router = APIRouter(prefix="/api", tags=["settlements"])
 
@@ -26,9 +26,9 @@ def read_settlements(
 ) -> Page[SettlementPublic]:
     """Settlements of orders in the caller's scope, newest first; `from`/`to` bound the
     time they were recorded (`to` exclusive)."""
-    rows, count = svc.search_settlements(
+    rows, count = billing.search_settlements(
         session,
-        user,
+        scope_path=user.scope_path,
         region=region,
         start=_aware(start),
         end=_aware(end),

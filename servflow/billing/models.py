@@ -57,6 +57,9 @@ class Settlement(Base):
     breakdown: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The order's scope when it was settled: finance lists money by it.
+    org_path: Mapped[str] = mapped_column(String(400), default="", server_default="", index=True)
+    region: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
 
     payouts: Mapped[list[Payout]] = relationship(back_populates="settlement", order_by="Payout.id")
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from servflow.billing.models import PriceTable
 from servflow.customers.models import Customer
-from servflow.customers.repo import link_or_create_customer
+from servflow.customers.service import link_or_create_customer
 from servflow.dispatch.models import Engineer
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.org.models import ApiKey, AppUser, OrgUnit

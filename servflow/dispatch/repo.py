@@ -1,12 +1,14 @@
-"""Engineers: who they are, where, what they may do, how busy they are."""
+"""Queries of engineers and dispatch decisions."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from collections.abc import Collection
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from servflow.dispatch.models import Engineer
-from servflow.org.models import OrgUnit
+from servflow.dispatch.models import DispatchDecision, Engineer
 
 
 def get_engineer(session: Session, *, engineer_id: int) -> Engineer | None:
@@ -21,23 +23,73 @@ def get_engineer_by_user(session: Session, *, user_id: int) -> Engineer | None:
     return session.scalar(select(Engineer).where(Engineer.user_id == user_id))
 
 
-def list_engineers(session: Session, *, under_path: str | None = None) -> list[Engineer]:
-    """Engineers with their outlet and user loaded, optionally those at or under a unit."""
+def list_engineers(
+    session: Session, *, outlet_ids: Collection[int] | None = None
+) -> list[Engineer]:
+    """Engineers with their outlet and user loaded; all, or those of the given outlets."""
     query = (
         select(Engineer)
-        .join(Engineer.outlet)
         .options(joinedload(Engineer.outlet), joinedload(Engineer.user))
         .order_by(Engineer.code)
     )
-    if under_path:
-        prefix = under_path.rstrip("/")
-        query = query.where(or_(OrgUnit.path == prefix, OrgUnit.path.startswith(prefix + "/")))
+    if outlet_ids is not None:
+        query = query.where(Engineer.outlet_id.in_(list(outlet_ids)))
     return list(session.scalars(query))
 
 
-def add_load(session: Session, *, engineer_id: int, delta: int) -> None:
+def change_load(session: Session, *, engineer_id: int, delta: int) -> None:
     """Changes an engineer's open-job count atomically; a release never goes below zero."""
     query = update(Engineer).where(Engineer.id == engineer_id)
     if delta < 0:
         query = query.where(Engineer.current_load >= -delta)
     session.execute(query.values(current_load=Engineer.current_load + delta))
+
+
+def take_slot_if_free(session: Session, *, engineer_id: int) -> bool:
+    """Raises the load only while the engineer is available and has room (one UPDATE, so a
+    concurrent dispatch that filled the last slot first makes this one fail)."""
+    taken = session.execute(
+        update(Engineer)
+        .where(
+            Engineer.id == engineer_id,
+            Engineer.current_load < Engineer.max_load,
+            Engineer.state == "available",
+        )
+        .values(current_load=Engineer.current_load + 1)
+    )
+    return taken.rowcount == 1  # type: ignore[attr-defined]
+
+
+def list_decisions(session: Session, *, order_id: str) -> list[DispatchDecision]:
+    return list(
+        session.scalars(
+            select(DispatchDecision)
+            .where(DispatchDecision.order_id == order_id)
+            .order_by(DispatchDecision.id)
+        )
+    )
+
+
+def visits_and_last_distance(session: Session, *, order_id: str) -> tuple[int, Decimal]:
+    """How many times the order was dispatched, and the latest decision's distance."""
+    count, last_id = session.execute(
+        select(func.count(DispatchDecision.id), func.max(DispatchDecision.id)).where(
+            DispatchDecision.order_id == order_id
+        )
+    ).one()
+    latest = session.get(DispatchDecision, last_id) if last_id is not None else None
+    distance = latest.distance_km if latest and latest.distance_km is not None else Decimal(0)
+    return int(count), distance
+
+
+def page_engineers(
+    session: Session, *, outlet_ids: Select[tuple[int]] | None, limit: int, offset: int
+) -> tuple[list[Engineer], int]:
+    """Engineers by code (outlet and user loaded) of the outlets `outlet_ids` selects (all
+    when None), and their count."""
+    query = select(Engineer).order_by(Engineer.code)
+    if outlet_ids is not None:
+        query = query.where(Engineer.outlet_id.in_(outlet_ids))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    loaded = query.options(joinedload(Engineer.outlet), joinedload(Engineer.user))
+    return list(session.scalars(loaded.limit(limit).offset(offset))), count

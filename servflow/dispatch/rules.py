@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-EARTH_RADIUS_KM = 6371.0088
+from servflow.platform.geo import haversine_km
 
 SKILL_LABELS = {
     "refrigeration": "制冷",
@@ -34,15 +33,6 @@ def normalize_skill(skill: str) -> str:
 def skill_label(skill: str) -> str:
     code = normalize_skill(skill)
     return SKILL_LABELS.get(code, code)
-
-
-def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
-    """Great-circle distance in km between two WGS-84 points."""
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi = phi2 - phi1
-    dlmb = math.radians(lng2 - lng1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from servflow.inventory.models import Part, StockLevel, Warehouse
@@ -37,5 +37,54 @@ def stock_for_part(session: Session, *, part_id: int) -> list[StockLevel]:
     return list(
         session.scalars(
             select(StockLevel).where(StockLevel.part_id == part_id).order_by(StockLevel.id)
+        )
+    )
+
+
+def page_warehouses(
+    session: Session, *, region_ids: Select[tuple[int]] | None, limit: int, offset: int
+) -> tuple[list[Warehouse], int]:
+    """Warehouses by code of the regions `region_ids` selects (all when None), and their
+    count."""
+    query = select(Warehouse).order_by(Warehouse.code)
+    if region_ids is not None:
+        query = query.where(Warehouse.region_id.in_(region_ids))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.limit(limit).offset(offset))), count
+
+
+def page_stock(
+    session: Session,
+    *,
+    region_ids: Select[tuple[int]] | None,
+    warehouse: str | None,
+    sku: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[tuple[StockLevel, Warehouse, Part]], int]:
+    """Stock levels with their warehouse and part, by warehouse code and SKU, of the
+    regions `region_ids` selects (all when None), of one warehouse and one SKU when given,
+    and their count."""
+    query = (
+        select(StockLevel, Warehouse, Part)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .join(Part, Part.id == StockLevel.part_id)
+        .order_by(Warehouse.code, Part.sku)
+    )
+    if region_ids is not None:
+        query = query.where(Warehouse.region_id.in_(region_ids))
+    if warehouse:
+        query = query.where(Warehouse.code == warehouse)
+    if sku:
+        query = query.where(Part.sku == sku)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.limit(limit).offset(offset)).tuples()
+    return list(rows), count
+
+
+def get_stock_level(session: Session, *, warehouse_id: int, part_id: int) -> StockLevel | None:
+    return session.scalar(
+        select(StockLevel).where(
+            StockLevel.warehouse_id == warehouse_id, StockLevel.part_id == part_id
         )
     )

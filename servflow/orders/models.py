@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from servflow.dispatch.models import Engineer
     from servflow.org.models import OrgUnit
 
-CLOSED_STATUSES = ("completed", "cancelled", "failed")
-
 
 class WorkOrder(Base):
     """Read model: one row per order (= Temporal workflow), kept current by activities.

@@ -1,4 +1,4 @@
-"""The work-order read model: reads for the API, writes for the activities."""
+"""Queries of the work-order read model (orders and their steps)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from servflow.billing.models import Settlement
-from servflow.dispatch.models import DispatchDecision
-from servflow.orders.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
-from servflow.platform.models import Counter
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.orders.rules import CLOSED_STATUSES
+from servflow.platform import counters
+from servflow.platform.scope import under
 from servflow.platform.sql import insert_ignore, upsert
 
 
@@ -43,10 +43,7 @@ def list_orders(
     """
     query = select(WorkOrder)
     if scope_path is not None:
-        prefix = scope_path.rstrip("/")
-        query = query.where(
-            or_(WorkOrder.org_path == prefix, WorkOrder.org_path.startswith(prefix + "/"))
-        )
+        query = query.where(under(WorkOrder.org_path, scope_path))
     if status:
         query = query.where(WorkOrder.status == status)
     if region:
@@ -74,27 +71,6 @@ def list_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
     )
 
 
-def list_settlements(session: Session, *, order_id: str) -> list[Settlement]:
-    return list(
-        session.scalars(
-            select(Settlement)
-            .options(joinedload(Settlement.payouts))
-            .where(Settlement.order_id == order_id)
-            .order_by(Settlement.id)
-        ).unique()
-    )
-
-
-def list_dispatch_decisions(session: Session, *, order_id: str) -> list[DispatchDecision]:
-    return list(
-        session.scalars(
-            select(DispatchDecision)
-            .where(DispatchDecision.order_id == order_id)
-            .order_by(DispatchDecision.id)
-        )
-    )
-
-
 def find_open_order(
     session: Session, *, customer_id: int, fault: str, exclude_order_id: str
 ) -> WorkOrder | None:
@@ -112,23 +88,10 @@ def find_open_order(
     )
 
 
-def next_counter(session: Session, *, name: str) -> int:
-    """Increments and returns the counter `name` (starting at 1) inside the caller's transaction."""
-    insert_ignore(session, Counter.__table__, [{"name": name, "value": 0}], conflict=["name"])  # type: ignore[arg-type]
-    return int(
-        session.execute(
-            update(Counter)
-            .where(Counter.name == name)
-            .values(value=Counter.value + 1)
-            .returning(Counter.value)
-        ).scalar_one()
-    )
-
-
 def next_order_no(session: Session, *, now: datetime) -> str:
     """The next order number of the day, e.g. "SF20261122-000123" (a per-day DB counter)."""
     day = now.strftime("%Y%m%d")
-    return f"SF{day}-{next_counter(session, name=f'order_no:{day}'):06d}"
+    return f"SF{day}-{counters.next_value(session, name=f'order_no:{day}'):06d}"
 
 
 def ensure_order(
@@ -193,3 +156,67 @@ def close_waiting_steps(session: Session, *, order_id: str, now: datetime, outco
         .where(WorkOrderStep.order_id == order_id, WorkOrderStep.completed_at.is_(None))
         .values(completed_at=now, outcome=outcome)
     )
+
+
+def move_open_order(
+    session: Session, *, order_id: str, node_id: str, status: str, now: datetime
+) -> bool:
+    """Sets where an open order stands (one UPDATE, which also takes SQLite's write lock or
+    PostgreSQL's row lock); False when there is no open row."""
+    moved = session.execute(
+        update(WorkOrder)
+        .where(WorkOrder.order_id == order_id, WorkOrder.completed_at.is_(None))
+        .values(current_node=node_id, status=status, updated_at=now)
+        .returning(WorkOrder.id)
+    ).all()
+    return bool(moved)
+
+
+def lock_order(session: Session, *, order_id: str) -> WorkOrder | None:
+    return session.scalar(select(WorkOrder).where(WorkOrder.order_id == order_id).with_for_update())
+
+
+def reassign_waiting_step(session: Session, *, order_id: str, node_id: str, assignee: str) -> None:
+    session.execute(
+        update(WorkOrderStep)
+        .where(
+            WorkOrderStep.order_id == order_id,
+            WorkOrderStep.node_id == node_id,
+            WorkOrderStep.completed_at.is_(None),
+        )
+        .values(assignee=assignee)
+    )
+
+
+def waiting_steps(
+    session: Session,
+    *,
+    username: str,
+    role_assignees: list[str],
+    scope_path: str = "",
+    engineer_id: int = 0,
+    limit: int,
+) -> list[tuple[WorkOrderStep, WorkOrder]]:
+    """Steps waiting on open orders, assigned to `username`, or to one of `role_assignees`
+    on an order under `scope_path` (or, given `engineer_id`, of that engineer), most urgent
+    order first."""
+    seen = (
+        WorkOrder.current_engineer_id == engineer_id
+        if engineer_id
+        else under(WorkOrder.org_path, scope_path)
+    )
+    query = (
+        select(WorkOrderStep, WorkOrder)
+        .join(WorkOrder, WorkOrder.order_id == WorkOrderStep.order_id)
+        .where(
+            WorkOrderStep.completed_at.is_(None),
+            WorkOrder.status.not_in(CLOSED_STATUSES),
+            or_(
+                WorkOrderStep.assignee == username,
+                and_(WorkOrderStep.assignee.in_(role_assignees), seen),
+            ),
+        )
+        .order_by(WorkOrder.priority, WorkOrderStep.started_at)
+        .limit(limit)
+    )
+    return [(step, order) for step, order in session.execute(query).tuples()]

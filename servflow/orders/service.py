@@ -1,76 +1,37 @@
-"""Work orders: where an order belongs, what it runs, and who may see or touch it.
-
-The pure parts (ids, fingerprints, variable checks) and the store parts run without
-Temporal; the routes in api.routes.orders add the Temporal calls.
-"""
+"""Work-order use cases: where an order belongs, what it runs, who may see it, and the
+report and close steps (the Temporal side lives in servflow.orders.engine)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, false, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from api.deps import Principal
-from servflow.billing.models import Settlement
+from servflow.customers import service as customers
 from servflow.definitions import repo as definition_repo
-from servflow.dispatch.repo import get_engineer_by_user
-from servflow.orders.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
-from servflow.org import repo as org
-from servflow.org.models import OrgUnit
-from servflow.platform.errors import Forbidden, Invalid
-from workflows.contracts import OrderState
+from servflow.definitions import service as definitions
+from servflow.dispatch import service as dispatch
+from servflow.orders import repo
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.org import service as org
+from servflow.org.rules import Principal
+from servflow.platform.effects import OrderChanges, OrderFacts, StepOutcome
+from servflow.platform.errors import BusinessRuleViolation, Forbidden, Invalid
+from servflow.platform.scope import in_scope, region_path
+from workflows.contracts import OrderState, StepInput, StepResult, role_assignee
 from workflows.definition import Definition
+from workflows.nodes.automatic import ReportParams
 from workflows.nodes.flow import SubpipelineNode
 
-ORDER_NAMESPACE = uuid.UUID("6f1c1f0e-3b7a-5d0e-9a51-5e7f1c0a0001")
-TEST_SUFFIX = "-test"
-_TYPE_CHECKS: dict[str, tuple[type, ...]] = {
-    "text": (str,),
-    "number": (int, float),
-    "money": (str, int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "list": (list,),
-}
+if TYPE_CHECKING:
+    from servflow.org.models import OrgUnit
 
-
-def order_id_for(username: str, idempotency_key: str | None) -> str:
-    """The order (= workflow) id: uuid5 of caller and key, so Temporal itself dedupes."""
-    if not idempotency_key:
-        return f"wo-{uuid.uuid4()}"
-    name = f"{username}/{idempotency_key}"
-    return f"wo-{uuid.uuid5(ORDER_NAMESPACE, name)}"
-
-
-def fingerprint(body: dict[str, Any]) -> str:
-    """A stable hash of a request body (key order does not matter)."""
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def check_variables(definition: Definition, variables: dict[str, Any]) -> dict[str, str]:
-    """Field errors for missing required variables and values of the wrong type."""
-    errors: dict[str, str] = {}
-    for decl in definition.variables:
-        value = variables.get(decl.name)
-        if value is None:
-            if decl.required and decl.default is None:
-                errors[f"variables.{decl.name}"] = "is required"
-            continue
-        allowed = _TYPE_CHECKS[decl.type]
-        wrong = not isinstance(value, allowed) or (
-            decl.type in ("number", "money") and isinstance(value, bool)
-        )
-        if wrong:
-            errors[f"variables.{decl.name}"] = f"must be of type {decl.type}"
-    return errors
+get_order = repo.get_order
+list_orders = repo.list_orders
+list_steps = repo.list_steps
 
 
 @dataclass(frozen=True)
@@ -198,35 +159,7 @@ def load_subdefinitions(session: Session, definition: Definition) -> dict[str, D
 
 
 def engineer_id_of(session: Session, user: Principal) -> int | None:
-    engineer = get_engineer_by_user(session, user_id=user.id)
-    return engineer.id if engineer else None
-
-
-def is_engineer_only(user: Principal) -> bool:
-    """Engineers see the orders assigned to them, not everything in their outlet."""
-    return user.has("engineer") and not user.has(
-        "hq_admin",
-        "region_manager",
-        "outlet_manager",
-        "dispatcher",
-        "finance",
-        "designer",
-        "api_client",
-    )
-
-
-def path_of_context(session: Session, region: str, outlet: str) -> str:
-    """The org path of an order known only from its workflow context."""
-    if outlet:
-        unit = org.get_unit_by_code(session, code=outlet)
-        if unit is not None:
-            return unit.path
-    if region:
-        unit = org.find_region(session, code_or_name=region)
-        if unit is not None:
-            return unit.path
-    hq = session.scalar(select(OrgUnit).where(OrgUnit.kind == "hq"))
-    return hq.path if hq else "/"
+    return dispatch.engineer_id_of(session, user_id=user.id)
 
 
 def may_see(
@@ -237,7 +170,7 @@ def may_see(
     state: OrderState | None,
 ) -> bool:
     """Whether `user` may see the order (read-model `row` and/or live `state`)."""
-    if is_engineer_only(user):
+    if user.engineer_only:
         if (
             row is not None
             and row.current_engineer_id is not None
@@ -252,13 +185,10 @@ def may_see(
     if row is not None and row.org_path:
         return user.sees(row.org_path)
     if state is not None:
-        return user.sees(path_of_context(session, state.context.region, state.context.outlet))
+        return user.sees(
+            org.path_of_context(session, region=state.context.region, outlet=state.context.outlet)
+        )
     return False
-
-
-def region_path_of(session: Session, path: str) -> str:
-    parts = path.strip("/").split("/")
-    return "/" + "/".join(parts[:2]) if len(parts) >= 2 else path
 
 
 def waiting_for(
@@ -266,29 +196,22 @@ def waiting_for(
 ) -> list[tuple[WorkOrderStep, WorkOrder]]:
     """Human steps waiting for `user` (read model), most urgent order first: assigned to
     them by name, or to one of their roles on an order they may see."""
-    query = (
-        select(WorkOrderStep, WorkOrder)
-        .join(WorkOrder, WorkOrder.order_id == WorkOrderStep.order_id)
-        .where(
-            WorkOrderStep.completed_at.is_(None),
-            WorkOrder.status.not_in(CLOSED_STATUSES),
+    roles = [role_assignee(role) for role in user.roles]
+    if user.engineer_only:
+        return repo.waiting_steps(
+            session,
+            username=user.username,
+            role_assignees=roles,
+            engineer_id=engineer_id_of(session, user) or 0,
+            limit=limit,
         )
+    return repo.waiting_steps(
+        session,
+        username=user.username,
+        role_assignees=roles,
+        scope_path=user.scope_path,
+        limit=limit,
     )
-    by_name = WorkOrderStep.assignee == user.username
-    by_role = WorkOrderStep.assignee.in_([f"role:{role}" for role in user.roles])
-    if is_engineer_only(user):
-        engineer_id = engineer_id_of(session, user)
-        seen = WorkOrder.current_engineer_id == engineer_id if engineer_id else false()
-    else:
-        prefix = user.scope_path.rstrip("/")
-        seen = (
-            or_(WorkOrder.org_path == prefix, WorkOrder.org_path.startswith(prefix + "/"))
-            if prefix
-            else false()
-        )
-    query = query.where(or_(by_name, and_(by_role, seen)))
-    query = query.order_by(WorkOrder.priority, WorkOrderStep.started_at).limit(limit)
-    return [(step, order) for step, order in session.execute(query).tuples()]
 
 
 def node_names(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int, str], str]:
@@ -301,35 +224,184 @@ def node_names(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[s
     return names
 
 
-def search_settlements(
+def _customer_fields(step: StepInput) -> dict[str, Any]:
+    source = step.context.customer or step.variables.get("customer") or {}
+    if not isinstance(source, dict):
+        raise BusinessRuleViolation("the order's customer must be an object with name and phone")
+    lat, lng = source.get("lat"), source.get("lng")
+    return {
+        "name": str(source.get("name", "")).strip(),
+        "phone": str(source.get("phone", "")).strip() or None,
+        "address": str(source.get("address", "")).strip(),
+        "city": str(source.get("city", "")).strip(),
+        "lat": float(lat) if lat not in (None, "") else None,
+        "lng": float(lng) if lng not in (None, "") else None,
+    }
+
+
+def _refuse_duplicate(session: Session, facts: OrderFacts, customer: Any, fault: str) -> None:
+    open_order = repo.find_open_order(
+        session, customer_id=customer.id, fault=fault, exclude_order_id=facts.order_id
+    )
+    if open_order is not None:
+        raise BusinessRuleViolation(
+            f"客户 {customer.name} 的故障 {fault} 已有未完成工单 "
+            f"{open_order.order_no or open_order.order_id} ({open_order.status}); "
+            "duplicate order refused"
+        )
+
+
+def report(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
+    """Links or creates the customer, refuses a duplicate open order, places and numbers the
+    order (at the outlet nearest to the customer when its context names none)."""
+    params = ReportParams.model_validate(step.params)
+    fault = params.fault or str(step.variables.get("fault", "") or "")
+    fields = _customer_fields(step)
+    if not fields["name"] and not fields["phone"]:
+        raise BusinessRuleViolation("report needs a customer with a name or phone")
+    customer, created = customers.link_or_create_customer(session, **fields)
+    # Serialize reports for one customer on PostgreSQL, so the duplicate check holds.
+    customers.lock_customer(session, customer_id=customer.id)
+    if params.refuse_duplicates and fault:
+        _refuse_duplicate(session, facts, customer, fault)
+    units = org.units_of(session, region=step.context.region, outlet=step.context.outlet)
+    if units.unit is None and fields["lat"] is not None:
+        units = org.nearest_outlet(session, lat=fields["lat"], lng=fields["lng"] or 0.0)
+    order_no = facts.order_no or repo.next_order_no(session, now=now)
+    verb = "新建客户" if created else "关联客户"
+    result = StepResult(
+        output={
+            "order_no": order_no,
+            "customer_id": customer.id,
+            "fault": fault,
+            "region": units.region.code if units.region is not None else facts.region,
+            "region_name": units.region.name if units.region is not None else "",
+            "outlet": units.outlet.code if units.outlet is not None else "",
+        },
+        summary=f"工单 {order_no} 已登记, {verb} {customer.name}, 故障 {fault or '未填'}",
+    )
+    changes = OrderChanges(
+        org_path=units.unit.path if units.unit is not None else None,
+        outlet_id=units.outlet.id if units.outlet is not None else None,
+        region=units.region.code if units.region is not None else None,
+        customer_id=customer.id,
+        fault=fault,
+        order_no=order_no,
+    )
+    return StepOutcome(result=result, changes=changes)
+
+
+def close(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
+    """Nothing but the read-model writes the step runner does (steps and completion)."""
+    return StepOutcome(
+        result=StepResult(output={}, summary=f"工单 {facts.order_no or facts.order_id} 已完成")
+    )
+
+
+def prepare_start(
     session: Session,
     user: Principal,
     *,
     region: str | None,
-    start: datetime | None,
-    end: datetime | None,
+    outlet: str | None,
+    key: str,
+    version: int | None,
+) -> tuple[Placement, Definition, dict[str, Definition]]:
+    """Where a new order belongs and the published pipeline (with sub-pipelines) it runs."""
+    placement = resolve_placement(session, user, region=region, outlet=outlet)
+    definition, subs = load_snapshot(session, key=key, version=version)
+    return placement, definition, subs
+
+
+def prepare_test_run(
+    session: Session,
+    user: Principal,
+    *,
+    region: str | None,
+    outlet: str | None,
+    draft: dict[str, Any] | None,
+    key: str | None,
+    version: int | None,
+) -> tuple[Placement, Definition, dict[str, Definition]]:
+    """As `prepare_start`, for a draft (validated now) or a published version."""
+    if draft is not None:
+        placement = resolve_placement(session, user, region=region, outlet=outlet)
+        report = definitions.validate_raw(session, draft)
+        if report.definition is None:
+            raise Invalid(
+                f"the definition has {len(report.problems)} problem(s)",
+                problems=[p.model_dump() for p in report.problems],
+            )
+        return placement, report.definition, load_subdefinitions(session, report.definition)
+    if not key:
+        raise Invalid(
+            "give a definition or a definition_key",
+            errors={"definition": "a definition or a definition_key is required"},
+        )
+    return prepare_start(session, user, region=region, outlet=outlet, key=key, version=version)
+
+
+def check_reassign_target(
+    session: Session, user: Principal, *, row: WorkOrder | None, state: OrderState, username: str
+) -> None:
+    """A step may go only to an active engineer working in the order's region, within the
+    caller's scope.
+
+    Raises:
+        Invalid: not an active engineer, or outside the order's region.
+        Forbidden: the engineer is outside the caller's scope.
+    """
+    target = org.get_user_by_username(session, username=username)
+    if target is None or not target.is_active or "engineer" not in target.roles:
+        raise Invalid(
+            f"user_id: '{username}' is not an engineer",
+            errors={"user_id": "must be an active engineer"},
+        )
+    order_path = (
+        row.org_path
+        if row is not None and row.org_path
+        else org.path_of_context(session, region=state.context.region, outlet=state.context.outlet)
+    )
+    target_path = target.org_unit.path if target.org_unit else ""
+    if not target_path or not in_scope(target_path, region_path(order_path)):
+        raise Invalid(
+            f"user_id: '{username}' works outside the order's region",
+            errors={"user_id": "must work in the order's region"},
+        )
+    if not user.sees(target_path):
+        raise Forbidden(f"engineer '{username}' is outside your scope")
+
+
+def search_orders(
+    session: Session,
+    user: Principal,
+    *,
+    status: str | None,
+    region: str | None,
+    definition_key: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[Settlement], int]:
-    """Settlements of orders within the caller's scope, newest first."""
-    prefix = user.scope_path.rstrip("/")
-    query = (
-        select(Settlement)
-        .join(WorkOrder, WorkOrder.order_id == Settlement.order_id)
-        .where(or_(WorkOrder.org_path == prefix, WorkOrder.org_path.startswith(prefix + "/")))
-    )
+) -> tuple[list[WorkOrder], int]:
+    """Orders the caller may see, newest first: an engineer's own, anyone else's scope."""
+    engineer_id = None
+    scope: str | None = user.scope_path
+    if user.engineer_only:
+        engineer_id = engineer_id_of(session, user)
+        if engineer_id is None:
+            return [], 0
+        scope = None
+    elif not scope:
+        return [], 0
     if region:
         unit = org.find_region(session, code_or_name=region)
-        query = query.where(WorkOrder.region == (unit.code if unit else region))
-    if start is not None:
-        query = query.where(Settlement.created_at >= start)
-    if end is not None:
-        query = query.where(Settlement.created_at < end)
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.options(selectinload(Settlement.payouts))
-        .order_by(Settlement.created_at.desc(), Settlement.id.desc())
-        .limit(limit)
-        .offset(offset)
+        region = unit.code if unit else region
+    return repo.list_orders(
+        session,
+        scope_path=scope,
+        status=status,
+        region=region,
+        definition_key=definition_key,
+        engineer_id=engineer_id,
+        limit=limit,
+        offset=offset,
     )
-    return list(rows), count

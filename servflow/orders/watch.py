@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from servflow.orders.models import CLOSED_STATUSES, WorkOrder, WorkOrderStep
+from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.orders.rules import CLOSED_STATUSES
 
 log = logging.getLogger(__name__)
 _BATCH = 500  # order ids per query: well under every driver's bound-parameter limit

@@ -1,21 +1,14 @@
-"""The org tree: HQ → region → branch → outlet, and scope checks by path prefix."""
+"""Queries of the org tree, users and API keys."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from collections.abc import Collection
 
-from servflow.org.models import OrgUnit
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, joinedload
 
-KINDS = ("hq", "region", "branch", "outlet")
-_PARENT_KIND = {"region": "hq", "branch": "region", "outlet": "branch"}
-
-
-def in_scope(path: str, scope_path: str) -> bool:
-    """True when the unit at `path` lies at or under the unit at `scope_path`."""
-    if not scope_path:
-        return False
-    return path == scope_path or path.startswith(scope_path.rstrip("/") + "/")
+from servflow.org.models import ApiKey, AppUser, OrgUnit
+from servflow.platform.scope import region_code, region_path, under
 
 
 def get_unit(session: Session, *, unit_id: int) -> OrgUnit | None:
@@ -24,6 +17,14 @@ def get_unit(session: Session, *, unit_id: int) -> OrgUnit | None:
 
 def get_unit_by_code(session: Session, *, code: str) -> OrgUnit | None:
     return session.scalar(select(OrgUnit).where(OrgUnit.code == code))
+
+
+def get_unit_by_path(session: Session, *, path: str) -> OrgUnit | None:
+    return session.scalar(select(OrgUnit).where(OrgUnit.path == path))
+
+
+def get_hq(session: Session) -> OrgUnit | None:
+    return session.scalar(select(OrgUnit).where(OrgUnit.kind == "hq"))
 
 
 def find_region(session: Session, *, code_or_name: str) -> OrgUnit | None:
@@ -38,10 +39,9 @@ def find_region(session: Session, *, code_or_name: str) -> OrgUnit | None:
 
 def region_of(session: Session, *, unit: OrgUnit) -> OrgUnit | None:
     """The region above (or at) `unit`, read from its path."""
-    parts = unit.path.strip("/").split("/")
-    if len(parts) < 2:
-        return None
-    return session.scalar(select(OrgUnit).where(OrgUnit.path == "/" + "/".join(parts[:2])))
+    if not region_code(unit.path):
+        return None  # HQ: no region above it
+    return get_unit_by_path(session, path=region_path(unit.path))
 
 
 def list_units(
@@ -51,37 +51,56 @@ def list_units(
     if kind:
         query = query.where(OrgUnit.kind == kind)
     if under_path:
-        prefix = under_path.rstrip("/")
-        query = query.where(or_(OrgUnit.path == prefix, OrgUnit.path.startswith(prefix + "/")))
+        query = query.where(under(OrgUnit.path, under_path))
     return list(session.scalars(query))
 
 
-def create_unit(
-    session: Session,
-    *,
-    kind: str,
-    code: str,
-    name: str,
-    parent: OrgUnit | None = None,
-    city: str = "",
-    lat: float | None = None,
-    lng: float | None = None,
-) -> OrgUnit:
-    """Adds a unit under `parent`; its path is the parent's path plus its code.
-
-    Raises:
-        ValueError: unknown kind, or a parent of the wrong kind.
-    """
-    if kind not in KINDS:
-        raise ValueError(f"unknown org unit kind {kind!r}")
-    expected = _PARENT_KIND.get(kind)
-    if (parent.kind if parent else None) != expected:
-        where = f"under a unit of kind {expected}" if expected else "at the root"
-        raise ValueError(f"a unit of kind {kind} must sit {where}")
-    path = f"{parent.path if parent else ''}/{code}"
-    unit = OrgUnit(
-        kind=kind, code=code, name=name, parent=parent, path=path, city=city, lat=lat, lng=lng
+def located_outlets(session: Session) -> list[OrgUnit]:
+    """Outlets with coordinates."""
+    return list(
+        session.scalars(select(OrgUnit).where(OrgUnit.kind == "outlet", OrgUnit.lat.is_not(None)))
     )
-    session.add(unit)
-    session.flush()
-    return unit
+
+
+def get_user(session: Session, *, user_id: int) -> AppUser | None:
+    return session.get(AppUser, user_id, options=[joinedload(AppUser.org_unit)])
+
+
+def get_user_by_username(session: Session, *, username: str) -> AppUser | None:
+    return session.scalar(
+        select(AppUser).options(joinedload(AppUser.org_unit)).where(AppUser.username == username)
+    )
+
+
+def active_users(session: Session) -> list[AppUser]:
+    """Active users with their org unit loaded."""
+    return list(
+        session.scalars(
+            select(AppUser).options(joinedload(AppUser.org_unit)).where(AppUser.is_active)
+        )
+    )
+
+
+def get_api_key(session: Session, *, key_hash: str) -> ApiKey | None:
+    """The unrevoked API key with this hash, with its user and their unit loaded."""
+    return session.scalar(
+        select(ApiKey)
+        .options(joinedload(ApiKey.user).joinedload(AppUser.org_unit))
+        .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+    )
+
+
+def unit_ids_query(*, scope_path: str) -> Select[tuple[int]]:
+    """SQL: the ids of the units at or under `scope_path`, for `column.in_(...)` elsewhere."""
+    return select(OrgUnit.id).where(under(OrgUnit.path, scope_path))
+
+
+def page_units(
+    session: Session, *, kinds: Collection[str], scope_path: str | None, limit: int, offset: int
+) -> tuple[list[OrgUnit], int]:
+    """Units of `kinds` at or under `scope_path` (all when None) by path, and their count."""
+    query = select(OrgUnit).where(OrgUnit.kind.in_(list(kinds))).order_by(OrgUnit.path)
+    if scope_path is not None:
+        query = query.where(under(OrgUnit.path, scope_path))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.limit(limit).offset(offset))), count

@@ -1,7 +1,12 @@
-"""The once-only guard for activity effects, keyed by idempotency key."""
+"""Step effects: the once-only guard keyed by idempotency key, and the contract between the
+step runner (servflow.orders.steps) and the domains whose services apply an automatic step:
+an effect reads `OrderFacts`, does its work in the runner's transaction and answers a
+`StepOutcome` whose `OrderChanges` the orders domain writes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +15,59 @@ from sqlalchemy.orm import Session
 
 from servflow.platform.models import ActivityEffect
 from servflow.platform.sql import insert_ignore
+from workflows.contracts import StepInput, StepResult
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What a step's effect may read of its order: a copy of the read-model row."""
+
+    order_id: str
+    order_no: str | None = None
+    region: str = ""
+    org_path: str = ""
+    outlet_id: int | None = None
+    customer_id: int | None = None
+    engineer_id: int | None = None
+    fault: str = ""
+
+
+@dataclass(frozen=True)
+class OrderChanges:
+    """What a step's effect tells its order; None leaves a column as it is. The orders
+    domain writes them (the one writer of an order row)."""
+
+    org_path: str | None = None
+    outlet_id: int | None = None
+    region: str | None = None
+    customer_id: int | None = None
+    fault: str | None = None
+    engineer_id: int | None = None
+    order_no: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The read-model columns to set (engineer_id is `current_engineer_id` there)."""
+        values = {
+            "org_path": self.org_path,
+            "outlet_id": self.outlet_id,
+            "region": self.region,
+            "customer_id": self.customer_id,
+            "fault": self.fault,
+            "current_engineer_id": self.engineer_id,
+            "order_no": self.order_no,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """An effect's answer: the step's result and what changes on its order."""
+
+    result: StepResult
+    changes: OrderChanges = field(default_factory=OrderChanges)
+
+
+Effect = Callable[[Session, StepInput, datetime, OrderFacts], StepOutcome]
 
 
 def claim(session: Session, *, idempotency_key: str, activity: str, now: datetime) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, false, or_
 
 
 def in_scope(path: str, scope_path: str) -> bool:
@@ -21,8 +21,11 @@ def in_scope(path: str, scope_path: str) -> bool:
 
 
 def under(column: Any, scope_path: str) -> ColumnElement[bool]:
-    """SQL: `column` is `scope_path` or a path below it (LIKE wildcards escaped)."""
+    """SQL: `column` is `scope_path` or a path below it (LIKE wildcards escaped); nothing
+    when the scope is empty, as `in_scope` says."""
     prefix = scope_path.rstrip("/")
+    if not prefix:
+        return false()
     return or_(column == prefix, column.startswith(prefix + "/", autoescape=True))
 
 

@@ -2,10 +2,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from activities.notify import render_message
 from servflow.dispatch.models import Engineer
 from servflow.notify.models import Notification
 from servflow.notify.notifier import OutgoingMessage
+from servflow.notify.rules import render_message
 from servflow.orders.models import WorkOrder, WorkOrderStep
 from tests.activities.conftest import Runner, make_step
 from workflows.contracts import TimelineEntry

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 from temporalio.exceptions import ApplicationError
 
-from activities import settlement as settlement_module
-from activities.common import ActivityDeps
+from activities import billing as settlement_module
+from activities.support import ActivityDeps
 from servflow.billing.models import Payout, Settlement
 from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.orders.models import WorkOrder

@@ -31,7 +31,7 @@ from api.main import create_app
 from api.security import create_access_token
 from servflow.definitions import repo as definitions
 from servflow.demo.loader import DEMO_API_KEY, load_demo
-from servflow.org.users import get_user_by_username
+from servflow.org.service import get_user_by_username
 from servflow.platform.db import make_session_factory
 from servflow.platform.security import hash_password
 from servflow.platform.settings import Settings

@@ -20,8 +20,8 @@ import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from activities.common import ActivityDeps
 from activities.registry import build_activities
+from activities.support import ActivityDeps
 from api.main import create_app
 from servflow.demo.loader import load_demo
 from servflow.platform.db import make_engine, make_session_factory

@@ -10,7 +10,7 @@ from servflow.dispatch.models import Engineer
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.org.models import ApiKey, AppUser, OrgUnit
 from servflow.org.repo import find_region
-from servflow.org.users import authenticate, get_user_by_username, scope_path, user_by_api_key
+from servflow.org.service import authenticate, get_user_by_username, principal_of, user_by_api_key
 from servflow.tables import metadata
 
 
@@ -87,10 +87,10 @@ def test_every_role_has_a_demo_login_with_the_demo_password(session):
         "api_client",
     }
     user = authenticate(session, username="region_mgr_huanan", password=DEMO_PASSWORD)
-    assert user is not None and scope_path(user) == "/hq/huanan"
+    assert user is not None and principal_of(user).scope_path == "/hq/huanan"
     assert authenticate(session, username="region_mgr_huanan", password="wrong") is None
     outlet_mgr = get_user_by_username(session, username="outlet_mgr_bj_001")
-    assert scope_path(outlet_mgr) == "/hq/huabei/bj-branch/bj-001"
+    assert principal_of(outlet_mgr).scope_path == "/hq/huabei/bj-branch/bj-001"
     for username in ("hq_admin", "designer", "dispatcher_huabei", "finance", "engineer_bj_01"):
         assert get_user_by_username(session, username=username) is not None
 

@@ -9,9 +9,10 @@ from servflow.definitions.models import DefinitionVersion
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.orders import repo as orders
 from servflow.orders.models import WorkOrder
-from servflow.org import repo as org
-from servflow.org import users
+from servflow.org import service as org
+from servflow.org import service as users
 from servflow.platform.db import make_engine
+from servflow.platform.scope import in_scope
 
 
 @pytest.fixture
@@ -37,10 +38,10 @@ def test_a_unit_must_sit_under_the_right_kind(session, tree):
 
 
 def test_scope_is_a_path_prefix_not_a_string_prefix():
-    assert org.in_scope("/hq/huabei/bj-branch", "/hq/huabei")
-    assert org.in_scope("/hq/huabei", "/hq/huabei")
-    assert not org.in_scope("/hq/huabei", "/hq/hua")
-    assert not org.in_scope("/hq/huabei", "")
+    assert in_scope("/hq/huabei/bj-branch", "/hq/huabei")
+    assert in_scope("/hq/huabei", "/hq/huabei")
+    assert not in_scope("/hq/huabei", "/hq/hua")
+    assert not in_scope("/hq/huabei", "")
 
 
 def test_timestamps_come_back_timezone_aware_utc(session, tree):

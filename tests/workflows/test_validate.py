@@ -345,6 +345,35 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, str]] = [
         None,
         "pattern",
     ),
+    (
+        "definition_too_large",
+        minimal(*({"id": f"n{i}", "type": "task", "next": "end"} for i in range(600)), END),
+        "$.nodes",
+        None,
+        "at most 500",
+    ),
+    (
+        "invalid_text",
+        minimal({"id": "a", "type": "task", "next": "end", "name": "UX-\ud800"}, END),
+        "$.nodes[0].name",
+        "a",
+        "unpaired surrogate",
+    ),
+    (
+        "form_pattern_invalid",
+        minimal(
+            {
+                "id": "a",
+                "type": "task",
+                "next": "end",
+                "form": [{"name": "code", "type": "text", "pattern": "(a)\\1"}],
+            },
+            END,
+        ),
+        "$.nodes[0].form[0].pattern",
+        "a",
+        "code",
+    ),
 ]
 
 
@@ -490,3 +519,21 @@ def test_every_problem_code_has_a_breaking_definition_here() -> None:
         "invalid_definition",
     }
     assert set(_ZH) <= covered, sorted(set(_ZH) - covered)
+
+
+def test_oversized_definitions_are_refused_before_any_other_work() -> None:
+    many = minimal(END, variables=[{"name": "x", "type": "list", "default": [0] * 200_000}])
+    [problem] = codes(many)["definition_too_large"]
+    assert problem.path == "$" and "100000 values" in problem.message
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = {"d": deep}
+    [problem] = codes(minimal(END, description=deep))["definition_too_large"]
+    assert "nests deeper" in problem.message and problem.message_zh
+
+
+def test_lone_surrogate_in_the_definition_name_is_a_problem_not_an_exception() -> None:
+    raw = edited(lambda r: r.update(name="UX-\ud800"))
+    [problem] = validate_definition(raw).problems
+    assert (problem.code, problem.path) == ("invalid_text", "$.name")
+    problem.model_dump_json()  # the answer itself can be sent

@@ -1,0 +1,160 @@
+"""Acting on work orders: submit a human step, cancel, reassign, and my tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query
+
+from api.deps import CtxDep, CurrentUser, Manager, TemporalDep
+from api.order_access import best_effort, db, visible_order
+from api.schemas import (
+    ERRORS,
+    Accepted,
+    CancelRequest,
+    DataList,
+    ReassignRequest,
+    StepDone,
+    StepSubmit,
+    TaskPublic,
+)
+from servflow.orders import engine, steps
+from servflow.orders import service as orders
+from servflow.orders.rules import CLOSED_STATUSES
+from servflow.org.rules import Principal
+from servflow.platform.base import utcnow
+from servflow.platform.errors import Conflict
+from workflows.contracts import Actor, Cancellation, Reassignment, StepSubmission
+
+router = APIRouter(prefix="/api", tags=["orders"])
+
+
+@router.post("/orders/{order_id}/steps/{node_id}", response_model=StepDone, responses=ERRORS)
+async def submit_step(
+    order_id: str,
+    node_id: str,
+    body: StepSubmit,
+    user: CurrentUser,
+    ctx: CtxDep,
+    client: TemporalDep,
+    background: BackgroundTasks,
+) -> StepDone:
+    """Completes a human step as the authenticated user (Temporal Update `submit_step`).
+
+    409: the step is not waiting; 403: the step is assigned to someone else; 422: the form
+    has errors (`errors` names each field as `data.<field>`).
+    """
+    await visible_order(ctx, client, user, order_id, want_state=False)
+    submission = StepSubmission(
+        node_id=node_id,
+        actor=Actor(user_id=user.username, roles=list(user.roles), display_name=user.display_name),
+        data=body.data,
+        outcome=body.outcome,
+    )
+    accepted = await engine.submit(client, order_id, submission)
+    if accepted.step is not None:
+        # After the answer is sent: the field app need not wait for the list's copy, and the
+        # next activity writes the same row anyway if this one never lands.
+        background.add_task(
+            best_effort,
+            ctx,
+            f"step {order_id}/{node_id}",
+            steps.record_submitted,
+            order_id=order_id,
+            accepted=accepted,
+            now=utcnow(),
+        )
+    return StepDone(
+        node_id=accepted.node_id,
+        visit=accepted.visit,
+        completed_at=accepted.completed_at,
+        status=accepted.status,
+        active=accepted.active,
+    )
+
+
+@router.post(
+    "/orders/{order_id}/cancel", status_code=202, response_model=Accepted, responses=ERRORS
+)
+async def cancel_order(
+    order_id: str, body: CancelRequest, user: Manager, ctx: CtxDep, client: TemporalDep
+) -> Accepted:
+    """Asks the order to cancel (Signal `cancel`); compensation runs in the workflow."""
+    row, state = await visible_order(ctx, client, user, order_id)
+    status = state.status if state is not None else (row.status if row else "")
+    if status in CLOSED_STATUSES:
+        raise Conflict(f"order '{order_id}' is {status} already")
+    await engine.cancel(client, order_id, Cancellation(reason=body.reason, by=user.username))
+    return Accepted(order_id=order_id)
+
+
+@router.post(
+    "/orders/{order_id}/reassign", status_code=202, response_model=Accepted, responses=ERRORS
+)
+async def reassign_step(
+    order_id: str, body: ReassignRequest, user: Manager, ctx: CtxDep, client: TemporalDep
+) -> Accepted:
+    """Gives a waiting step to another engineer within the order's region (Signal)."""
+    row, state = await visible_order(ctx, client, user, order_id)
+    if state is None or state.status in CLOSED_STATUSES:
+        raise Conflict(f"order '{order_id}' is no longer running")
+    if not any(a.node_id == body.node_id and a.human for a in state.active):
+        waiting = ", ".join(a.node_id for a in state.active if a.human) or "none"
+        raise Conflict(
+            f"node_id: step '{body.node_id}' is not waiting (waiting: {waiting})",
+            errors={"node_id": "not a waiting step"},
+        )
+    await db(ctx, orders.check_reassign_target, user, row=row, state=state, username=body.user_id)
+    await engine.reassign(
+        client,
+        order_id,
+        Reassignment(
+            node_id=body.node_id, user_id=body.user_id, by=user.username, reason=body.reason
+        ),
+    )
+    await best_effort(
+        ctx,
+        f"reassignment of {order_id} to {body.user_id}",
+        steps.hand_over,
+        order_id=order_id,
+        node_id=body.node_id,
+        username=body.user_id,
+    )
+    return Accepted(order_id=order_id)
+
+
+def _tasks(session: Any, user: Principal, limit: int) -> list[TaskPublic]:
+    waiting = orders.waiting_for(session, user, limit=limit)
+    names = orders.node_names(
+        session, {(o.definition_key, o.definition_version) for _s, o in waiting}
+    )
+    return [
+        TaskPublic(
+            order_id=order.order_id,
+            order_no=order.order_no,
+            definition_key=order.definition_key,
+            region=order.region,
+            node_id=step.node_id,
+            node_type=step.node_type,
+            name=names.get(
+                (order.definition_key, order.definition_version, step.node_id), step.node_id
+            ),
+            visit=step.visit,
+            since=step.started_at,
+            assignee=step.assignee,
+            sla_deadline=step.sla_deadline,
+        )
+        for step, order in waiting
+    ]
+
+
+@router.get("/my/tasks", response_model=DataList[TaskPublic], responses=ERRORS)
+async def read_my_tasks(
+    user: CurrentUser,
+    ctx: CtxDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> DataList[TaskPublic]:
+    """Human steps waiting for the caller: assigned to them, or to one of their roles on an
+    order they may see. From the read model, which each order updates the moment a step
+    starts waiting; most urgent order first."""
+    return DataList(data=await db(ctx, _tasks, user, limit))

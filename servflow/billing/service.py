@@ -1,0 +1,253 @@
+"""Billing use cases: price a job from the region's table, settle each milestone's share and
+pay it out, list money for finance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from servflow.billing import repo
+from servflow.billing.models import Payout, PriceTable, Settlement
+from servflow.billing.rules import (
+    ENGINEER_SHARE,
+    JobPrice,
+    PartLine,
+    Tariff,
+    collect_parts_used,
+    milestone_amount,
+    price_job,
+    split_payout,
+)
+from servflow.dispatch import service as dispatch
+from servflow.inventory import service as inventory
+from servflow.org import service as org
+from servflow.platform.effects import OrderFacts, StepOutcome
+from servflow.platform.errors import BusinessRuleViolation, Invalid
+from workflows.contracts import StepInput, StepResult
+from workflows.nodes.automatic import SettlementParams
+
+list_settlements = repo.list_settlements
+
+
+def _part_lines(session: Session, step: StepInput, currency: str) -> list[PartLine]:
+    try:
+        used = collect_parts_used(step.variables)
+    except ValueError as exc:
+        raise BusinessRuleViolation(f"parts_used: {exc}") from exc
+    catalogue = inventory.parts_by_sku(session, skus=[sku for sku, _ in used])
+    unknown = [sku for sku, _ in used if sku not in catalogue]
+    if unknown:
+        raise BusinessRuleViolation(f"unknown part SKUs: {', '.join(unknown)}")
+    lines = []
+    for sku, qty in used:
+        part = catalogue[sku]
+        if part.currency != currency:
+            raise BusinessRuleViolation(f"part {sku} is priced in {part.currency}, not {currency}")
+        lines.append(PartLine(sku=sku, name=part.name, qty=qty, unit_price=part.price))
+    return lines
+
+
+def price(
+    session: Session, step: StepInput, now: datetime, facts: OrderFacts, currency: str
+) -> JobPrice:
+    """The job's price from its region's table in force `now`: visits, parts, distance."""
+    wanted = facts.region or step.context.region
+    region = org.find_region(session, code_or_name=wanted) if wanted else None
+    if region is None:
+        raise BusinessRuleViolation(f"order {step.order_id} has no known region ({wanted!r})")
+    table = repo.current_price_table(session, region_id=region.id, currency=currency, at=now)
+    if table is None:
+        raise BusinessRuleViolation(f"no price table for region {region.name} in {currency}")
+    lines = _part_lines(session, step, currency)
+    visits, distance = dispatch.visits_and_last_distance(session, order_id=step.order_id)
+    tariff = Tariff(
+        currency=table.currency,
+        base_visit_fee=table.base_visit_fee,
+        per_km_surcharge=table.per_km_surcharge,
+        free_km=table.free_km,
+    )
+    return price_job(tariff, visits=max(1, visits), parts=lines, distance_km=distance)
+
+
+def _payees(
+    session: Session, facts: OrderFacts, amount: Decimal, engineer_share: Decimal
+) -> list[tuple[str, str, Decimal]]:
+    """Who is paid what: the engineer their share and the outlet the rest; without an
+    engineer the outlet all of it; without an outlet HQ."""
+    engineer = dispatch.engineer_of(session, engineer_id=facts.engineer_id)
+    outlet = org.get_unit(session, unit_id=facts.outlet_id) if facts.outlet_id else None
+    if engineer is not None and outlet is not None:
+        to_engineer, to_outlet = split_payout(amount, engineer_share=engineer_share)
+        return [("engineer", engineer.code, to_engineer), ("outlet", outlet.code, to_outlet)]
+    if outlet is not None:
+        return [("outlet", outlet.code, amount)]
+    return [("hq", "hq", amount)]
+
+
+def settle(
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    *,
+    engineer_share: Decimal = ENGINEER_SHARE,
+) -> StepOutcome:
+    """Creates this milestone's settlement and payouts; refuses shares that exceed 1.
+
+    The job is priced by the order's first settlement; later milestones reuse that price, so
+    an order's milestones add up to exactly one job price.
+    """
+    params = SettlementParams.model_validate(step.params)
+    earlier = repo.list_settlements(session, order_id=step.order_id)
+    if earlier:
+        job_total, currency = earlier[0].job_amount, earlier[0].currency
+        breakdown = earlier[0].breakdown
+    else:
+        job = price(session, step, now, facts, params.currency)
+        job_total, currency, breakdown = job.total, job.currency, job.breakdown()
+    try:
+        amount = milestone_amount(
+            job_total,
+            share=params.share,
+            settled_share=sum((s.share for s in earlier), Decimal(0)),
+            settled_amount=sum((s.amount for s in earlier), Decimal(0)),
+        )
+    except ValueError as exc:
+        raise BusinessRuleViolation(f"milestone {params.milestone} refused: {exc}") from exc
+    shares = _payees(session, facts, amount, engineer_share)
+    settlement = Settlement(
+        order_id=step.order_id,
+        milestone=params.milestone,
+        share=params.share,
+        job_amount=job_total,
+        amount=amount,
+        currency=currency,
+        breakdown=breakdown,
+        idempotency_key=step.idempotency_key,
+        created_at=now,
+        org_path=facts.org_path,
+        region=facts.region,
+        payouts=[
+            Payout(payee_kind=kind, payee_id=payee, amount=value, currency=currency)
+            for kind, payee, value in shares
+        ],
+    )
+    session.add(settlement)
+    session.flush()
+    return StepOutcome(result=_settled(settlement, params.milestone, shares))
+
+
+def _settled(
+    settlement: Settlement, milestone: str, shares: list[tuple[str, str, Decimal]]
+) -> StepResult:
+    amount, currency, job_total = settlement.amount, settlement.currency, settlement.job_amount
+    payouts = [
+        {"payee_kind": kind, "payee_id": payee, "amount": str(value), "currency": currency}
+        for kind, payee, value in shares
+    ]
+    return StepResult(
+        output={
+            "amount": str(amount),
+            "currency": currency,
+            "milestone": milestone,
+            "share": str(settlement.share),
+            "job_amount": str(job_total),
+            "settlement_id": settlement.id,
+            "payouts": payouts,
+        },
+        summary=(
+            f"里程碑 {milestone} 结算 {amount} {currency} "
+            f"(工单总价 {job_total} × {settlement.share})"
+        ),
+    )
+
+
+def search_settlements(
+    session: Session,
+    *,
+    scope_path: str,
+    region: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Settlement], int]:
+    """Settlements of orders within `scope_path`, newest first; a region by code or name."""
+    if region:
+        unit = org.find_region(session, code_or_name=region)
+        region = unit.code if unit else region
+    return repo.search_settlements(
+        session,
+        scope_path=scope_path,
+        region=region,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
+
+
+# ---- master data: price tables -------------------------------------------------------------
+
+
+def find_price_table(
+    session: Session, *, table_id: int, scope_path: str | None
+) -> PriceTable | None:
+    """The price table `table_id`, when its region lies within `scope_path` (None: anywhere)."""
+    table = repo.get_price_table(session, table_id=table_id)
+    if table is None or not org.visible(
+        org.path_of_unit(session, unit_id=table.region_id), scope_path
+    ):
+        return None
+    return table
+
+
+def page_price_tables(
+    session: Session, *, scope_path: str | None, limit: int, offset: int
+) -> tuple[list[PriceTable], int]:
+    """Price tables of the regions within `scope_path`, by region and start, and their count."""
+    region_ids = org.unit_ids_in_scope(scope_path=scope_path)
+    return repo.page_price_tables(session, region_ids=region_ids, limit=limit, offset=offset)
+
+
+def save_price_table(
+    session: Session,
+    *,
+    scope_path: str | None,
+    region: str,
+    base_visit_fee: Decimal,
+    per_km_surcharge: Decimal,
+    free_km: Decimal,
+    valid_from: datetime,
+    currency: str = "CNY",
+    table_id: int | None = None,
+) -> PriceTable:
+    """Updates the price table `table_id`, or else the region's table in `currency` from
+    `valid_from` (created when missing).
+
+    Raises:
+        Invalid: an unknown region (field `region`) or table (field `id`).
+        Forbidden: the region, or the table's current one, is outside `scope_path`.
+    """
+    unit = org.region_in_scope(session, code_or_name=region, scope_path=scope_path)
+    if table_id is not None:
+        table = repo.get_price_table(session, table_id=table_id)
+        if table is None:
+            raise Invalid(f"id: no price table {table_id}", errors={"id": "no such price table"})
+        org.check_in_scope(
+            org.path_of_unit(session, unit_id=table.region_id), scope_path, field="id"
+        )
+    else:
+        table = repo.get_price_table_by_key(
+            session, region_id=unit.id, currency=currency, valid_from=valid_from
+        )
+    if table is None:
+        table = PriceTable()
+        session.add(table)
+    table.region_id, table.currency, table.valid_from = unit.id, currency, valid_from
+    table.base_visit_fee, table.per_km_surcharge = base_visit_fee, per_km_surcharge
+    table.free_km = free_km
+    session.flush()
+    return table
