@@ -8,9 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from servflow.billing.rules import ENGINEER_SHARE
@@ -18,6 +17,9 @@ from servflow.notify.notifier import LoggingNotifier, Notifier
 from servflow.platform.base import utcnow
 from servflow.platform.errors import BusinessRuleViolation
 from workflows.constants import ERROR_BUSINESS_RULE
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 P = ParamSpec("P")
 R = TypeVar("R")

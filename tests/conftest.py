@@ -25,6 +25,9 @@ from servflow.platform.db import make_engine, make_session_factory
 from servflow.tables import metadata
 from workflows import constants as c
 
+# The small world of domain tests (org tree, engineers, prices) and the activity runner.
+pytest_plugins = ["tests.world"]
+
 PG_URL_ENV = "SERVFLOW_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 

@@ -220,3 +220,19 @@ def waiting_steps(
         .limit(limit)
     )
     return [(step, order) for step, order in session.execute(query).tuples()]
+
+
+def open_steps_of(
+    session: Session, *, order_ids: list[str]
+) -> tuple[dict[str, str], list[WorkOrderStep]]:
+    """The status of each known order among `order_ids`, and their steps not completed."""
+    rows = session.execute(
+        select(WorkOrder.order_id, WorkOrder.status).where(WorkOrder.order_id.in_(order_ids))
+    ).tuples()
+    statuses = {order_id: status for order_id, status in rows}
+    steps = session.scalars(
+        select(WorkOrderStep)
+        .where(WorkOrderStep.order_id.in_(order_ids), WorkOrderStep.completed_at.is_(None))
+        .order_by(WorkOrderStep.started_at)
+    ).all()
+    return statuses, list(steps)

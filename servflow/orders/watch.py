@@ -13,11 +13,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from servflow.orders.models import WorkOrder, WorkOrderStep
+from servflow.orders import repo
+from servflow.orders.models import WorkOrderStep
 from servflow.orders.rules import CLOSED_STATUSES
 
 log = logging.getLogger(__name__)
@@ -94,19 +94,7 @@ class StepWatch:
 
     def _look_batch(self, order_ids: list[str]) -> dict[str, Waiting]:
         with self.session_factory() as session:
-            orders = session.execute(
-                select(WorkOrder.order_id, WorkOrder.status).where(
-                    WorkOrder.order_id.in_(order_ids)
-                )
-            ).all()
-            steps = session.scalars(
-                select(WorkOrderStep)
-                .where(
-                    WorkOrderStep.order_id.in_(order_ids),
-                    WorkOrderStep.completed_at.is_(None),
-                )
-                .order_by(WorkOrderStep.started_at)
-            ).all()
+            statuses, steps = repo.open_steps_of(session, order_ids=order_ids)
         by_order: dict[str, list[WorkOrderStep]] = defaultdict(list)
         for step in steps:
             by_order[step.order_id].append(step)
@@ -116,5 +104,5 @@ class StepWatch:
                 closed=status in CLOSED_STATUSES,
                 steps=[] if status in CLOSED_STATUSES else by_order[order_id],
             )
-            for order_id, status in orders
+            for order_id, status in statuses.items()
         }

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from servflow.billing.models import Settlement
 from servflow.demo.loader import DATA_DIR, load_demo
 from servflow.orders.models import WorkOrder
-from tests.activities.conftest import make_step
+from tests.world import make_step
 
 CITIES = {
     region["code"]: region["cities"][0]

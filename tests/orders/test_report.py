@@ -10,7 +10,7 @@ from activities.orders import report
 from servflow.customers.models import Customer
 from servflow.orders.models import WorkOrder, WorkOrderStep
 from servflow.platform.models import ActivityEffect
-from tests.activities.conftest import make_step
+from tests.world import make_step
 
 
 async def test_report_registers_the_order_and_creates_the_customer(run, world, session):

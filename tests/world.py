@@ -1,4 +1,5 @@
-"""A small world for activity tests, and helpers to run activities as Temporal would."""
+"""A small world for domain tests (regions, outlets, engineers, prices, parts), and helpers
+to run activities as Temporal would. Loaded by tests/conftest.py as a plugin."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from servflow.billing.models import PriceTable
 from servflow.dispatch.models import Engineer
 from servflow.inventory.models import Part
 from servflow.notify.notifier import LoggingNotifier
+from servflow.org import service as org_service
 from servflow.org.models import AppUser, OrgUnit
 from workflows.contracts import OrderContext, StepInput, StepResult, TimelineEntry
 
@@ -195,3 +197,17 @@ def make_step(
         unrecorded_steps=unrecorded or [],
         final=final,
     )
+
+
+@pytest.fixture
+def tree(session):
+    """A minimal org tree: HQ, two regions, a branch and an outlet."""
+    hq = org_service.create_unit(session, kind="hq", code="hq", name="总部")
+    huabei = org_service.create_unit(session, kind="region", code="huabei", name="华北", parent=hq)
+    hua = org_service.create_unit(session, kind="region", code="hua", name="测试", parent=hq)
+    bj = org_service.create_unit(
+        session, kind="branch", code="bj-branch", name="北京", parent=huabei
+    )
+    outlet = org_service.create_unit(session, kind="outlet", code="bj-001", name="朝阳", parent=bj)
+    session.commit()
+    return {"hq": hq, "huabei": huabei, "hua": hua, "bj": bj, "outlet": outlet}

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from temporalio.testing import ActivityEnvironment
 
 from servflow.orders.models import WorkOrder, WorkOrderStep
-from tests.activities.conftest import make_step
-from tests.activities.test_notify_and_close import service_entry
+from tests.orders.test_steps import service_entry
+from tests.world import make_step
 from workflows.contracts import OrderContext, WaitingStep
 
 REFRIGERATION = {"skills": ["refrigeration"]}

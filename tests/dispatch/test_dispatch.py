@@ -4,7 +4,7 @@ from temporalio.exceptions import ApplicationError
 
 from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.orders.models import WorkOrder
-from tests.activities.conftest import make_step
+from tests.world import make_step
 
 REFRIGERATION = {"skills": ["refrigeration"], "radius_km": 200}
 

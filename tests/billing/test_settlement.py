@@ -13,7 +13,7 @@ from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.orders.models import WorkOrder
 from servflow.platform import effects
 from servflow.platform.models import ActivityEffect
-from tests.activities.conftest import make_step
+from tests.world import make_step
 
 REFRIGERATION = {"skills": ["refrigeration"], "radius_km": 200}
 PARTS = [{"sku": "AC-CAP-35UF", "qty": 2}, {"sku": "R410A-1KG", "qty": 1}]

@@ -1,0 +1,66 @@
+from sqlalchemy import select
+
+from servflow.notify.models import Notification
+from servflow.notify.notifier import OutgoingMessage
+from servflow.notify.rules import render_message
+from tests.world import Runner, make_step
+
+REFRIGERATION = {"skills": ["refrigeration"]}
+
+
+def test_message_placeholders_are_filled_and_unknown_ones_kept():
+    text = render_message("工单 {order_no} {missing} {0.__class__}", {"order_no": "SF1"})
+    assert text == "工单 SF1 {missing} {0.__class__}"
+
+
+async def test_notify_writes_the_outbox_to_in_scope_roles_and_the_engineer(
+    run, world, session, notifier
+):
+    await run("report", make_step("report"))
+    await run("dispatch", make_step("dispatch", params=REFRIGERATION))
+    step = make_step(
+        "notify",
+        node_id="tell",
+        params={
+            "channel": "wecom",
+            "to_roles": ["region_manager", "outlet_manager"],
+            "to_assignee": True,
+            "message": "工单 {order_no} 已派单 ({fault})",
+        },
+    )
+
+    result = await run("notify", step)
+
+    row = session.scalars(select(Notification)).one()
+    assert result.output["notification_id"] == row.id
+    # 华东's manager is out of scope; the order sits under bj-001 in 华北.
+    assert row.recipients == ["engineer_bj_near", "outlet_mgr_bj_001", "region_mgr_huabei"]
+    assert row.message == "工单 SF20261122-000001 已派单 (ac_leak)"
+    assert row.sent_at is not None
+    assert notifier.sent == [
+        OutgoingMessage(row.id, "wecom", tuple(row.recipients), row.message, "order-1")
+    ]
+
+
+async def test_notify_retry_neither_writes_nor_sends_again(run, world, session, notifier):
+    await run("report", make_step("report"))
+    step = make_step("notify", params={"to_roles": ["hq_admin"], "message": "hi {order_id}"})
+    first = await run("notify", step)
+    second = await run("notify", step)
+    assert first == second
+    assert len(session.scalars(select(Notification)).all()) == 1
+    assert len(notifier.sent) == 1
+
+
+async def test_failed_delivery_leaves_the_message_unsent_in_the_outbox(run, world, session, deps):
+    class Broken:
+        def send(self, message):
+            raise ConnectionError("WeCom down")
+
+    deps.notifier = Broken()
+    await run("report", make_step("report"))
+    result = await Runner(deps)(
+        "notify", make_step("notify", params={"to_roles": ["hq_admin"], "message": "x"})
+    )
+    row = session.get(Notification, result.output["notification_id"])
+    assert row is not None and row.sent_at is None
