@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,26 @@ from servflow.platform.settings import Settings, get_settings
 from servflow.platform.temporal import connect
 
 
+def _lifespan(
+    ctx: AppContext, settings: Settings, *, owns_engine: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Connects to Temporal at startup (unless given a client); disposes the engine it made."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if ctx.temporal_client is None:
+            ctx.temporal_client = await connect(settings)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                bind = ctx.session_factory.kw.get("bind")
+                if bind is not None:
+                    bind.dispose()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -41,7 +61,7 @@ def create_app(
     Args:
         settings: defaults to `get_settings()`.
         session_factory: the store; defaults to an engine on `settings.database_url`.
-        temporal_client: defaults to one connected at startup (`worker.connect`).
+        temporal_client: defaults to one connected at startup.
         task_queue: where orders start; defaults to `settings.task_queue`.
     """
     settings = settings or get_settings()
@@ -57,23 +77,11 @@ def create_app(
         principals=PrincipalCache(seconds=settings.auth_cache_seconds),
     )
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if ctx.temporal_client is None:
-            ctx.temporal_client = await connect(settings)
-        try:
-            yield
-        finally:
-            if owns_engine:
-                bind = ctx.session_factory.kw.get("bind")
-                if bind is not None:
-                    bind.dispose()
-
     app = FastAPI(
         title="servflow API",
         version="0.1.0",
         description="Start, advance and follow work orders; design and publish pipelines.",
-        lifespan=lifespan,
+        lifespan=_lifespan(ctx, settings, owns_engine=owns_engine),
     )
     app.state.ctx = ctx
     install_error_handlers(app)

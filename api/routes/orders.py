@@ -46,6 +46,14 @@ def _checked(definition: Definition, variables: dict[str, Any]) -> None:
         raise Invalid(f"variables: {next(iter(errors.values()))}", errors=errors)
 
 
+def _require_key_of_api_clients(user: Principal, idempotency_key: str | None) -> None:
+    if user.has("api_client") and not idempotency_key:
+        raise Invalid(
+            "Idempotency-Key header is required for API clients",
+            errors={"Idempotency-Key": "is required"},
+        )
+
+
 def _started(started: engine.Started, *, test: bool = False) -> OrderStarted:
     return OrderStarted(
         order_id=started.order_id,
@@ -74,11 +82,7 @@ async def create_order(
 ) -> OrderStarted:
     """Starts a work order on the published definition (201), or returns the order a retry
     with the same Idempotency-Key started (200)."""
-    if user.has("api_client") and not idempotency_key:
-        raise Invalid(
-            "Idempotency-Key header is required for API clients",
-            errors={"Idempotency-Key": "is required"},
-        )
+    _require_key_of_api_clients(user, idempotency_key)
     placement, definition, subs = await db(
         ctx,
         orders.prepare_start,

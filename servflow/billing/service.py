@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -86,6 +87,21 @@ def _payees(
     return [("hq", "hq", amount)]
 
 
+def _job_price(
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    params: SettlementParams,
+    earlier: list[Settlement],
+) -> tuple[Decimal, str, dict[str, Any]]:
+    """The job's total, currency and breakdown: priced by the first milestone, reused after."""
+    if earlier:
+        return earlier[0].job_amount, earlier[0].currency, earlier[0].breakdown
+    job = price(session, step, now, facts, params.currency)
+    return job.total, job.currency, job.breakdown()
+
+
 def settle(
     session: Session,
     step: StepInput,
@@ -101,12 +117,7 @@ def settle(
     """
     params = SettlementParams.model_validate(step.params)
     earlier = repo.list_settlements(session, order_id=step.order_id)
-    if earlier:
-        job_total, currency = earlier[0].job_amount, earlier[0].currency
-        breakdown = earlier[0].breakdown
-    else:
-        job = price(session, step, now, facts, params.currency)
-        job_total, currency, breakdown = job.total, job.currency, job.breakdown()
+    job_total, currency, breakdown = _job_price(session, step, now, facts, params, earlier)
     try:
         amount = milestone_amount(
             job_total,

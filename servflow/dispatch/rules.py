@@ -147,15 +147,30 @@ def choose_engineer(
     if not kept:
         return None
 
-    def rank(item: tuple[Candidate, float]) -> tuple[float, float, str]:
-        c, distance = item
-        ratio = c.current_load / c.max_load
-        if strategy == "least_loaded":
-            return (ratio, distance, c.code)
-        return (distance, ratio, c.code)
-
-    ordered = sorted(kept, key=rank)
+    ordered = sorted(kept, key=lambda item: _rank(item, strategy))
     best, distance = ordered[0]
+    reason, score = _reason(best, distance, strategy, skills)
+    return Choice(
+        candidate=best,
+        distance_km=_km(distance),
+        score=score,
+        reason=reason,
+        considered=_considered(ordered, rejected),
+    )
+
+
+def _rank(item: tuple[Candidate, float], strategy: Strategy) -> tuple[float, float, str]:
+    c, distance = item
+    ratio = c.current_load / c.max_load
+    if strategy == "least_loaded":
+        return (ratio, distance, c.code)
+    return (distance, ratio, c.code)
+
+
+def _reason(
+    best: Candidate, distance: float, strategy: Strategy, skills: Sequence[str]
+) -> tuple[str, float]:
+    """Why `best` was chosen, in the dispatcher's words, and the score it was chosen by."""
     km = _km(distance)
     skill_text = "、".join(skill_label(s) for s in skills) if skills else "不限资质"
     if strategy == "least_loaded":
@@ -163,11 +178,15 @@ def choose_engineer(
             f"负载最低的持证工程师 {best.name} ({skill_text}), "
             f"当前 {best.current_load}/{best.max_load} 单, {km} km"
         )
-        score = best.current_load / best.max_load
-    else:
-        reason = f"最近的持证工程师 {best.name} ({skill_text}), {km} km"
-        score = distance
-    considered: list[dict[str, object]] = [
+        return reason, best.current_load / best.max_load
+    return f"最近的持证工程师 {best.name} ({skill_text}), {km} km", distance
+
+
+def _considered(
+    ordered: list[tuple[Candidate, float]], rejected: list[Rejection]
+) -> list[dict[str, object]]:
+    """The ten best candidates and up to twenty refused ones, for the decision's record."""
+    return [
         {
             "code": c.code,
             "name": c.name,
@@ -177,4 +196,3 @@ def choose_engineer(
         }
         for i, (c, d) in enumerate(ordered[:10])
     ] + [{"code": r.code, "rejected": r.why} for r in rejected[:20]]
-    return Choice(candidate=best, distance_km=km, score=score, reason=reason, considered=considered)

@@ -66,46 +66,51 @@ def resolve_placement(
         if region_unit is None:
             raise Invalid(f"region: no region '{region}'", errors={"region": "unknown region"})
     if outlet:
-        outlet_unit = org.get_unit_by_code(session, code=outlet)
-        if outlet_unit is None or outlet_unit.kind != "outlet":
-            raise Invalid(f"outlet: no outlet '{outlet}'", errors={"outlet": "unknown outlet"})
-        outlet_region = org.region_of(session, unit=outlet_unit)
-        if (
-            region_unit is not None
-            and outlet_region is not None
-            and (outlet_region.id != region_unit.id)
-        ):
-            raise Invalid(
-                f"outlet: '{outlet}' is not in region '{region}'",
-                errors={"outlet": f"not in region '{region}'"},
-            )
-        if not user.sees(outlet_unit.path):
-            raise Forbidden(f"outlet '{outlet}' is outside your scope ({user.scope_path})")
-        return Placement(
-            region=outlet_region.code if outlet_region else "",
-            outlet=outlet_unit.code,
-            path=outlet_unit.path,
-            region_name=outlet_region.name if outlet_region else "",
-        )
+        return _outlet_placement(session, user, outlet, region_unit, region or "")
     if region_unit is not None:
         if not user.sees(region_unit.path):
             raise Forbidden(f"region '{region}' is outside your scope ({user.scope_path})")
         return Placement(
             region=region_unit.code, path=region_unit.path, region_name=region_unit.name
         )
+    return _own_placement(session, user)
+
+
+def _outlet_placement(
+    session: Session, user: Principal, outlet: str, region_unit: OrgUnit | None, region: str
+) -> Placement:
+    outlet_unit = org.get_unit_by_code(session, code=outlet)
+    if outlet_unit is None or outlet_unit.kind != "outlet":
+        raise Invalid(f"outlet: no outlet '{outlet}'", errors={"outlet": "unknown outlet"})
+    outlet_region = org.region_of(session, unit=outlet_unit)
+    if region_unit is not None and outlet_region is not None and outlet_region.id != region_unit.id:
+        raise Invalid(
+            f"outlet: '{outlet}' is not in region '{region}'",
+            errors={"outlet": f"not in region '{region}'"},
+        )
+    if not user.sees(outlet_unit.path):
+        raise Forbidden(f"outlet '{outlet}' is outside your scope ({user.scope_path})")
+    return _at_outlet(outlet_unit, outlet_region)
+
+
+def _at_outlet(outlet: OrgUnit, region: OrgUnit | None) -> Placement:
+    return Placement(
+        region=region.code if region else "",
+        outlet=outlet.code,
+        path=outlet.path,
+        region_name=region.name if region else "",
+    )
+
+
+def _own_placement(session: Session, user: Principal) -> Placement:
+    """No region or outlet given: the caller's own unit (HQ: the report step places it)."""
     own = org.get_unit(session, unit_id=user.org_unit_id) if user.org_unit_id else None
     if own is None:
         raise Forbidden("you have no org scope, so you may not start orders")
     if own.kind == "hq":
         return Placement()  # the report step places it by the customer's location
-    own_region = org.region_of(session, unit=own)
     if own.kind == "outlet":
-        return Placement(
-            region=own_region.code if own_region else "",
-            outlet=own.code,
-            path=own.path,
-            region_name=own_region.name if own_region else "",
-        )
+        return _at_outlet(own, org.region_of(session, unit=own))
     if own.kind == "branch":
         raise Invalid(
             "outlet: callers scoped to a branch must name the outlet",
