@@ -1,8 +1,9 @@
-"""Master data: outlets (org units), engineers, warehouses, stock levels, price tables.
+"""Master-data use cases for every kind of the registry (servflow.masterdata.registry): list,
+create and update one row, and import a CSV file all or nothing (the API and any script).
 
-One set of row models and one `apply_row` per kind serves the CRUD routes, the CSV import
-(`import_csv`, also used by the CLI) and their checks: every reference is resolved by its
-code, and every row must lie within the caller's scope (when one is given).
+The kinds' own rules live in their domains' services; this module only dispatches to them and
+turns what they refuse into row errors. Every reference is resolved by its code, and every
+row must lie within the caller's scope (None: HQ, everywhere).
 """
 
 from __future__ import annotations
@@ -11,258 +12,85 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from servflow.billing.models import PriceTable
-from servflow.dispatch.models import Engineer
-from servflow.inventory.models import Part, StockLevel, Warehouse
-from servflow.org import repo as org
-from servflow.org.models import OrgUnit
-from servflow.org.users import get_user_by_username
+from servflow.masterdata.registry import MasterKind, get_kind
+from servflow.platform.errors import AppError, Conflict, Invalid, NotFound
 
-CODE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-KINDS = ("outlets", "engineers", "warehouses", "stock", "price_tables")
-Kind = Literal["outlets", "engineers", "warehouses", "stock", "price_tables"]
+# ---- one row ---------------------------------------------------------------------------------
 
 
-class RowError(Exception):
-    """A row that cannot be applied: which field, and why."""
-
-    def __init__(self, field: str, message: str, *, forbidden: bool = False) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.forbidden = field, message, forbidden
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class OrgUnitIn(_Row):
-    kind: Literal["branch", "outlet"] = "outlet"
-    code: str = Field(pattern=CODE)
-    name: str = Field(min_length=1, max_length=200)
-    parent: str = Field(min_length=1, max_length=64, description="code of the parent unit")
-    city: str = Field(default="", max_length=100)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
-
-
-class EngineerIn(_Row):
-    code: str = Field(pattern=CODE)
-    name: str = Field(min_length=1, max_length=100)
-    outlet: str = Field(min_length=1, max_length=64)
-    skills: list[str] = Field(default_factory=list)
-    phone: str = Field(default="", max_length=32)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
-    state: Literal["available", "busy", "off"] = "available"
-    max_load: int = Field(default=3, ge=1, le=100)
-    username: str = Field(default="", max_length=100, description="login of the engineer")
-
-    @field_validator("skills", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [s.strip() for s in value.split(";") if s.strip()]
-        return value
-
-
-class WarehouseIn(_Row):
-    code: str = Field(pattern=CODE)
-    name: str = Field(min_length=1, max_length=200)
-    region: str = Field(min_length=1, max_length=64, description="region code or name")
-    city: str = Field(default="", max_length=100)
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lng: float | None = Field(default=None, ge=-180, le=180)
-
-
-class StockIn(_Row):
-    warehouse: str = Field(min_length=1, max_length=64)
-    sku: str = Field(min_length=1, max_length=64)
-    on_hand: int = Field(ge=0, le=10_000_000)
-    reserved: int = Field(default=0, ge=0, le=10_000_000)
-
-
-class PriceTableIn(_Row):
-    region: str = Field(min_length=1, max_length=64)
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
-    base_visit_fee: Decimal = Field(ge=0, le=Decimal("1e12"), decimal_places=2)
-    per_km_surcharge: Decimal = Field(ge=0, le=Decimal("1e12"), decimal_places=2)
-    free_km: Decimal = Field(ge=0, le=Decimal("1e6"), decimal_places=2)
-    valid_from: datetime
-
-    @field_validator("valid_from")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-ROW_MODELS: dict[str, type[_Row]] = {
-    "outlets": OrgUnitIn,
-    "engineers": EngineerIn,
-    "warehouses": WarehouseIn,
-    "stock": StockIn,
-    "price_tables": PriceTableIn,
-}
-
-
-# ---- applying one row -----------------------------------------------------------------------
-
-
-def _check_scope(path: str, scope_path: str | None, what: str) -> None:
-    if scope_path is not None and not org.in_scope(path, scope_path):
-        raise RowError(what, f"is outside your scope ({scope_path})", forbidden=True)
-
-
-def _region(session: Session, code: str, scope_path: str | None) -> OrgUnit:
-    region = org.find_region(session, code_or_name=code)
-    if region is None:
-        raise RowError("region", f"no region '{code}'")
-    _check_scope(region.path, scope_path, "region")
-    return region
-
-
-def apply_org_unit(session: Session, row: OrgUnitIn, scope_path: str | None) -> OrgUnit:
-    parent = org.get_unit_by_code(session, code=row.parent)
-    if parent is None:
-        raise RowError("parent", f"no org unit '{row.parent}'")
-    expected = "branch" if row.kind == "outlet" else "region"
-    if parent.kind != expected:
-        raise RowError("parent", f"a {row.kind} must sit under a {expected}, not a {parent.kind}")
-    _check_scope(parent.path, scope_path, "parent")
-    unit = org.get_unit_by_code(session, code=row.code)
-    if unit is None:
-        return org.create_unit(
-            session,
-            kind=row.kind,
-            code=row.code,
-            name=row.name,
-            parent=parent,
-            city=row.city,
-            lat=row.lat,
-            lng=row.lng,
-        )
-    if unit.kind != row.kind or unit.parent_id != parent.id:
-        raise RowError("code", f"'{row.code}' exists already as a {unit.kind} elsewhere")
-    unit.name, unit.city, unit.lat, unit.lng = row.name, row.city, row.lat, row.lng
-    session.flush()
-    return unit
-
-
-def apply_engineer(session: Session, row: EngineerIn, scope_path: str | None) -> Engineer:
-    outlet = org.get_unit_by_code(session, code=row.outlet)
-    if outlet is None or outlet.kind != "outlet":
-        raise RowError("outlet", f"no outlet '{row.outlet}'")
-    _check_scope(outlet.path, scope_path, "outlet")
-    user_id = None
-    if row.username:
-        user = get_user_by_username(session, username=row.username)
-        if user is None or "engineer" not in user.roles:
-            raise RowError("username", f"'{row.username}' is not an engineer user")
-        user_id = user.id
-    engineer = session.scalar(select(Engineer).where(Engineer.code == row.code))
-    outside = scope_path is not None and not org.in_scope(
-        engineer.outlet.path if engineer else "", scope_path
+def list_rows(
+    session: Session,
+    kind: MasterKind,
+    *,
+    scope_path: str | None,
+    limit: int,
+    offset: int,
+    filters: Mapping[str, Any] | None = None,
+) -> tuple[list[BaseModel], int]:
+    """A page of `kind` within `scope_path` as public models, and the count of all."""
+    rows, count = kind.page(
+        session, scope_path=scope_path, limit=limit, offset=offset, **(filters or {})
     )
-    if engineer is not None and outside:
-        raise RowError("code", "this engineer works outside your scope", forbidden=True)
-    if user_id is not None:
-        other = session.scalar(
-            select(Engineer).where(Engineer.user_id == user_id, Engineer.code != row.code)
-        )
-        if other is not None:
-            raise RowError("username", f"'{row.username}' is engineer '{other.code}' already")
-    if engineer is None:
-        engineer = Engineer(code=row.code, current_load=0)
-        session.add(engineer)
-    if user_id is not None:
-        engineer.user_id = user_id
-    engineer.name, engineer.phone, engineer.outlet_id = row.name, row.phone, outlet.id
-    engineer.skills, engineer.lat, engineer.lng = list(row.skills), row.lat, row.lng
-    engineer.state, engineer.max_load = row.state, row.max_load
-    session.flush()
-    return engineer
+    return [kind.show(session, row) for row in rows], count
 
 
-def apply_warehouse(session: Session, row: WarehouseIn, scope_path: str | None) -> Warehouse:
-    region = _region(session, row.region, scope_path)
-    warehouse = session.scalar(select(Warehouse).where(Warehouse.code == row.code))
-    if warehouse is None:
-        warehouse = Warehouse(code=row.code)
-        session.add(warehouse)
-    else:
-        current = session.get(OrgUnit, warehouse.region_id)
-        _check_scope(current.path if current else "", scope_path, "code")
-    warehouse.name, warehouse.region_id, warehouse.city = row.name, region.id, row.city
-    warehouse.lat, warehouse.lng = row.lat, row.lng
-    session.flush()
-    return warehouse
+def _save(
+    session: Session, kind: MasterKind, row: BaseModel, *, scope_path: str | None, **key: Any
+) -> BaseModel:
+    try:
+        stored = kind.save(session, scope_path=scope_path, **row.model_dump(), **key)
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"conflicts with stored data: {exc.orig}") from exc
+    return kind.show(session, stored)
 
 
-def apply_stock(session: Session, row: StockIn, scope_path: str | None) -> StockLevel:
-    warehouse = session.scalar(select(Warehouse).where(Warehouse.code == row.warehouse))
-    if warehouse is None:
-        raise RowError("warehouse", f"no warehouse '{row.warehouse}'")
-    region = session.get(OrgUnit, warehouse.region_id)
-    _check_scope(region.path if region else "", scope_path, "warehouse")
-    part = session.scalar(select(Part).where(Part.sku == row.sku))
-    if part is None:
-        raise RowError("sku", f"no part '{row.sku}'")
-    if row.reserved > row.on_hand:
-        raise RowError("reserved", "cannot exceed on_hand")
-    level = session.scalar(
-        select(StockLevel).where(
-            StockLevel.warehouse_id == warehouse.id, StockLevel.part_id == part.id
-        )
-    )
-    if level is None:
-        level = StockLevel(warehouse_id=warehouse.id, part_id=part.id)
-        session.add(level)
-    level.on_hand, level.reserved = row.on_hand, row.reserved
-    session.flush()
-    return level
+def _named(key: Any) -> str:
+    return f"'{key}'" if isinstance(key, str) else str(key)
 
 
-def apply_price_table(
-    session: Session, row: PriceTableIn, scope_path: str | None, *, table_id: int | None = None
-) -> PriceTable:
-    region = _region(session, row.region, scope_path)
-    if table_id is not None:
-        table = session.get(PriceTable, table_id)
-        if table is None:
-            raise RowError("id", f"no price table {table_id}")
-    else:
-        table = session.scalar(
-            select(PriceTable).where(
-                PriceTable.region_id == region.id,
-                PriceTable.currency == row.currency,
-                PriceTable.valid_from == row.valid_from,
-            )
-        )
-        if table is None:
-            table = PriceTable()
-            session.add(table)
-    table.region_id, table.currency, table.valid_from = region.id, row.currency, row.valid_from
-    table.base_visit_fee, table.per_km_surcharge = row.base_visit_fee, row.per_km_surcharge
-    table.free_km = row.free_km
-    session.flush()
-    return table
+def create_row(
+    session: Session, kind: MasterKind, row: BaseModel, *, scope_path: str | None
+) -> BaseModel:
+    """Creates a row of `kind` (a kind without a URL key sets the row its fields name).
+
+    Raises:
+        Conflict: a row with the body's key exists already (anywhere).
+        Invalid, Forbidden: as the kind's `save` refuses the row.
+    """
+    if kind.key is not None and kind.key.in_body:
+        value = getattr(row, kind.key.param)
+        if kind.key.find(session, scope_path=None, **{kind.key.param: value}) is not None:
+            raise Conflict(f"{kind.key.param}: {kind.noun} {_named(value)} exists already")
+    return _save(session, kind, row, scope_path=scope_path)
 
 
-APPLY: dict[str, Callable[[Session, Any, str | None], Any]] = {
-    "outlets": apply_org_unit,
-    "engineers": apply_engineer,
-    "warehouses": apply_warehouse,
-    "stock": apply_stock,
-    "price_tables": apply_price_table,
-}
+def update_row(
+    session: Session, kind: MasterKind, key: Any, row: BaseModel, *, scope_path: str | None
+) -> BaseModel:
+    """Updates the row of `kind` the URL names by `key`.
+
+    Raises:
+        NotFound: no such row within `scope_path`.
+        Invalid: the body names another key, or the kind's `save` refuses the row.
+        Forbidden: as the kind's `save` refuses the row.
+    """
+    spec = kind.key
+    assert spec is not None, f"{kind.name} rows have no URL key"
+    if spec.find(session, scope_path=scope_path, **{spec.param: key}) is None:
+        raise NotFound(f"no {kind.noun} {_named(key)}")
+    if not spec.in_body:
+        return _save(session, kind, row, scope_path=scope_path, **{spec.param: key})
+    if getattr(row, spec.param) != key:
+        message = f"must be {_named(key)}"
+        raise Invalid(f"{spec.param}: {message}", errors={spec.param: message})
+    return _save(session, kind, row, scope_path=scope_path)
 
 
 # ---- CSV import ------------------------------------------------------------------------------
@@ -320,6 +148,24 @@ def _clean(raw: Mapping[Any, Any]) -> dict[str, Any]:
     return row
 
 
+def _row_problems(
+    session: Session, kind: MasterKind, raw: Mapping[Any, Any], scope_path: str | None
+) -> list[tuple[str, str]]:
+    """What is wrong with one CSV row as (field, message) pairs; none when it was saved."""
+    cleaned = _clean(raw)
+    if "_extra" in cleaned:
+        return [("", "too many cells")]
+    try:
+        row = kind.row.model_validate(cleaned)
+    except ValidationError as exc:
+        return [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+    try:
+        kind.save(session, scope_path=scope_path, **row.model_dump())
+    except AppError as exc:
+        return list((exc.extra.get("errors") or {"": exc.message}).items())
+    return []
+
+
 def import_csv(
     session: Session,
     kind: str,
@@ -336,38 +182,24 @@ def import_csv(
 
     Args:
         session: the transaction to import in.
-        kind: one of KINDS.
+        kind: the name of a registry kind (raises ValueError for another name).
         rows: dicts of column name to cell text (e.g. from `read_csv`).
         scope_path: when given, every row must lie within this org path.
         progress: called as `progress(done, total)` while rows are applied.
     """
-    if kind not in KINDS:
-        raise ValueError(f"unknown import kind {kind!r}; one of {', '.join(KINDS)}")
-    model, apply = ROW_MODELS[kind], APPLY[kind]
+    spec = get_kind(kind)
     materialized = list(rows)
     report = ImportReport()
     for index, raw in enumerate(materialized):
         line = index + 2
-        cleaned = _clean(raw)
-        if "_extra" in cleaned:
-            report.errors.append({"row": line, "field": "", "message": "too many cells"})
-            continue
+        conflict = False
         try:
-            row = model.model_validate(cleaned)
-        except ValidationError as exc:
-            for error in exc.errors():
-                name = ".".join(str(p) for p in error["loc"]) or ""
-                report.errors.append({"row": line, "field": name, "message": error["msg"]})
-            continue
-        try:
-            apply(session, row, scope_path)
-        except RowError as exc:
-            report.errors.append({"row": line, "field": exc.field, "message": exc.message})
+            problems = _row_problems(session, spec, raw, scope_path)
         except IntegrityError as exc:
-            session.rollback()
-            report.errors.append(
-                {"row": line, "field": "", "message": f"conflicts with stored data: {exc.orig}"}
-            )
+            session.rollback()  # the transaction is unusable: no later row can be checked
+            problems, conflict = [("", f"conflicts with stored data: {exc.orig}")], True
+        report.errors += [{"row": line, "field": f, "message": m} for f, m in problems]
+        if conflict:
             break
         if progress is not None:
             progress(index + 1, len(materialized))

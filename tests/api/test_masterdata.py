@@ -218,3 +218,32 @@ def test_import_csv_is_reusable_with_progress(demo):
         )
     assert count == 1
     assert seen == [(1, 1)]
+
+
+async def test_rows_of_another_region_are_hidden_from_a_region_manager(api, headers):
+    huanan = headers("region_mgr_huanan")
+    outlet = await api.put("/api/outlets/bj-001", json={**OUTLET, "code": "bj-001"}, headers=huanan)
+    assert outlet.status_code == 404
+    stock = (await api.get("/api/stock?limit=500", headers=huanan)).json()["data"]
+    warehouses = (await api.get("/api/warehouses?limit=500", headers=huanan)).json()["data"]
+    assert {s["warehouse"] for s in stock} <= {w["code"] for w in warehouses}
+    assert all(w["region"] == "huanan" for w in warehouses)
+
+
+async def test_an_update_must_keep_the_code_of_its_url(api, headers):
+    body = {**OUTLET, "code": "bj-001", "parent": "bj-branch"}
+    response = await api.put("/api/outlets/bj-002", json=body, headers=headers("hq_admin"))
+    assert response.status_code == 422
+    assert response.json()["errors"] == {"code": "must be 'bj-002'"}
+
+
+async def test_openapi_types_each_kinds_routes_with_its_own_models(api):
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    ok = {"outlets": "OrgUnitPublic", "engineers": "EngineerPublic", "stock": "StockPublic"}
+    for url, model in ok.items():
+        read = paths[f"/api/{url}"]["get"]["responses"]["200"]["content"]["application/json"]
+        assert read["schema"]["$ref"].endswith(f"Page_{model}_")
+    put = paths["/api/stock"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    assert put["$ref"].endswith("/StockIn")
+    params = {p["name"] for p in paths["/api/stock"]["get"]["parameters"]}
+    assert params == {"warehouse", "sku", "limit", "offset"}
