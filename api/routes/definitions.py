@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from fastapi import APIRouter, Query
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from api.deps import CurrentUser, Designer, SessionDep, VersionPath
 from api.schemas import (
@@ -26,83 +20,43 @@ from api.schemas import (
     VersionDetail,
     VersionSummary,
 )
-from servflow.definitions import repo
-from servflow.definitions.models import Definition as DefinitionRow
-from servflow.definitions.models import DefinitionVersion
-from servflow.definitions.service import validate_raw
-from servflow.platform.errors import Conflict, Invalid, NotFound
-from workflows.definition import DEFINITION_KEY
-from workflows.diff import diff_definitions
+from servflow.definitions import service
+from servflow.definitions.models import Definition, DefinitionVersion
 
 router = APIRouter(prefix="/api/definitions", tags=["definitions"])
 
 
-def _key_of(definition: dict[str, Any], expected: str | None = None) -> str:
-    key = definition.get("key")
-    if expected is not None and key is None:
-        definition["key"] = key = expected
-    if not isinstance(key, str) or not re.match(DEFINITION_KEY, key):
-        raise Invalid(
-            "definition.key must be lower-case letters, digits, - or _ (2-64 characters)",
-            errors={"definition.key": "must match " + DEFINITION_KEY},
-        )
-    if expected is not None and key != expected:
-        raise Invalid(
-            f"definition.key '{key}' does not match the URL's '{expected}'",
-            errors={"definition.key": f"must be '{expected}'"},
-        )
-    return key
+def _summaries(versions: list[DefinitionVersion]) -> list[VersionSummary]:
+    return [
+        VersionSummary(version=v.version, published_at=v.published_at, published_by=v.published_by)
+        for v in versions
+    ]
 
 
-def _get(session: Session, key: str) -> DefinitionRow:
-    row = repo.get_definition(session, key=key)
-    if row is None:
-        raise NotFound(f"no definition '{key}'")
-    return row
-
-
-def _detail(session: Session, row: DefinitionRow) -> DefinitionDetail:
+def _detail(session: SessionDep, row: Definition) -> DefinitionDetail:
     return DefinitionDetail(
         key=row.key,
         name=row.name,
         draft=row.draft,
         layout=row.layout,
-        versions=[
-            VersionSummary(
-                version=v.version, published_at=v.published_at, published_by=v.published_by
-            )
-            for v in repo.list_versions(session, key=row.key)
-        ],
-        problems=validate_raw(session, row.draft).problems if row.draft else [],
+        versions=_summaries(service.list_versions(session, key=row.key)),
+        problems=service.draft_problems(session, row.draft),
     )
 
 
 @router.get("", response_model=Page[DefinitionSummary], responses=ERRORS)
 def read_definitions(session: SessionDep, _user: CurrentUser) -> Page[DefinitionSummary]:
     """Every definition with its latest published version and whether a draft is pending."""
-    rows = repo.list_definitions(session)
-    latest = {
-        key: (version, published_at)
-        for key, version, published_at in session.execute(
-            select(
-                DefinitionVersion.key, DefinitionVersion.version, DefinitionVersion.published_at
-            ).order_by(DefinitionVersion.key, DefinitionVersion.version)
-        ).all()
-    }
-    data = []
-    for row in rows:
-        version, published_at = latest.get(row.key, (None, None))
-        # Edited after the latest publish (or never published): a draft is pending.
-        has_draft = bool(row.draft) and (published_at is None or row.updated_at > published_at)
-        data.append(
-            DefinitionSummary(
-                key=row.key,
-                name=row.name,
-                latest_version=version,
-                has_draft=has_draft,
-                updated_at=row.updated_at,
-            )
+    data = [
+        DefinitionSummary(
+            key=o.definition.key,
+            name=o.definition.name,
+            latest_version=o.latest_version,
+            has_draft=o.has_draft,
+            updated_at=o.definition.updated_at,
         )
+        for o in service.list_definitions(session)
+    ]
     return Page(data=data, count=len(data))
 
 
@@ -111,103 +65,53 @@ def create_definition(
     body: DefinitionWrite, session: SessionDep, user: Designer
 ) -> DefinitionDetail:
     """Creates a definition from a draft (which may still have problems)."""
-    key = _key_of(body.definition)
-    if repo.get_definition(session, key=key) is not None:
-        raise Conflict(f"definition '{key}' exists already; save its draft instead")
-    name = body.definition.get("name")
-    row = repo.save_draft(
-        session,
-        key=key,
-        draft=body.definition,
-        name=name if isinstance(name, str) and name else key,
-        layout=body.layout or {},
-        user=user.username,
+    row = service.create_definition(
+        session, draft=body.definition, layout=body.layout, user=user.username
     )
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        raise Conflict(f"definition '{key}' exists already") from exc
+    session.commit()
     return _detail(session, row)
 
 
 @router.post("/validate", response_model=ValidationResult, responses=ERRORS)
 def validate(body: DefinitionValidate, session: SessionDep, _user: CurrentUser) -> ValidationResult:
     """Every problem of a definition, without saving anything."""
-    report = validate_raw(session, body.definition)
+    report = service.validate_raw(session, body.definition)
     return ValidationResult(ok=report.ok, problems=report.problems)
 
 
 @router.get("/{key}", response_model=DefinitionDetail, responses=ERRORS)
 def read_definition(key: str, session: SessionDep, _user: CurrentUser) -> DefinitionDetail:
-    return _detail(session, _get(session, key))
+    return _detail(session, service.get_definition(session, key=key))
 
 
 @router.put("/{key}/draft", response_model=DraftSaved, responses=ERRORS)
 def save_draft(key: str, body: DefinitionWrite, session: SessionDep, user: Designer) -> DraftSaved:
     """Saves the draft even when it has problems, and returns them."""
-    row = _get(session, key)
-    _key_of(body.definition, expected=key)
-    name = body.definition.get("name")
-    repo.save_draft(
-        session,
-        key=key,
-        draft=body.definition,
-        name=name if isinstance(name, str) and name else row.name,
-        layout=body.layout,
-        user=user.username,
+    service.save_draft(
+        session, key=key, draft=body.definition, layout=body.layout, user=user.username
     )
     session.commit()
-    return DraftSaved(key=key, problems=validate_raw(session, body.definition).problems)
+    return DraftSaved(key=key, problems=service.validate_raw(session, body.definition).problems)
 
 
 @router.post("/{key}/publish", status_code=201, response_model=Published, responses=ERRORS)
 def publish(key: str, session: SessionDep, user: Designer) -> Published:
     """Publishes the draft as the next version; refused while it has problems."""
-    row = _get(session, key)
-    report = validate_raw(session, row.draft)
-    if report.definition is None:
-        count = len(report.problems)
-        raise Invalid(
-            f"definition '{key}' has {count} problem(s); fix them before publishing",
-            problems=[p.model_dump() for p in report.problems],
-        )
-    body = report.definition.model_dump(mode="json")
-    try:
-        version = repo.publish_version(
-            session, key=key, body=body, user=user.username, layout=row.layout
-        )
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"definition '{key}' was published concurrently; try again") from exc
-    return Published(key=key, version=version.version)
+    publication = service.publish_draft(session, key=key, user=user.username)
+    session.commit()
+    return Published(key=key, version=publication.version)
 
 
 @router.get("/{key}/versions", response_model=DataList[VersionSummary], responses=ERRORS)
 def read_versions(key: str, session: SessionDep, _user: CurrentUser) -> DataList[VersionSummary]:
-    _get(session, key)
-    return DataList(
-        data=[
-            VersionSummary(
-                version=v.version, published_at=v.published_at, published_by=v.published_by
-            )
-            for v in repo.list_versions(session, key=key)
-        ]
-    )
-
-
-def _version(session: Session, key: str, version: int) -> DefinitionVersion:
-    row = repo.get_version(session, key=key, version=version)
-    if row is None:
-        raise NotFound(f"definition '{key}' has no version {version}")
-    return row
+    return DataList(data=_summaries(service.list_versions(session, key=key)))
 
 
 @router.get("/{key}/versions/{version}", response_model=VersionDetail, responses=ERRORS)
 def read_version(
     key: str, version: VersionPath, session: SessionDep, _user: CurrentUser
 ) -> VersionDetail:
-    row = _version(session, key, version)
+    row = service.get_version(session, key=key, version=version)
     return VersionDetail(
         key=key,
         version=row.version,
@@ -227,11 +131,9 @@ def read_diff(
     target: str = Query(default="draft", pattern=r"^(draft|[1-9][0-9]{0,8})$"),
 ) -> DefinitionDiff:
     """What changed from version `base` to version `target` (a number, or `draft`)."""
-    row = _get(session, key)
-    a = _version(session, key, base).body
-    b = row.draft if target == "draft" else _version(session, key, int(target)).body
-    diff = diff_definitions(a, b)
-    return DefinitionDiff(base=str(base), target=target, **diff)
+    number = None if target == "draft" else int(target)
+    changes = service.diff(session, key=key, base=base, target=number)
+    return DefinitionDiff(base=str(base), target=target, **changes)
 
 
 @router.post("/{key}/draft-from/{version}", response_model=DefinitionDetail, responses=ERRORS)
@@ -239,9 +141,6 @@ def draft_from_version(
     key: str, version: VersionPath, session: SessionDep, user: Designer
 ) -> DefinitionDetail:
     """Replaces the draft (and layout) with a copy of a published version."""
-    row = _get(session, key)
-    source = _version(session, key, version)
-    draft = {k: v for k, v in source.body.items() if k != "version"}
-    repo.save_draft(session, key=key, draft=draft, layout=source.layout, user=user.username)
+    row = service.draft_from_version(session, key=key, version=version, user=user.username)
     session.commit()
     return _detail(session, row)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from servflow.definitions.models import Definition, DefinitionVersion, NodeTemplate
@@ -87,6 +88,30 @@ def get_version(
     else:
         query = query.where(DefinitionVersion.version == version)
     return session.scalar(query)
+
+
+def latest_versions(session: Session) -> dict[str, tuple[int, datetime]]:
+    """Each published key's latest version and when it was published."""
+    latest = (
+        select(DefinitionVersion.key, func.max(DefinitionVersion.version).label("version"))
+        .group_by(DefinitionVersion.key)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            DefinitionVersion.key, DefinitionVersion.version, DefinitionVersion.published_at
+        ).join(
+            latest,
+            and_(
+                DefinitionVersion.key == latest.c.key, DefinitionVersion.version == latest.c.version
+            ),
+        )
+    )
+    return {key: (version, published_at) for key, version, published_at in rows}
+
+
+def published_keys(session: Session) -> set[str]:
+    return set(session.scalars(select(DefinitionVersion.key).distinct()))
 
 
 def list_versions(session: Session, *, key: str) -> list[DefinitionVersion]:
