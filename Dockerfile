@@ -4,6 +4,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# The `servflow` command (docker compose run api servflow migrate), editable: code and data
+# stay in /app.
+RUN pip install --no-cache-dir --no-deps -e . && rm -rf servflow.egg-info
 RUN useradd --system servflow && chown -R servflow /app
 USER servflow
 ENV PYTHONUNBUFFERED=1
