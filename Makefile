@@ -7,10 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test bench lint venv clean
 
+# The last pip line installs the `servflow` command, editable: code and data are used from
+# this tree. The egg-info setuptools leaves behind is a by-product (metadata is in .venv).
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -rf servflow.egg-info
 	touch $(STAMP)
 
 venv: $(STAMP)
