@@ -28,10 +28,9 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/test.sh
 
+## Style, formatting, types and the import rules of the house (.importlinter).
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	bash scripts/lint.sh
 
 ## Side-by-side benchmarks; each prints ratios.
 bench: $(STAMP)
