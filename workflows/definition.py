@@ -117,44 +117,58 @@ def resolve_templates(
     if not isinstance(nodes, list):
         return resolved, problems
     for index, node in enumerate(nodes):
-        if not isinstance(node, dict) or "template" not in node:
-            continue
-        ref = node.pop("template")
-        node_id = node.get("id") if isinstance(node.get("id"), str) else None
-        template = templates.get(ref) if isinstance(ref, str) else None
-        if template is None:
+        if isinstance(node, dict) and "template" in node:
+            nodes[index] = _resolve_node(index, node, templates, problems)
+    return resolved, problems
+
+
+def _resolve_node(
+    index: int,
+    node: dict[str, Any],
+    templates: dict[str, NodeTemplate],
+    problems: list[TemplateProblem],
+) -> dict[str, Any]:
+    """One node with a `template` reference, resolved; its problems added to `problems`."""
+    ref = node.pop("template")
+    node_id = node.get("id") if isinstance(node.get("id"), str) else None
+    template = templates.get(ref) if isinstance(ref, str) else None
+    if template is None:
+        problems.append(
+            TemplateProblem(
+                index, node_id, "template", "unknown_template", f"no node template '{ref}'"
+            )
+        )
+        return node
+    overridden = _dotted_paths(node)
+    for locked in template.locked:
+        if locked in overridden or any(p.startswith(locked + ".") for p in overridden):
             problems.append(
                 TemplateProblem(
-                    index, node_id, "template", "unknown_template", f"no node template '{ref}'"
+                    index,
+                    node_id,
+                    locked,
+                    "template_locked",
+                    f"'{locked}' is locked by template '{ref}' and cannot be changed",
                 )
             )
+    merged = _merge(template.node, node)
+    _restore_locked_settings(merged, template)
+    return merged
+
+
+def _restore_locked_settings(node: dict[str, Any], template: NodeTemplate) -> None:
+    """A locked setting always comes from the template, whatever was written."""
+    for locked in template.locked:
+        keys = locked.split(".")
+        source: Any = template.node
+        for key in keys:
+            source = source.get(key) if isinstance(source, dict) else None
+        if source is None:
             continue
-        overridden = _dotted_paths(node)
-        for locked in template.locked:
-            if locked in overridden or any(p.startswith(locked + ".") for p in overridden):
-                problems.append(
-                    TemplateProblem(
-                        index,
-                        node_id,
-                        locked,
-                        "template_locked",
-                        f"'{locked}' is locked by template '{ref}' and cannot be changed",
-                    )
-                )
-        nodes[index] = _merge(template.node, node)
-        for locked in template.locked:
-            # A locked setting always comes from the template, whatever was written.
-            keys = locked.split(".")
-            source: Any = template.node
-            for key in keys:
-                source = source.get(key) if isinstance(source, dict) else None
-            if source is None:
-                continue
-            target = nodes[index]
-            for key in keys[:-1]:
-                target = target.setdefault(key, {})
-            target[keys[-1]] = copy.deepcopy(source)
-    return resolved, problems
+        target = node
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = copy.deepcopy(source)
 
 
 @cache

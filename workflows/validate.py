@@ -334,6 +334,23 @@ def _check_graph(
     header: dict[str, Any], parsed: list[tuple[int, BaseNode]], ids: dict[str, int], out: _Collector
 ) -> None:
     nodes = {node.id: (index, node) for index, node in parsed}
+    edges = _edges_reporting_broken_links(parsed, ids, out)
+    start = header.get("start")
+    if isinstance(start, str) and start not in ids:
+        out.add("unknown_start", "$.start", f"start node '{start}' does not exist", target=start)
+    ends = [node.id for _, node in parsed if isinstance(node, EndNode)]
+    if not ends and parsed:
+        out.add("no_end", "$.nodes", "the pipeline has no end node")
+    if isinstance(start, str) and start in nodes:
+        _check_reachable_from_start(start, parsed, edges, out)
+    _check_loops_without_exit(ends, nodes, edges, out)
+    _check_forks(parsed, nodes, edges, out)
+
+
+def _edges_reporting_broken_links(
+    parsed: list[tuple[int, BaseNode]], ids: dict[str, int], out: _Collector
+) -> dict[str, list[str]]:
+    """Each node's successors that exist; a missing or dangling `next` is reported."""
     edges: dict[str, list[str]] = {node.id: [] for _, node in parsed}
     for index, node in parsed:
         for suffix, target in node.successors():
@@ -354,32 +371,46 @@ def _check_graph(
                 f"node '{node.id}' has no next node",
                 node.id,
             )
-    start = header.get("start")
-    if isinstance(start, str) and start not in ids:
-        out.add("unknown_start", "$.start", f"start node '{start}' does not exist", target=start)
-    ends = [node.id for _, node in parsed if isinstance(node, EndNode)]
-    if not ends and parsed:
-        out.add("no_end", "$.nodes", "the pipeline has no end node")
-    if isinstance(start, str) and start in nodes:
-        reached = _reachable([start], edges)
-        for index, node in parsed:
-            if node.id not in reached:
-                out.add(
-                    "unreachable",
-                    f"$.nodes[{index}]",
-                    f"node '{node.id}' can never be reached from the start",
-                    node.id,
-                )
+    return edges
+
+
+def _check_reachable_from_start(
+    start: str, parsed: list[tuple[int, BaseNode]], edges: dict[str, list[str]], out: _Collector
+) -> None:
+    reached = _reachable([start], edges)
+    for index, node in parsed:
+        if node.id not in reached:
+            out.add(
+                "unreachable",
+                f"$.nodes[{index}]",
+                f"node '{node.id}' can never be reached from the start",
+                node.id,
+            )
+
+
+def _stuck_edges(
+    ends: list[str], nodes: dict[str, tuple[int, BaseNode]], edges: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The nodes with no path to an end, each with its edges to other such nodes."""
     reverse: dict[str, list[str]] = defaultdict(list)
     for source, targets in edges.items():
         for target in targets:
             reverse[target].append(source)
     finishing = _reachable(ends, reverse) if ends else set()
     stuck = [n for n in edges if n not in finishing]
-    stuck_edges = {n: [t for t in edges[n] if t in nodes and t not in finishing] for n in stuck}
+    return {n: [t for t in edges[n] if t in nodes and t not in finishing] for n in stuck}
+
+
+def _check_loops_without_exit(
+    ends: list[str],
+    nodes: dict[str, tuple[int, BaseNode]],
+    edges: dict[str, list[str]],
+    out: _Collector,
+) -> None:
+    stuck_edges = _stuck_edges(ends, nodes, edges)
     # A node with no path to an end always leads into a loop with no exit or a broken
     # `next` (reported above): report that root cause once, not every node before it.
-    for component in _strongly_connected(stuck, stuck_edges):
+    for component in _strongly_connected(list(stuck_edges), stuck_edges):
         members = set(component)
         leaves_component = any(t not in members for n in component for t in stuck_edges[n])
         if leaves_component:
@@ -395,7 +426,6 @@ def _check_graph(
                 first,
                 members=names,
             )
-    _check_forks(parsed, nodes, edges, out)
 
 
 def _check_forks(
@@ -406,43 +436,66 @@ def _check_forks(
 ) -> None:
     forks_of_join: dict[str, list[str]] = defaultdict(list)
     for index, node in parsed:
-        if not isinstance(node, ParallelNode):
+        if isinstance(node, ParallelNode) and _fork_names_a_join(index, node, nodes, out):
+            forks_of_join[node.join].append(node.id)
+            _check_branches(index, node, nodes, edges, out)
+    _check_joins(parsed, forks_of_join, out)
+
+
+def _fork_names_a_join(
+    index: int, fork: ParallelNode, nodes: dict[str, tuple[int, BaseNode]], out: _Collector
+) -> bool:
+    target = nodes.get(fork.join)
+    if target is not None and isinstance(target[1], JoinNode):
+        return True
+    out.add(
+        "fork_without_join",
+        f"$.nodes[{index}].join",
+        f"parallel '{fork.id}' must name a join node as its join, not '{fork.join}'",
+        fork.id,
+        target=fork.join,
+    )
+    return False
+
+
+def _check_branches(
+    index: int,
+    fork: ParallelNode,
+    nodes: dict[str, tuple[int, BaseNode]],
+    edges: dict[str, list[str]],
+    out: _Collector,
+) -> None:
+    """Each branch of `fork` must reach its join, and no end before it."""
+    for i, branch in enumerate(fork.branches):
+        if branch not in nodes:
             continue
-        target = nodes.get(node.join)
-        if target is None or not isinstance(target[1], JoinNode):
+        reached = _reachable([branch], edges, stop=fork.join)
+        if fork.join not in reached:
             out.add(
-                "fork_without_join",
-                f"$.nodes[{index}].join",
-                f"parallel '{node.id}' must name a join node as its join, not '{node.join}'",
-                node.id,
-                target=node.join,
+                "branch_never_joins",
+                f"$.nodes[{index}].branches[{i}]",
+                f"branch '{branch}' of parallel '{fork.id}' never reaches join '{fork.join}'",
+                fork.id,
+                branch=branch,
+                target=fork.join,
             )
-            continue
-        forks_of_join[node.join].append(node.id)
-        for i, branch in enumerate(node.branches):
-            if branch not in nodes:
-                continue
-            reached = _reachable([branch], edges, stop=node.join)
-            if node.join not in reached:
-                out.add(
-                    "branch_never_joins",
-                    f"$.nodes[{index}].branches[{i}]",
-                    f"branch '{branch}' of parallel '{node.id}' never reaches join '{node.join}'",
-                    node.id,
-                    branch=branch,
-                    target=node.join,
-                )
-            escaped = sorted(n for n in reached if isinstance(nodes[n][1], EndNode))
-            if escaped:
-                out.add(
-                    "branch_escapes_join",
-                    f"$.nodes[{index}].branches[{i}]",
-                    f"branch '{branch}' of parallel '{node.id}' can end the order at"
-                    f" '{escaped[0]}' before join '{node.join}'",
-                    node.id,
-                    branch=branch,
-                    target=escaped[0],
-                )
+        escaped = sorted(n for n in reached if isinstance(nodes[n][1], EndNode))
+        if escaped:
+            out.add(
+                "branch_escapes_join",
+                f"$.nodes[{index}].branches[{i}]",
+                f"branch '{branch}' of parallel '{fork.id}' can end the order at"
+                f" '{escaped[0]}' before join '{fork.join}'",
+                fork.id,
+                branch=branch,
+                target=escaped[0],
+            )
+
+
+def _check_joins(
+    parsed: list[tuple[int, BaseNode]], forks_of_join: dict[str, list[str]], out: _Collector
+) -> None:
+    """Each join must belong to exactly one parallel fork."""
     for index, node in parsed:
         if isinstance(node, JoinNode):
             forks = forks_of_join.get(node.id, [])
@@ -507,40 +560,52 @@ def _check_expressions(
             if expression is None:
                 continue
             for ref in expression.references:
-                head = ref[0]
-                if head in variables or head in CONSTANTS:
-                    continue
-                if head == "order":
-                    if len(ref) > 1 and ref[1] not in ORDER_FIELDS:
-                        out.add(
-                            "expression_unknown_variable",
-                            path,
-                            f"node '{node.id}': order has no field '{ref[1]}'"
-                            f" (it has {', '.join(ORDER_FIELDS)})",
-                            node.id,
-                            name=".".join(ref),
-                        )
-                    continue
-                target = by_id.get(head)
-                if target is None:
-                    out.add(
-                        "expression_unknown_variable",
-                        path,
-                        f"node '{node.id}': '{head}' is neither a declared variable nor a node",
-                        node.id,
-                        name=head,
-                    )
-                    continue
-                fields = _fields_of(target)
-                if len(ref) > 1 and fields is not None and ref[1] not in fields:
-                    known = ", ".join(sorted(fields)) or "nothing"
-                    out.add(
-                        "expression_unknown_variable",
-                        path,
-                        f"node '{node.id}': node '{head}' has no field '{ref[1]}' (it has {known})",
-                        node.id,
-                        name=".".join(ref[:2]),
-                    )
+                _check_reference(node, ref, path, variables, by_id, out)
+
+
+def _check_reference(
+    node: BaseNode,
+    ref: tuple[str, ...],
+    path: str,
+    variables: set[Any],
+    by_id: dict[str, BaseNode],
+    out: _Collector,
+) -> None:
+    """A name an expression reads: a variable, a constant, `order.<field>` or `<node>.<field>`."""
+    head = ref[0]
+    if head in variables or head in CONSTANTS:
+        return
+    if head == "order":
+        if len(ref) > 1 and ref[1] not in ORDER_FIELDS:
+            out.add(
+                "expression_unknown_variable",
+                path,
+                f"node '{node.id}': order has no field '{ref[1]}'"
+                f" (it has {', '.join(ORDER_FIELDS)})",
+                node.id,
+                name=".".join(ref),
+            )
+        return
+    target = by_id.get(head)
+    if target is None:
+        out.add(
+            "expression_unknown_variable",
+            path,
+            f"node '{node.id}': '{head}' is neither a declared variable nor a node",
+            node.id,
+            name=head,
+        )
+        return
+    fields = _fields_of(target)
+    if len(ref) > 1 and fields is not None and ref[1] not in fields:
+        known = ", ".join(sorted(fields)) or "nothing"
+        out.add(
+            "expression_unknown_variable",
+            path,
+            f"node '{node.id}': node '{head}' has no field '{ref[1]}' (it has {known})",
+            node.id,
+            name=".".join(ref[:2]),
+        )
 
 
 def _check_patterns(parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
