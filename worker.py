@@ -15,7 +15,9 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.platform.settings import Settings, get_settings
+from servflow.platform.shutdown import exit_now
 from servflow.platform.temporal import connect, sandbox_runner
 from workflows.registry import WORKFLOWS
 
@@ -80,6 +82,9 @@ def main() -> None:
         await run_worker(get_settings(), stop)
 
     asyncio.run(serve())
+    # The SDK's threads may outlive asyncio.run; finalizing the interpreter under them has
+    # crashed the process (PyGILState_Release), so leave without it once all is stopped.
+    exit_now()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from api.routes import (
 )
 from api.security import load_secret
 from designer.routes import router as designer_router
+from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.temporal import connect

@@ -42,7 +42,7 @@ from bench.support import (
     wait_active,
 )
 from servflow.cli.devserver import DevServer, free_port, port_open
-from servflow.cli.shutdown import exit_now
+from servflow.platform.shutdown import exit_now
 from workflows.contracts import (
     ActiveNode,
     Actor,
@@ -290,7 +290,7 @@ def prepare_store(url: str, tmp: Path) -> str:
 
 
 def snapshot_of(url: str) -> StartOrderInput:
-    from servflow.orders.service import load_snapshot
+    from servflow.definitions.service import load_snapshot
     from servflow.platform.db import make_engine, make_session_factory
 
     engine = make_engine(url)

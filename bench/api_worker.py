@@ -9,9 +9,9 @@ import signal
 from activities.registry import ActivityDeps, build_activities
 from bench.handwritten import HandwrittenFiveSteps
 from bench.support import INSTANT_ACTIVITIES
-from servflow.cli.shutdown import exit_now
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.settings import get_settings
+from servflow.platform.shutdown import exit_now
 from servflow.platform.temporal import connect
 from worker import build_worker
 

@@ -27,7 +27,7 @@ from bench.support import (
     dev_server,
     run_concurrently,
 )
-from servflow.cli.shutdown import exit_now
+from servflow.platform.shutdown import exit_now
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 
 ORDERS = int(os.environ.get("BENCH_OPEN_ORDERS", "10000"))

@@ -26,7 +26,7 @@ from bench.support import (
     run_concurrently,
     wait_active,
 )
-from servflow.cli.shutdown import exit_now
+from servflow.platform.shutdown import exit_now
 from worker import build_worker
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 from workflows.interpreter import WorkOrderWorkflow

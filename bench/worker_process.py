@@ -10,7 +10,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.support import INSTANT_ACTIVITIES
-from servflow.cli.shutdown import exit_now
+from servflow.platform.shutdown import exit_now
 from worker import build_worker
 
 

@@ -479,7 +479,8 @@ def _check_branches(
                 branch=branch,
                 target=fork.join,
             )
-        escaped = sorted(n for n in reached if isinstance(nodes[n][1], EndNode))
+        # A node that did not parse is reported on its own; it says nothing of where it leads.
+        escaped = sorted(n for n in reached if n in nodes and isinstance(nodes[n][1], EndNode))
         if escaped:
             out.add(
                 "branch_escapes_join",

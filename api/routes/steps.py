@@ -18,6 +18,7 @@ from api.schemas import (
     StepSubmit,
     TaskPublic,
 )
+from servflow.definitions import service as definitions
 from servflow.orders import engine, steps
 from servflow.orders import service as orders
 from servflow.orders.rules import CLOSED_STATUSES
@@ -125,7 +126,7 @@ async def reassign_step(
 
 def _tasks(session: Any, user: Principal, limit: int) -> list[TaskPublic]:
     waiting = orders.waiting_for(session, user, limit=limit)
-    names = orders.node_names(
+    names = definitions.node_names(
         session, {(o.definition_key, o.definition_version) for _s, o in waiting}
     )
     return [

@@ -8,6 +8,7 @@ The caller commits; a use case that loses a race on a unique key rolls back and 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from servflow.definitions.models import Definition, DefinitionVersion
 from servflow.definitions.models import NodeTemplate as NodeTemplateRow
 from servflow.platform.errors import Conflict, Invalid, NotFound
 from workflows.definition import DEFINITION_KEY, NodeTemplate
+from workflows.definition import Definition as Pipeline
 from workflows.diff import diff_definitions
 from workflows.nodes import NODE_TYPES
+from workflows.nodes.flow import SubpipelineNode
 from workflows.validate import Problem, ValidationReport, validate_definition
 
 
@@ -321,3 +324,60 @@ def delete_node_template(session: Session, *, key: str) -> None:
     """Raises NotFound when there is no node template `key`."""
     _get_template_row(session, key)
     repo.delete_node_template(session, key=key)
+
+
+# ---- what an order runs --------------------------------------------------------------------
+
+
+def load_snapshot(
+    session: Session, *, key: str, version: int | None
+) -> tuple[Pipeline, dict[str, Pipeline]]:
+    """The published definition and every pipeline it calls, recursively (latest versions).
+
+    Raises:
+        Invalid: the definition (or a sub-pipeline it calls) is not published.
+    """
+    row = repo.get_version(session, key=key, version=version)
+    if row is None:
+        which = f"version {version}" if version else "published version"
+        raise Invalid(
+            f"definition_key: '{key}' has no {which}",
+            errors={"definition_key" if version is None else "version": f"no {which} of '{key}'"},
+        )
+    definition = Pipeline.model_validate(row.body)
+    return definition, load_subdefinitions(session, definition)
+
+
+def load_subdefinitions(session: Session, definition: Pipeline) -> dict[str, Pipeline]:
+    subs: dict[str, Pipeline] = {}
+    queue = deque([definition])
+    while queue:
+        current = queue.popleft()
+        for node in current.nodes:
+            if not isinstance(node, SubpipelineNode):
+                continue
+            key = node.params.definition
+            if key in subs or key == definition.key:
+                continue
+            row = repo.get_version(session, key=key)
+            if row is None:
+                raise Invalid(
+                    f"sub-pipeline '{key}' called by node '{node.id}' is not published",
+                    errors={"definition_key": f"calls unpublished pipeline '{key}'"},
+                )
+            subs[key] = Pipeline.model_validate(row.body)
+            queue.append(subs[key])
+    return subs
+
+
+# ---- who sees what -----------------------------------------------------------------------
+
+
+def node_names(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int, str], str]:
+    """Node names by (definition key, version, node id), for the given published versions."""
+    names: dict[tuple[str, int, str], str] = {}
+    for key, version in versions:
+        row = repo.get_version(session, key=key, version=version)
+        for node in row.body.get("nodes", []) if row is not None else []:
+            names[(key, version, node["id"])] = node.get("name") or node["id"]
+    return names

@@ -3,7 +3,6 @@ report and close steps (the Temporal side lives in servflow.orders.engine)."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from servflow.customers import service as customers
-from servflow.definitions import repo as definition_repo
 from servflow.definitions import service as definitions
 from servflow.dispatch import service as dispatch
 from servflow.orders import repo
@@ -24,7 +22,6 @@ from servflow.platform.scope import in_scope, region_path
 from workflows.contracts import OrderState, StepInput, StepResult, role_assignee
 from workflows.definition import Definition
 from workflows.nodes.automatic import ReportParams
-from workflows.nodes.flow import SubpipelineNode
 
 if TYPE_CHECKING:
     from servflow.org.models import OrgUnit
@@ -119,50 +116,6 @@ def _own_placement(session: Session, user: Principal) -> Placement:
     return Placement(region=own.code, path=own.path, region_name=own.name)
 
 
-def load_snapshot(
-    session: Session, *, key: str, version: int | None
-) -> tuple[Definition, dict[str, Definition]]:
-    """The published definition and every pipeline it calls, recursively (latest versions).
-
-    Raises:
-        Invalid: the definition (or a sub-pipeline it calls) is not published.
-    """
-    row = definition_repo.get_version(session, key=key, version=version)
-    if row is None:
-        which = f"version {version}" if version else "published version"
-        raise Invalid(
-            f"definition_key: '{key}' has no {which}",
-            errors={"definition_key" if version is None else "version": f"no {which} of '{key}'"},
-        )
-    definition = Definition.model_validate(row.body)
-    return definition, load_subdefinitions(session, definition)
-
-
-def load_subdefinitions(session: Session, definition: Definition) -> dict[str, Definition]:
-    subs: dict[str, Definition] = {}
-    queue = deque([definition])
-    while queue:
-        current = queue.popleft()
-        for node in current.nodes:
-            if not isinstance(node, SubpipelineNode):
-                continue
-            key = node.params.definition
-            if key in subs or key == definition.key:
-                continue
-            row = definition_repo.get_version(session, key=key)
-            if row is None:
-                raise Invalid(
-                    f"sub-pipeline '{key}' called by node '{node.id}' is not published",
-                    errors={"definition_key": f"calls unpublished pipeline '{key}'"},
-                )
-            subs[key] = Definition.model_validate(row.body)
-            queue.append(subs[key])
-    return subs
-
-
-# ---- who sees what -----------------------------------------------------------------------
-
-
 def engineer_id_of(session: Session, user: Principal) -> int | None:
     return dispatch.engineer_id_of(session, user_id=user.id)
 
@@ -217,16 +170,6 @@ def waiting_for(
         scope_path=user.scope_path,
         limit=limit,
     )
-
-
-def node_names(session: Session, versions: set[tuple[str, int]]) -> dict[tuple[str, int, str], str]:
-    """Node names by (definition key, version, node id), for the given published versions."""
-    names: dict[tuple[str, int, str], str] = {}
-    for key, version in versions:
-        row = definition_repo.get_version(session, key=key, version=version)
-        for node in row.body.get("nodes", []) if row is not None else []:
-            names[(key, version, node["id"])] = node.get("name") or node["id"]
-    return names
 
 
 def _customer_fields(step: StepInput) -> dict[str, Any]:
@@ -314,7 +257,7 @@ def prepare_start(
 ) -> tuple[Placement, Definition, dict[str, Definition]]:
     """Where a new order belongs and the published pipeline (with sub-pipelines) it runs."""
     placement = resolve_placement(session, user, region=region, outlet=outlet)
-    definition, subs = load_snapshot(session, key=key, version=version)
+    definition, subs = definitions.load_snapshot(session, key=key, version=version)
     return placement, definition, subs
 
 
@@ -337,7 +280,11 @@ def prepare_test_run(
                 f"the definition has {len(report.problems)} problem(s)",
                 problems=[p.model_dump() for p in report.problems],
             )
-        return placement, report.definition, load_subdefinitions(session, report.definition)
+        return (
+            placement,
+            report.definition,
+            definitions.load_subdefinitions(session, report.definition),
+        )
     if not key:
         raise Invalid(
             "give a definition or a definition_key",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from servflow.definitions import repo as definitions
+from servflow.definitions.service import load_snapshot
 from servflow.orders.rules import check_variables, fingerprint, order_id_for
-from servflow.orders.service import load_snapshot
 from servflow.platform.errors import Invalid
 from workflows.definition import Definition
 

@@ -413,6 +413,18 @@ def test_branch_that_ends_before_join_is_reported() -> None:
     assert [p.node_id for p in codes(raw)["branch_escapes_join"]] == ["f"]
 
 
+def test_branch_into_a_node_of_unknown_type_is_reported_not_raised() -> None:
+    raw = minimal(
+        {"id": "f", "type": "parallel", "branches": ["x", "y"], "join": "j"},
+        {"id": "x", "type": "task", "next": "bad"},
+        {"id": "bad", "type": "weird", "next": "j"},
+        {"id": "y", "type": "task", "next": "j"},
+        {"id": "j", "type": "join", "next": "end"},
+        END,
+    )
+    assert [p.node_id for p in codes(raw)["unknown_type"]] == ["bad"]
+
+
 def test_join_shared_by_two_forks_is_reported() -> None:
     raw = minimal(
         {"id": "f1", "type": "parallel", "branches": ["a", "b"], "join": "j"},
