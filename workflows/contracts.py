@@ -82,6 +82,8 @@ class StartOrderInput(BaseModel):
     context: OrderContext = Field(default_factory=OrderContext)
     resume: ResumeState | None = None
     continue_as_new_after_events: int = 0  # 0: Temporal's own suggestion decides
+    sandbox: bool = False
+    """A designer's test run: every effect is simulated (shown, never written or sent)."""
 
 
 class TimelineEntry(BaseModel):
@@ -170,6 +172,8 @@ class StepInput(BaseModel):
     unrecorded_steps: list[TimelineEntry] = Field(default_factory=list)
     final: bool = False
     """True when the order ends after this step: the activity marks it completed too."""
+    sandbox: bool = False
+    """The order is a test run: simulate the effect, write and send nothing real."""
 
 
 class WaitingStep(BaseModel):
@@ -204,6 +208,10 @@ class StepSubmission(BaseModel):
     actor: Actor
     data: dict[str, Any] = Field(default_factory=dict)
     outcome: str = "done"
+    issued_at: datetime | None = None
+    proof: str = ""
+    """The API's HMAC over order, node, actor and `issued_at`: proves the actor was
+    authenticated by the API, not claimed by whoever reaches Temporal."""
 
 
 class StepAccepted(BaseModel):

@@ -60,6 +60,10 @@ class Settlement(Base):
     # The order's scope when it was settled: finance lists money by it.
     org_path: Mapped[str] = mapped_column(String(400), default="", server_default="", index=True)
     region: Mapped[str] = mapped_column(String(64), default="", server_default="", index=True)
+    # "paid": payouts written; "held": above the ceiling, waiting for finance's approval.
+    status: Mapped[str] = mapped_column(String(16), default="paid", server_default="paid")
+    approved_by: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    approved_at: Mapped[datetime | None] = mapped_column()
 
     payouts: Mapped[list[Payout]] = relationship(back_populates="settlement", order_by="Payout.id")
 

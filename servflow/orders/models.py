@@ -11,6 +11,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -46,6 +47,8 @@ class WorkOrder(Base):
     current_engineer_id: Mapped[int | None] = mapped_column(ForeignKey("engineer.id"), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=3)
     started_by: Mapped[str] = mapped_column(String(100), default="")
+    # A designer's test run: kept apart from every list, task and total.
+    sandbox: Mapped[bool] = mapped_column(default=False, server_default=false(), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
@@ -68,7 +71,7 @@ class WorkOrderStep(Base):
     visit: Mapped[int] = mapped_column(Integer)
     node_type: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(100), default="")
-    outcome: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(500), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()

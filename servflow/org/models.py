@@ -60,6 +60,8 @@ class AppUser(Base):
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"), index=True)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Tokens issued before this moment (a password reset, a disable) are no longer valid.
+    password_changed_at: Mapped[datetime | None] = mapped_column()
 
     org_unit: Mapped[OrgUnit | None] = relationship()
 
@@ -78,3 +80,25 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[AppUser] = relationship()
+
+
+class RevokedToken(Base):
+    """An access token logged out before its expiry (by its `jti`), kept until it expires."""
+
+    __tablename__ = "revoked_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RefreshToken(Base):
+    """A refresh token; only its SHA-256 is stored. Using one revokes it (rotation)."""
+
+    __tablename__ = "refresh_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()

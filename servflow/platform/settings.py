@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 
 from pydantic import Field
@@ -27,6 +28,26 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(default="", description="empty: one is generated under var/")
     jwt_ttl_minutes: int = 12 * 60
     auth_cache_seconds: float = Field(default=30, ge=0, description="0: look up every request")
+
+    jwt_max_ttl_minutes: int = Field(default=24 * 60, ge=1, description="no token lives longer")
+    demo: bool = Field(
+        default=False,
+        description="`make run`'s demo: demo users and generated secrets are allowed",
+    )
+    actor_key: str = Field(
+        default="", description="HMAC key proving submitted steps' actors (API and worker)"
+    )
+    payload_key: str = Field(
+        default="", description="base64 AES-256 key of the Temporal payload codec"
+    )
+    codec_allowed_origins: str = Field(
+        default="http://localhost:8233", description="Temporal UI origins the codec answers"
+    )
+    settlement_ceiling: Decimal = Field(
+        default=Decimal("20000.00"), ge=0, description="an order above it waits for approval"
+    )
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     wecom_webhook_url: str = ""
 
