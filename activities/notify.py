@@ -1,4 +1,5 @@
-"""notify: write the message to the outbox, then hand it to the notifier (servflow.notify)."""
+"""notify: write the message to the outbox, then hand it to the notifier (servflow.notify);
+a test run's message is only rendered."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ def notify(deps: ActivityDeps, step: StepInput) -> StepResult:
         effect=service.notify,
         clock=deps.clock,
     )
-    if applied:
+    # A test run's message was only rendered: there is nothing to send.
+    if applied and not step.sandbox:
         service.deliver(
             deps.session_factory,
             deps.notifier,

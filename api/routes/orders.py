@@ -25,6 +25,7 @@ from api.schemas import (
 from servflow.billing import service as billing
 from servflow.orders import engine
 from servflow.orders import service as orders
+from servflow.orders import steps as read_model
 from servflow.orders.rules import (
     CLOSED_STATUSES,
     check_variables,
@@ -33,6 +34,7 @@ from servflow.orders.rules import (
     test_key,
 )
 from servflow.org.rules import MONEY_ROLES, Principal
+from servflow.platform.base import utcnow
 from servflow.platform.errors import Invalid
 from workflows.contracts import OrderContext
 from workflows.definition import Definition
@@ -119,10 +121,12 @@ async def create_order(
 async def create_test_run(
     body: TestRunCreate, user: Designer, ctx: CtxDep, client: TemporalDep
 ) -> OrderStarted:
-    """Runs a draft (or a published version) as a test order.
+    """Runs a draft (or a published version) as a test order in a sandbox.
 
-    The definition key gets the suffix `-test` and `started_by` is `test-run:<user>`, so
-    test orders are easy to tell apart and filter out.
+    Its effects are simulated: dispatch shows whom it would choose but assigns no one,
+    settlement shows the amounts but writes none, notify shows the message but sends
+    nothing. Only its designer sees it (no list, task or total counts it). The definition
+    key gets the suffix `-test` and `started_by` is `test-run:<user>`.
     """
     placement, definition, subs = await db(
         ctx,
@@ -136,8 +140,9 @@ async def create_test_run(
     )
     _checked(definition, body.variables)
     customer = body.customer.model_dump(mode="json", exclude_none=True) if body.customer else {}
+    started_by = orders.test_run_by(user.username)
     new = engine.NewOrder(
-        order_id=f"test-{order_id_for(user.username, None)}",
+        order_id=f"{orders.TEST_ORDER_PREFIX}{order_id_for(user.username, None)}",
         definition=definition.model_copy(update={"key": test_key(definition.key)}),
         subdefinitions=subs,
         variables=body.variables,
@@ -145,9 +150,22 @@ async def create_test_run(
             region=placement.region_label,
             outlet=placement.outlet,
             customer=customer or {"name": f"test run by {user.username}"},
-            started_by=f"test-run:{user.username}",
+            started_by=started_by,
         ),
         placement=placement,
+        sandbox=True,
+    )
+    # Written before the workflow starts, so no step of it is ever listed as a real order.
+    await db(
+        ctx,
+        read_model.open_test_run,
+        order_id=new.order_id,
+        definition_key=new.definition.key,
+        definition_version=definition.version,
+        region=placement.region,
+        org_path=placement.path,
+        started_by=started_by,
+        now=utcnow(),
     )
     return _started(await engine.start(client, ctx.task_queue, new), test=True)
 

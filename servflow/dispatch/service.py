@@ -95,41 +95,75 @@ def _pool(
     return code, name, [_candidate(e) for e in engineers]
 
 
+def _best(
+    candidates: list[Candidate],
+    job: tuple[str, str, float, float],
+    params: DispatchParams,
+) -> Choice:
+    """The best qualified engineer among `candidates` for the job at (region code, region
+    name, lat, lng), or a BusinessRuleViolation saying why there is none."""
+    region, region_name, lat, lng = job
+    choice = choose_engineer(
+        candidates,
+        region=region,
+        skills=params.skills,
+        lat=lat,
+        lng=lng,
+        radius_km=params.radius_km,
+        strategy=params.strategy,
+        cross_region=params.cross_region,
+    )
+    if choice is None:
+        skills = "、".join(skill_label(s) for s in params.skills) or "任意"
+        radius = f"{params.radius_km} km 内" if params.radius_km else ""
+        raise BusinessRuleViolation(
+            f"no qualified engineer: 区域 {region_name or '全部'} {radius}"
+            f"没有可用的持证工程师 (资质: {skills}); {len(candidates)} considered"
+        )
+    return choice
+
+
+def _job(
+    session: Session, step: StepInput, facts: OrderFacts, params: DispatchParams
+) -> tuple[tuple[str, str, float, float], list[Candidate]]:
+    region, region_name, candidates = _pool(session, step, facts, params)
+    lat, lng = _job_location(session, step, facts)
+    return (region, region_name, lat, lng), candidates
+
+
 def _take_best(
     session: Session, step: StepInput, facts: OrderFacts, params: DispatchParams
 ) -> Choice:
     """The best qualified engineer whose slot this transaction could take."""
-    region, region_name, candidates = _pool(session, step, facts, params)
-    lat, lng = _job_location(session, step, facts)
+    job, candidates = _job(session, step, facts, params)
     excluded: set[int] = set()
     while True:
-        choice = choose_engineer(
-            [c for c in candidates if c.engineer_id not in excluded],
-            region=region,
-            skills=params.skills,
-            lat=lat,
-            lng=lng,
-            radius_km=params.radius_km,
-            strategy=params.strategy,
-            cross_region=params.cross_region,
-        )
-        if choice is None:
-            skills = "、".join(skill_label(s) for s in params.skills) or "任意"
-            radius = f"{params.radius_km} km 内" if params.radius_km else ""
-            raise BusinessRuleViolation(
-                f"no qualified engineer: 区域 {region_name or '全部'} {radius}"
-                f"没有可用的持证工程师 (资质: {skills}); {len(candidates)} considered"
-            )
+        left = [c for c in candidates if c.engineer_id not in excluded]
+        choice = _best(left, job, params)
         # A concurrent dispatch may have filled the slot since we read: choose again.
         if repo.take_slot_if_free(session, engineer_id=choice.candidate.engineer_id):
             return choice
         excluded.add(choice.candidate.engineer_id)
 
 
+def _chosen(choice: Choice, outlet_code: str) -> dict[str, object]:
+    picked = choice.candidate
+    return {
+        "engineer_id": picked.code,
+        "engineer_user_id": picked.user_id,
+        "engineer_name": picked.name,
+        "outlet_id": outlet_code,
+        "distance_km": str(choice.distance_km),
+        "reason": choice.reason,
+    }
+
+
 def dispatch(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
     """Chooses by the node's strategy among qualified engineers, takes a slot of their load
-    (giving back the previous engineer's), and records why."""
+    (giving back the previous engineer's), and records why; a test run's is simulated."""
     params = DispatchParams.model_validate(step.params)
+    if step.sandbox:
+        return _simulated(session, step, facts, params)
     choice = _take_best(session, step, facts, params)
     picked = choice.candidate
     # The slot just taken is the job's; the one it held before is given back.
@@ -153,20 +187,33 @@ def dispatch(session: Session, step: StepInput, now: datetime, facts: OrderFacts
     )
     session.flush()
     result = StepResult(
-        output={
-            "engineer_id": picked.code,
-            "engineer_user_id": picked.user_id,
-            "engineer_name": picked.name,
-            "outlet_id": outlet.code,
-            "distance_km": str(choice.distance_km),
-            "reason": choice.reason,
-        },
+        output=_chosen(choice, outlet.code),
         summary=f"派单给 {picked.name} ({outlet.name}): {choice.reason}",
     )
     changes = OrderChanges(
         engineer_id=picked.engineer_id, outlet_id=picked.outlet_id, org_path=outlet.path
     )
     return StepOutcome(result=result, changes=changes)
+
+
+def _simulated(
+    session: Session, step: StepInput, facts: OrderFacts, params: DispatchParams
+) -> StepOutcome:
+    """A test run's dispatch: chosen among the real engineers exactly as a real one, shown
+    with the ranked candidates, but no slot is taken, no decision recorded, and the order
+    gets no engineer, so the job shows in no one's tasks. The order moves to the engineer's
+    outlet as a real one does, so the steps after it simulate what they would do."""
+    job, candidates = _job(session, step, facts, params)
+    choice = _best(candidates, job, params)
+    outlet = org.get_unit(session, unit_id=choice.candidate.outlet_id)
+    assert outlet is not None
+    result = StepResult(
+        output={**_chosen(choice, outlet.code), "sandbox": True, "candidates": choice.considered},
+        summary=f"模拟派单: {choice.candidate.name} ({outlet.name}), 未指派: {choice.reason}",
+    )
+    return StepOutcome(
+        result=result, changes=OrderChanges(outlet_id=outlet.id, org_path=outlet.path)
+    )
 
 
 # ---- master data: engineers -------------------------------------------------------------------

@@ -33,13 +33,22 @@ def _recipients(session: Session, params: NotifyParams, facts: OrderFacts) -> li
     return sorted(set(names))
 
 
-def notify(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
-    """Writes the node's message, rendered with the order's values, to the outbox."""
-    params = NotifyParams.model_validate(step.params)
+def _simulated_assignee(step: StepInput) -> list[str]:
+    """In a test run the order has no engineer: the one its simulated dispatch chose."""
+    chosen = [
+        str(v["engineer_user_id"])
+        for v in step.variables.values()
+        if isinstance(v, dict) and v.get("sandbox") and v.get("engineer_user_id")
+    ]
+    return chosen[-1:]
+
+
+def _values(step: StepInput, facts: OrderFacts) -> dict[str, Any]:
+    """What a message's placeholders may name: the order's plain variables and facts."""
     values: dict[str, Any] = {
         k: v for k, v in step.variables.items() if isinstance(v, str | int | float)
     }
-    values |= {
+    return values | {
         "order_id": step.order_id,
         "order_no": facts.order_no or step.order_id,
         "node_id": step.node_id,
@@ -47,21 +56,41 @@ def notify(session: Session, step: StepInput, now: datetime, facts: OrderFacts) 
         "region": facts.region,
         "fault": facts.fault,
     }
+
+
+def _who(recipients: list[str]) -> str:
+    return ", ".join(recipients) if recipients else "无收件人"
+
+
+def notify(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
+    """Writes the node's message, rendered with the order's values, to the outbox; a test
+    run's is rendered and shown but neither written nor sent."""
+    params = NotifyParams.model_validate(step.params)
     recipients = _recipients(session, params, facts)
+    message = render_message(params.message, _values(step, facts))
+    if step.sandbox:
+        if params.to_assignee:
+            recipients = sorted({*recipients, *_simulated_assignee(step)})
+        output = {"recipients": recipients, "channel": params.channel, "message": message}
+        return StepOutcome(
+            result=StepResult(
+                output={**output, "notification_id": None, "sandbox": True},
+                summary=f"模拟通知 ({params.channel}), 未发送: {_who(recipients)}",
+            )
+        )
     row = Notification(
         order_id=step.order_id,
         channel=params.channel,
         recipients=recipients,
-        message=render_message(params.message, values),
+        message=message,
         idempotency_key=step.idempotency_key,
         created_at=now,
     )
     session.add(row)
     session.flush()
-    who = ", ".join(recipients) if recipients else "无收件人"
     result = StepResult(
         output={"notification_id": row.id, "recipients": recipients, "channel": params.channel},
-        summary=f"通知 ({params.channel}) 已写入发件箱: {who}",
+        summary=f"通知 ({params.channel}) 已写入发件箱: {_who(recipients)}",
     )
     return StepOutcome(result=result)
 

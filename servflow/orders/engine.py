@@ -74,6 +74,8 @@ class NewOrder:
     context: OrderContext
     placement: Placement
     fingerprint: str = ""
+    sandbox: bool = False
+    """A designer's test run: its effects are simulated, never written or sent."""
 
 
 async def live_state(client: Client, order_id: str) -> OrderState | None:
@@ -112,6 +114,7 @@ async def start(client: Client, task_queue: str, order: NewOrder) -> Started:
                 subdefinitions=order.subdefinitions,
                 variables=order.variables,
                 context=order.context,
+                sandbox=order.sandbox,
             ),
             id=order.order_id,
             task_queue=task_queue,

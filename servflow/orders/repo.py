@@ -41,7 +41,8 @@ def list_orders(
     Returns:
         The page of orders and the total count matching the filters.
     """
-    query = select(WorkOrder)
+    # Test runs are the designer's alone: no list, count or total counts them.
+    query = select(WorkOrder).where(WorkOrder.sandbox.is_(False))
     if scope_path is not None:
         query = query.where(under(WorkOrder.org_path, scope_path))
     if status:
@@ -74,10 +75,12 @@ def list_steps(session: Session, *, order_id: str) -> list[WorkOrderStep]:
 def find_open_order(
     session: Session, *, customer_id: int, fault: str, exclude_order_id: str
 ) -> WorkOrder | None:
-    """An order for this customer and fault that is neither completed, cancelled nor failed."""
+    """A real order for this customer and fault that is neither completed, cancelled nor
+    failed (a test run never blocks a customer's order, nor another test run)."""
     return session.scalar(
         select(WorkOrder)
         .where(
+            WorkOrder.sandbox.is_(False),
             WorkOrder.customer_id == customer_id,
             WorkOrder.fault == fault,
             WorkOrder.order_id != exclude_order_id,
@@ -199,7 +202,8 @@ def waiting_steps(
 ) -> list[tuple[WorkOrderStep, WorkOrder]]:
     """Steps waiting on open orders, assigned to `username`, or to one of `role_assignees`
     on an order under `scope_path` (or, given `engineer_id`, of that engineer), most urgent
-    order first."""
+    order first. A test run's steps are no one's task: its designer follows it in the
+    designer."""
     seen = (
         WorkOrder.current_engineer_id == engineer_id
         if engineer_id
@@ -211,6 +215,7 @@ def waiting_steps(
         .where(
             WorkOrderStep.completed_at.is_(None),
             WorkOrder.status.not_in(CLOSED_STATUSES),
+            WorkOrder.sandbox.is_(False),
             or_(
                 WorkOrderStep.assignee == username,
                 and_(WorkOrderStep.assignee.in_(role_assignees), seen),

@@ -120,6 +120,24 @@ def engineer_id_of(session: Session, user: Principal) -> int | None:
     return dispatch.engineer_id_of(session, user_id=user.id)
 
 
+TEST_ORDER_PREFIX = "test-"
+
+
+def test_run_by(username: str) -> str:
+    """The `started_by` of a test run `username` starts."""
+    return f"test-run:{username}"
+
+
+def _test_run_starter(row: WorkOrder | None, state: OrderState | None) -> str | None:
+    """The `started_by` of a test run (read-model row, or the live state of one the read
+    model has not written yet); None for a real order."""
+    if row is not None:
+        return row.started_by if row.sandbox else None
+    if state is not None and state.order_id.startswith(TEST_ORDER_PREFIX):
+        return state.context.started_by
+    return None
+
+
 def may_see(
     session: Session,
     user: Principal,
@@ -127,7 +145,11 @@ def may_see(
     row: WorkOrder | None,
     state: OrderState | None,
 ) -> bool:
-    """Whether `user` may see the order (read-model `row` and/or live `state`)."""
+    """Whether `user` may see the order (read-model `row` and/or live `state`); a test run
+    only its designer may see."""
+    starter = _test_run_starter(row, state)
+    if starter is not None:
+        return starter == test_run_by(user.username)
     if user.engineer_only:
         if (
             row is not None

@@ -110,7 +110,7 @@ def _run_once(
             session,
             order_id=step.order_id,
             now=started,
-            defaults=order_defaults(step),
+            defaults={**order_defaults(step), "sandbox": step.sandbox},
             lock=lock_order,
         )
         outcome = effect(session, step, started, facts_of(order))
@@ -157,6 +157,7 @@ def _move_order(
         order.definition_version = step.definition_version
     order.current_node = step.node_id
     order.updated_at = now
+    order.sandbox = order.sandbox or step.sandbox
     final_ok = step.final and step.status not in ("cancelled", "failed")
     order.status = "completed" if final_ok else step.status
     if step.final and order.completed_at is None:
@@ -211,6 +212,41 @@ def _open_order_row(session: Session, step: WaitingStep, now: datetime) -> None:
         order.current_node, order.status, order.updated_at = step.node_id, step.status, now
 
 
+def open_test_run(
+    session: Session,
+    *,
+    order_id: str,
+    definition_key: str,
+    definition_version: int,
+    region: str,
+    org_path: str,
+    started_by: str,
+    now: datetime,
+) -> None:
+    """Writes a designer's test run as a sandbox order before its workflow starts.
+
+    Every later writer finds the row and leaves `sandbox` as it is, so the order is kept out
+    of lists, tasks and totals from its first step (a human one included), whatever carries
+    the flag after it.
+    """
+    order = repo.ensure_order(
+        session,
+        order_id=order_id,
+        now=now,
+        defaults={
+            "definition_key": definition_key,
+            "definition_version": definition_version,
+            "region": region,
+            "org_path": org_path,
+            "started_by": started_by,
+            "status": "running",
+            "sandbox": True,
+        },
+    )
+    order.sandbox = True
+    session.commit()
+
+
 def record_submitted(
     session: Session, *, order_id: str, accepted: StepAccepted, now: datetime
 ) -> None:
@@ -247,8 +283,8 @@ def hand_over(session: Session, *, order_id: str, node_id: str, username: str) -
     target = org.get_user_by_username(session, username=username)
     engineer_id = dispatch.engineer_id_of(session, user_id=target.id) if target else None
     row = repo.lock_order(session, order_id=order_id)
-    if engineer_id is None or row is None or row.completed_at is not None:
-        return
+    if engineer_id is None or row is None or row.completed_at is not None or row.sandbox:
+        return  # a test run holds no engineer's slot, so there is none to move
     if row.current_engineer_id == engineer_id:
         return
     dispatch.move_slot(session, from_id=row.current_engineer_id, to_id=engineer_id)

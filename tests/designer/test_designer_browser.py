@@ -212,7 +212,7 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     await page.screenshot(path=str(shot))
     publish_screenshot(shot)
 
-    # Test run on the draft: watch it move, submitting each human step as the engineer.
+    # Test run on the draft, in a sandbox: watch it move, submitting each human step yourself.
     await page.locator(".sf-panel [data-tab=run]").click()
     await page.click("[data-action=start-run]")
     steps = {
@@ -225,13 +225,12 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
         await expect(card).to_be_visible(timeout=30_000)
         active = page.locator(f'.sf-canvas .sf-active[data-node-id="{node_id}"]')
         await expect(active).to_be_visible()
-        await expect(card.locator("input[name=as-username]")).to_have_value("engineer_bj_01")
+        await expect(card).to_contain_text("engineer_bj_01")  # the simulated assignee
         for name, value in values.items():
             if value is True:
                 await card.locator(f'[name="{name}"]').check()
             else:
                 await card.locator(f'[name="{name}"]').fill(str(value))
-        await card.locator("input[name=as-password]").fill(PASSWORD)
         if node_id == "signoff":
             await page.screenshot(path=str(artifacts / "test-run.png"))
         await card.locator("[data-action=submit-step]").click()
@@ -241,6 +240,15 @@ async def test_designer_builds_publishes_and_test_runs_the_ac_repair_pipeline(
     await expect(completed).to_be_visible(timeout=30_000)
     await expect(page.locator('.sf-canvas .sf-node.sf-done[data-node-id="end"]')).to_be_visible()
     await expect(page.locator(".sf-timeline-entry")).to_have_count(9)
+    await expect(page.locator(".sf-sandbox-note")).to_contain_text("沙箱试运行")
+    simulated = page.locator(".sf-simulated")
+    await expect(simulated.and_(page.locator('[data-simulated="dispatch"]'))).to_contain_text(
+        "模拟派单：张伟 (engineer_bj_01)，未指派"
+    )
+    await expect(simulated.and_(page.locator('[data-simulated="settlement"]'))).to_have_count(2)
+    await expect(
+        simulated.and_(page.locator('[data-simulated="settlement"]')).first
+    ).to_contain_text("模拟结算：")
     await page.screenshot(path=str(artifacts / "test-run-done.png"))
 
 

@@ -1,5 +1,6 @@
-// Test run: start an order on the draft, follow it node by node, submit human steps.
-import { api, ApiError, login } from "./api.js";
+// Test run: start a sandboxed order on the draft, follow it node by node, submit its human
+// steps yourself. Its effects are simulated, and the timeline says what each would have done.
+import { api, ApiError } from "./api.js";
 import { clear, el, toast } from "./dom.js";
 import { enumLabel, getLang, t } from "./i18n.js";
 
@@ -8,7 +9,7 @@ const CLOSED = new Set(["completed", "cancelled", "failed"]);
 
 export function renderTestRun(body, ed) {
   const { markRun, currentDefinition } = ed.hooks || {};
-  const run = (ed.run = ed.run || { variables: {}, customer: { ...DEFAULT_CUSTOMER }, region: "huabei", orderId: null, state: null, submitAs: {} });
+  const run = (ed.run = ed.run || { variables: {}, customer: { ...DEFAULT_CUSTOMER }, region: "huabei", orderId: null, state: null });
   body.append(el("div.sf-panel-title", t("test_run")));
   if (!run.orderId) {
     body.append(startForm(body, ed, run, currentDefinition));
@@ -110,7 +111,7 @@ function statusLine(run) {
 function runView(ed, run, markRun) {
   const view = el("div.sf-run-view");
   const state = run.state;
-  view.append(statusLine(run));
+  view.append(statusLine(run), el("div.sf-help.sf-sandbox-note", t("tr_sandbox")));
   if (state && CLOSED.has(state.status)) {
     view.append(el("div.sf-ok", "✓ ", t("tr_done")),
       el("button.sf-btn", { type: "button", "data-action": "new-run", on: { click: () => { run.orderId = null; run.state = null; markRun(ed, null); refresh(ed); } } }, t("tr_start")));
@@ -128,10 +129,23 @@ function runView(ed, run, markRun) {
       el("div.sf-timeline-head", el("b", entry.node_id), el("span.sf-muted", ` ${entry.node_type} · ${when}`)),
       entry.actor ? el("div.sf-muted", `${t("tr_assignee")}: ${entry.actor}`) : null,
       entry.outcome && entry.outcome !== "done" ? el("div.sf-timeline-data", entry.outcome) : null,
+      simulated(entry),
       summary ? el("div.sf-timeline-data", summary) : null));
   }
   view.append(timeline);
   return view;
+}
+
+// What a sandboxed effect would have done, from the step's own result.
+function simulated(entry) {
+  const data = entry.data || {};
+  if (!data.sandbox) return null;
+  let text;
+  if (entry.node_type === "dispatch") text = t("tr_sim_dispatch", { who: `${data.engineer_name} (${data.engineer_user_id || data.engineer_id})` });
+  else if (entry.node_type === "notify") text = t("tr_sim_notify", { who: (data.recipients || []).join(", ") || t("tr_no_recipients") });
+  else if (entry.node_type === "settlement") text = t("tr_sim_settlement", { amount: data.amount, currency: data.currency });
+  else text = t("tr_sim_other");
+  return el("div.sf-timeline-data.sf-simulated", { "data-simulated": entry.node_type }, text);
 }
 
 function activeCard(ed, run, active) {
@@ -141,14 +155,11 @@ function activeCard(ed, run, active) {
   const node = ed.hooks.currentDefinition(ed).definition.nodes.find((n) => n.id === active.node_id) || {};
   // The assignee is a username; a dispatch node's output names the engineer it chose.
   const engineer = Object.values(run.state.variables || {}).find((v) => v && typeof v === "object" && v.engineer_user_id === active.assignee);
-  const as = (run.submitAs[active.node_id] = run.submitAs[active.node_id] || { username: active.assignee || "", password: "" });
-  card.append(el("div.sf-muted", `${t("tr_assignee")}: ${engineer ? `${engineer.engineer_name} · ` : ""}${active.assignee || "—"}`));
+  card.append(el("div.sf-muted", `${t("tr_assignee")}: ${engineer ? `${engineer.engineer_name} · ` : ""}${active.assignee || "—"}`),
+    el("div.sf-help", t("tr_submit_yourself")));
   const form = el("form.sf-form.sf-step-form", { "data-node": active.node_id, on: { submit: (e) => { e.preventDefault(); submit(); } } });
   const values = {};
   for (const f of node.form || resolvedForm(ed, node)) form.append(stepField(f, values));
-  form.append(el("fieldset.sf-group.sf-submit-as", el("legend", t("tr_submit_as")), el("div.sf-help", t("tr_submit_as_hint")),
-    el("div.sf-field", el("div.sf-label", t("username")), el("input", { name: "as-username", value: as.username, on: { input: (e) => (as.username = e.target.value) } })),
-    el("div.sf-field", el("div.sf-label", t("password")), el("input", { name: "as-password", type: "password", value: as.password, on: { input: (e) => (as.password = e.target.value) } }))));
   const errors = el("div.sf-run-errors");
   form.append(errors, el("button.sf-btn.sf-primary", { type: "submit", "data-action": "submit-step" }, t("tr_submit")));
   card.append(form);
@@ -156,24 +167,18 @@ function activeCard(ed, run, active) {
   async function submit() {
     clear(errors);
     try {
-      if (!as.token || as.tokenFor !== as.username) {
-        const session = await login(as.username, as.password);
-        as.token = session.access_token;
-        as.tokenFor = as.username;
-      }
       const data = {};
       for (const [k, get] of Object.entries(values)) {
         const v = get();
         if (v !== undefined) data[k] = v;
       }
-      await api("POST", `/orders/${encodeURIComponent(run.orderId)}/steps/${encodeURIComponent(active.node_id)}`, { data }, { token: as.token });
+      await api("POST", `/orders/${encodeURIComponent(run.orderId)}/steps/${encodeURIComponent(active.node_id)}`, { data });
       toast(t("tr_submitted"), "success");
       form.querySelectorAll("input,select,textarea,button").forEach((x) => (x.disabled = true));
       form.closest(".sf-active-card").classList.add("sf-submitted");
       document.activeElement && document.activeElement.blur();
       poll(ed, run);
     } catch (err) {
-      if (err.status === 401) as.token = null;
       errors.append(el("div.sf-error", `${t("tr_refused")}${err.message}`));
       for (const [field, msg] of Object.entries((err.body && err.body.errors) || {})) {
         errors.append(el("div.sf-error", `${field}: ${msg}`));
