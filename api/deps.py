@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -14,7 +16,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.security import decode_access_token
+from api.security import AccessClaims, LoginLimiter, decode_access_token
 from servflow.orders.watch import StepWatch
 from servflow.org import service as org
 from servflow.org.rules import (
@@ -24,6 +26,7 @@ from servflow.org.rules import (
     MONEY_ROLES,
     START_ROLES,
     Principal,
+    is_demo_api_key,
 )
 from servflow.org.service import principal_of
 from servflow.platform.errors import Forbidden, Unauthorized
@@ -41,6 +44,7 @@ class AppContext:
     task_queue: str
     temporal_client: Client | None = None
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(seconds=0))
+    logins: LoginLimiter = field(default_factory=lambda: LoginLimiter(per_minute=10))
     step_watch: StepWatch = field(init=False)
 
     def __post_init__(self) -> None:
@@ -49,8 +53,10 @@ class AppContext:
 
 class PrincipalCache:
     """Who a credential belongs to, kept for a few seconds so that a field app polling an
-    order does not cost a user lookup per request. A revoked key or deactivated user stops
-    working within `seconds` (settings.auth_cache_seconds; 0 turns the cache off)."""
+    order does not cost a user lookup per request. A logout, password change, disable or
+    revoked key made through this replica drops the user's entries at once (`drop_user`);
+    other replicas may serve them for up to `seconds` (settings.auth_cache_seconds; 0 turns
+    the cache off)."""
 
     def __init__(self, *, seconds: float, limit: int = 10_000) -> None:
         self.seconds, self.limit = seconds, limit
@@ -71,6 +77,18 @@ class PrincipalCache:
         if len(self._entries) >= self.limit:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + keep, principal)
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def drop_user(self, user_id: int) -> None:
+        """Forgets every credential of the user (their tokens and keys)."""
+        for key in [k for k, (_, p) in self._entries.items() if p.id == user_id]:
+            del self._entries[key]
+
+
+def token_cache_key(token: str) -> str:
+    return f"jwt:{hashlib.sha256(token.encode()).hexdigest()}"
 
 
 # The cheap dependencies are `async def` so FastAPI calls them inline instead of on a thread.
@@ -103,6 +121,36 @@ api_key_header = APIKeyHeader(
 )
 
 
+async def bearer_claims(
+    ctx: CtxDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AccessClaims | None:
+    """The claims of the bearer token (None without one).
+
+    Raises:
+        Unauthorized: a malformed, forged, expired or over-long token.
+    """
+    if credentials is None:
+        return None
+    max_ttl = timedelta(minutes=ctx.settings.jwt_max_ttl_minutes)
+    claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret, max_ttl=max_ttl)
+    if claims is None:
+        raise Unauthorized("invalid or expired token (Authorization)")
+    return claims
+
+
+def _token_principal(session: Session, claims: AccessClaims) -> Principal:
+    user = org.get_user(session, user_id=claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the token's user no longer exists or is inactive")
+    changed = user.password_changed_at
+    if changed is not None and claims.issued_at < changed.timestamp():
+        raise Unauthorized("the token was issued before a password change: log in again")
+    if org.token_revoked(session, jti=claims.jti):
+        raise Unauthorized("the token was logged out")
+    return dataclasses.replace(principal_of(user), demo=claims.demo)
+
+
 async def current_user(
     ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -113,39 +161,31 @@ async def current_user(
     elif credentials is not None:
         # Keyed by the token itself, so a polling client skips the signature check too;
         # kept no longer than the token is valid.
-        cache_key = f"jwt:{hashlib.sha256(credentials.credentials.encode()).hexdigest()}"
+        cache_key = token_cache_key(credentials.credentials)
     else:
         raise Unauthorized("not authenticated: send Authorization: Bearer or X-API-Key")
     cached = ctx.principals.get(cache_key)
     if cached is not None:
         return cached
-    left: float | None = None  # seconds the credential stays valid (None: no expiry)
-    user_id = 0
-    if credentials is not None and not api_key:
-        claims = decode_access_token(credentials.credentials, secret=ctx.jwt_secret)
-        if claims is None or not str(claims["sub"]).isdigit():
-            raise Unauthorized("invalid or expired token (Authorization)")
-        user_id = int(claims["sub"])
-        left = float(claims["exp"]) - time.time()
+    claims = None if api_key else await bearer_claims(ctx, credentials)
+    demo = ctx.settings.demo
 
     def lookup() -> Principal:
         with ctx.session_factory() as session:
-            if api_key:
-                user = org.user_by_api_key(session, key=api_key)
-                if user is None:
-                    raise Unauthorized("invalid or revoked API key (X-API-Key)")
-                return principal_of(user, via_api_key=True)
-            user = org.get_user(session, user_id=user_id)
-            if user is None or not user.is_active:
-                raise Unauthorized("the token's user no longer exists or is inactive")
-            return principal_of(user)
+            if claims is not None:
+                return _token_principal(session, claims)
+            user = org.api_key_user(session, key=api_key or "", demo=demo)
+            principal = principal_of(user, via_api_key=True)
+            return dataclasses.replace(principal, demo=demo and is_demo_api_key(api_key or ""))
 
     principal = await run_in_threadpool(lookup)
+    left = None if claims is None else claims.expires_at - time.time()
     ctx.principals.put(cache_key, principal, at_most=left)
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+BearerClaims = Annotated[AccessClaims | None, Depends(bearer_claims)]
 
 
 def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:

@@ -13,6 +13,7 @@ from api.deps import AppContext, PrincipalCache
 from api.errors import install_error_handlers
 from api.guards import install_guards
 from api.routes import (
+    accounts,
     auth,
     definitions,
     masterdata,
@@ -22,10 +23,11 @@ from api.routes import (
     settlements,
     steps,
 )
-from api.security import load_secret
+from api.security import LoginLimiter
 from designer.routes import router as designer_router
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.platform.db import make_engine, make_session_factory
+from servflow.platform.keys import secret
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.temporal import connect
 
@@ -66,16 +68,20 @@ def create_app(
         task_queue: where orders start; defaults to `settings.task_queue`.
     """
     settings = settings or get_settings()
+    # Before any engine exists: a weak, published or missing secret (outside the demo)
+    # stops the start with WeakSecret naming the setting.
+    jwt_secret = secret(settings.jwt_secret, setting="jwt_secret", demo=settings.demo)
     owns_engine = session_factory is None
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
     ctx = AppContext(
         settings=settings,
         session_factory=session_factory,
-        jwt_secret=load_secret(settings.jwt_secret),
+        jwt_secret=jwt_secret,
         task_queue=task_queue or settings.task_queue,
         temporal_client=temporal_client,
         principals=PrincipalCache(seconds=settings.auth_cache_seconds),
+        logins=LoginLimiter(per_minute=settings.login_attempts_per_minute),
     )
 
     app = FastAPI(
@@ -87,7 +93,17 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
-    for module in (auth, meta, definitions, node_templates, orders, steps, settlements, masterdata):
+    for module in (
+        auth,
+        accounts,
+        meta,
+        definitions,
+        node_templates,
+        orders,
+        steps,
+        settlements,
+        masterdata,
+    ):
         app.include_router(module.router)
     app.include_router(designer_router)
     return app

@@ -87,6 +87,8 @@ class Token(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
     user: UserPublic
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_token: str = Field(description="for POST /api/auth/refresh; usable once")
 
 
 # ---- palette and schema -------------------------------------------------------------------
@@ -362,3 +364,89 @@ class TaskPublic(BaseModel):
     since: datetime
     assignee: str
     sla_deadline: datetime | None
+
+
+# ---- accounts, tokens ----------------------------------------------------------------------
+
+Username = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+Password = Field(min_length=1, max_length=200)
+
+
+class MePublic(UserPublic):
+    demo: bool = Field(description="signed in with the published demo credentials")
+
+
+class RefreshRequest(NoNul):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutRequest(NoNul):
+    refresh_token: str = Field(default="", max_length=200)
+
+
+class PasswordChange(NoNul):
+    model_config = ConfigDict(extra="forbid")
+
+    old_password: str = Password
+    new_password: str = Password
+
+
+class AccountPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    roles: list[str]
+    org_unit: str | None = Field(description="the unit's code")
+    scope_path: str
+    is_active: bool
+    created_at: datetime
+
+
+class AccountCreate(NoNul):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Username
+    display_name: str = Field(default="", max_length=200)
+    roles: list[str] = Field(min_length=1, max_length=8)
+    org_unit: str = Field(min_length=1, max_length=64, description="the unit's code")
+    password: str | None = Field(
+        default=None, min_length=1, max_length=200, description="omit to have one generated"
+    )
+
+
+class AccountUpdate(NoNul):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(default=None, max_length=200)
+    roles: list[str] | None = Field(default=None, min_length=1, max_length=8)
+    org_unit: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class AccountCreated(BaseModel):
+    user: AccountPublic
+    password: str | None = Field(description="the generated password, shown this once")
+
+
+class PasswordReset(BaseModel):
+    user: AccountPublic
+    password: str = Field(description="the new password, shown this once")
+
+
+class ApiKeyCreate(NoNul):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=100)
+
+
+class ApiKeyPublic(BaseModel):
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(BaseModel):
+    api_key: ApiKeyPublic
+    key: str = Field(description="the key, shown this once (header X-API-Key)")

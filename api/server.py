@@ -5,10 +5,15 @@ from __future__ import annotations
 import uvicorn
 
 from api.main import create_app
+from servflow.platform.keys import WeakSecret
 from servflow.platform.settings import Settings, get_settings
 
 
 def serve(settings: Settings | None = None) -> None:
     """Serves the API until interrupted (SIGINT/SIGTERM)."""
     settings = settings or get_settings()
-    uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port)
+    try:
+        app = create_app(settings)
+    except WeakSecret as exc:
+        raise SystemExit(f"servflow API refuses to start: {exc}") from None
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port)

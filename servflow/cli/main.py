@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from servflow.cli import definitions, demo, orders, platform, store
+from servflow.cli import accounts, definitions, demo, orders, platform, store
 from servflow.platform.settings import Settings, get_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--region", default="华北")
     start.add_argument("--var", action="append", default=[], help="NAME=VALUE order variable")
     sub.add_parser("worker", help="run a worker (settings from SERVFLOW_* variables)")
+    accounts.add_parsers(sub)
     return parser
 
 
@@ -40,6 +41,8 @@ COMMANDS: dict[str, Command] = {
     "publish": lambda settings, args: definitions.cmd_publish(settings, args.files),
     "start-order": orders.cmd_start_order,
     "worker": lambda settings, _args: platform.cmd_worker(settings),
+    "user": accounts.cmd_accounts,
+    "apikey": accounts.cmd_accounts,
 }
 
 

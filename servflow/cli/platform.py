@@ -42,6 +42,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def demo_env(settings: Settings) -> dict[str, str]:
+    """`child_env` of `make run`'s worker and API: they run the demo, so they accept its
+    published credentials and generate their secrets under var/ (nothing else does)."""
+    return child_env(settings.model_copy(update={"demo": True}))
+
+
 def cmd_worker(_settings: Settings) -> NoReturn:
     """Becomes `python worker.py` (settings from the same SERVFLOW_* variables)."""
     os.execv(sys.executable, [sys.executable, str(WORKER)])  # noqa: S606
@@ -166,7 +172,7 @@ def run_platform(settings: Settings) -> int:
                 running.callback(server.stop)
                 running.callback(say, "==> stopping Temporal")
             cmd_load_demo(settings)
-            env = child_env(settings)
+            env = demo_env(settings)
             say(f"==> starting the worker ({WORKER.name}) and the API (python -m api)")
             worker = start_child([sys.executable, str(WORKER)], env=env)
             running.callback(_stopping, "worker", worker, 60)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from servflow.org.models import ApiKey, AppUser, OrgUnit
+from servflow.org.models import ApiKey, AppUser, OrgUnit, RefreshToken, RevokedToken
 from servflow.platform.scope import region_code, region_path, under
 
 
@@ -104,3 +105,52 @@ def page_units(
         query = query.where(under(OrgUnit.path, scope_path))
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return list(session.scalars(query.limit(limit).offset(offset))), count
+
+
+# ---- accounts and tokens -------------------------------------------------------------------
+
+
+def page_users(
+    session: Session, *, scope_path: str | None, limit: int, offset: int
+) -> tuple[list[AppUser], int]:
+    """Users whose unit lies within `scope_path` (all when None) by username, and their
+    count; a user without a unit is within HQ's scope only."""
+    query = select(AppUser).options(joinedload(AppUser.org_unit)).order_by(AppUser.username)
+    if scope_path is not None:
+        query = query.join(AppUser.org_unit).where(under(OrgUnit.path, scope_path))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.limit(limit).offset(offset))), count
+
+
+def api_keys_of(session: Session, *, user_id: int) -> list[ApiKey]:
+    return list(
+        session.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id))
+    )
+
+
+def get_api_key_by_id(session: Session, *, key_id: int) -> ApiKey | None:
+    return session.get(
+        ApiKey, key_id, options=[joinedload(ApiKey.user).joinedload(AppUser.org_unit)]
+    )
+
+
+def get_refresh_token(session: Session, *, token_hash: str) -> RefreshToken | None:
+    return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+def revoke_refresh_tokens(session: Session, *, user_id: int, at: datetime) -> None:
+    """Revokes every live refresh token of the user."""
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+
+
+def is_token_revoked(session: Session, *, jti: str) -> bool:
+    return session.get(RevokedToken, jti) is not None
+
+
+def purge_revoked_tokens(session: Session, *, before: datetime) -> None:
+    """Forgets logged-out tokens that have expired anyway."""
+    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < before))

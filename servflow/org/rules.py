@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from dataclasses import dataclass
 
+from servflow.platform.errors import Forbidden, Invalid
+from servflow.platform.keys import KNOWN_WEAK
 from servflow.platform.scope import in_scope
 
 KINDS = ("hq", "region", "branch", "outlet")
@@ -39,6 +43,8 @@ class Principal:
     scope_path: str
     via_api_key: bool = False
     org_unit_id: int | None = None
+    # Signed in with the published demo password or key (possible in the demo only).
+    demo: bool = False
 
     def has(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -66,3 +72,75 @@ def check_parent(kind: str, parent_kind: str | None) -> None:
     if parent_kind != expected:
         where = f"under a unit of kind {expected}" if expected else "at the root"
         raise ValueError(f"a unit of kind {kind} must sit {where}")
+
+
+# ---- accounts ------------------------------------------------------------------------------
+
+# The demo loader's published credentials (servflow.demo.loader): they open the demo only.
+DEMO_PASSWORD = "demo1234"  # noqa: S105
+DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"
+ACCOUNT_ROLES = ("hq_admin", "region_manager")
+# What a region manager may grant: nothing that reaches beyond their region (hq_admin),
+# touches money (finance) or changes what every order runs (designer).
+REGION_GRANTABLE = ("dispatcher", "engineer", "outlet_manager", "region_manager", "api_client")
+MIN_PASSWORD = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
+# The operator at the machine (CLI): may do what an HQ admin may.
+OPERATOR = Principal(
+    id=0, username="operator", display_name="operator (CLI)", roles=("hq_admin",), scope_path=""
+)
+
+
+def is_demo_password(password: str) -> bool:
+    return hmac.compare_digest(password.encode(), DEMO_PASSWORD.encode())
+
+
+def is_demo_api_key(key: str) -> bool:
+    return hmac.compare_digest(key.encode(), DEMO_API_KEY.encode())
+
+
+def new_password() -> str:
+    """A random password to show once (about 96 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def check_password(password: str) -> None:
+    """Raises Invalid (field `password`) for a short, over-long or published password."""
+    problem = ""
+    if len(password) < MIN_PASSWORD:
+        problem = f"must be at least {MIN_PASSWORD} characters"
+    elif len(password.encode()) > MAX_PASSWORD_BYTES:
+        problem = f"must be at most {MAX_PASSWORD_BYTES} bytes"
+    elif password.strip().lower() in KNOWN_WEAK or is_demo_password(password):
+        problem = "is a published password"
+    if problem:
+        raise Invalid(f"password: {problem}", errors={"password": problem})
+
+
+def account_scope(actor: Principal) -> str | None:
+    """Where `actor` manages accounts: None (everywhere) for HQ admins, their own unit's
+    subtree for region managers.
+
+    Raises:
+        Forbidden: anyone else.
+    """
+    if actor.has("hq_admin"):
+        return None
+    if actor.has("region_manager") and actor.scope_path:
+        return actor.scope_path
+    raise Forbidden("managing accounts needs one of the roles: hq_admin, region_manager")
+
+
+def check_grant(actor: Principal, roles: list[str] | tuple[str, ...]) -> None:
+    """Raises Invalid for an unknown role, Forbidden for a role `actor` may not grant (or
+    manage: a region manager cannot take over an HQ admin's account by resetting it)."""
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        message = f"unknown roles: {', '.join(unknown)}"
+        raise Invalid(f"roles: {message}", errors={"roles": message})
+    if actor.has("hq_admin"):
+        return
+    beyond = sorted(set(roles) - set(REGION_GRANTABLE))
+    if beyond:
+        message = f"a region manager may not grant or manage {', '.join(beyond)}"
+        raise Forbidden(f"roles: {message}", errors={"roles": message})

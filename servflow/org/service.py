@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from servflow.org import repo
-from servflow.org.models import ApiKey, AppUser, OrgUnit
-from servflow.org.rules import PARENT_KIND, ROLES, Principal, check_parent, unit_path
-from servflow.platform.errors import Forbidden, Invalid
+from servflow.org.models import ApiKey, AppUser, OrgUnit, RefreshToken, RevokedToken
+from servflow.org.rules import (
+    PARENT_KIND,
+    ROLES,
+    Principal,
+    account_scope,
+    check_grant,
+    check_parent,
+    check_password,
+    is_demo_api_key,
+    is_demo_password,
+    new_password,
+    unit_path,
+)
+from servflow.platform.base import utcnow
+from servflow.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from servflow.platform.geo import haversine_km
 from servflow.platform.scope import in_scope
 from servflow.platform.security import hash_api_key, hash_password, new_api_key, verify_password
+
+# A bcrypt hash (cost 12, as hash_password's) of a password nobody has.
+DUMMY_HASH = "$2b$12$sJ1Vlt2WbO1tbY7YCXdcVOKcU5omteYyaqYynOO3H8YCRT2iGAtFO"
 
 # Re-exported reads other domains and the API use as they are.
 get_unit = repo.get_unit
@@ -51,11 +69,16 @@ def principal_of(user: AppUser, *, via_api_key: bool = False) -> Principal:
 
 
 def authenticate(session: Session, *, username: str, password: str) -> AppUser | None:
-    """The active user with this username and password, or None."""
+    """The active user with this username and password, or None.
+
+    An unknown or disabled user costs the same bcrypt check as a known one (against
+    DUMMY_HASH), so the answer's timing does not tell which usernames exist.
+    """
     user = repo.get_user_by_username(session, username=username)
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+    if user is None or not user.is_active:
+        verify_password(password, DUMMY_HASH)
         return None
-    return user
+    return user if verify_password(password, user.password_hash) else None
 
 
 def user_by_api_key(session: Session, *, key: str) -> AppUser | None:
@@ -300,3 +323,295 @@ def save_outlet(
     unit.name, unit.city, unit.lat, unit.lng = name, city, lat, lng
     session.flush()
     return unit
+
+
+# ---- sign-in: passwords, API keys, refresh tokens, logout ----------------------------------
+
+REFRESH_TTL = timedelta(days=14)
+REFRESH_PREFIX = "sfr_"
+
+
+def login(session: Session, *, username: str, password: str, demo: bool) -> AppUser:
+    """The user signing in with `username` and `password`.
+
+    Raises:
+        Unauthorized: wrong credentials, or the published demo password outside the demo
+            (refused for every username alike, so it tells nothing about who exists).
+    """
+    if not demo and is_demo_password(password):
+        raise Unauthorized(
+            "demo credentials work only in the demo (`make run`); ask an administrator for"
+            " an account"
+        )
+    user = authenticate(session, username=username, password=password)
+    if user is None:
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+def api_key_user(session: Session, *, key: str, demo: bool) -> AppUser:
+    """The active owner of the live API key `key`.
+
+    Raises:
+        Unauthorized: an unknown or revoked key, or the published demo key outside the demo.
+    """
+    if not demo and is_demo_api_key(key):
+        raise Unauthorized("demo credentials work only in the demo: the demo API key is refused")
+    user = user_by_api_key(session, key=key)
+    if user is None:
+        raise Unauthorized("invalid or revoked API key (X-API-Key)")
+    return user
+
+
+def issue_refresh_token(session: Session, *, user_id: int, ttl: timedelta = REFRESH_TTL) -> str:
+    """A new refresh token for the user (shown once; only its SHA-256 is kept)."""
+    token = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(user_id=user_id, token_hash=hash_api_key(token), expires_at=utcnow() + ttl)
+    )
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a refresh token bought: the user and the next refresh token, or why not."""
+
+    user: AppUser | None
+    token: str = ""
+    reason: str = ""
+
+
+def rotate_refresh_token(session: Session, *, token: str) -> Refreshed:
+    """Uses `token` once: revokes it and issues the next one. A revoked token presented
+    again was copied, so every refresh token of its user is revoked (the caller commits
+    that before refusing)."""
+    row = repo.get_refresh_token(session, token_hash=hash_api_key(token))
+    now = utcnow()
+    if row is None or row.expires_at <= now:
+        return Refreshed(None, reason="invalid or expired refresh token")
+    if row.revoked_at is not None:
+        repo.revoke_refresh_tokens(session, user_id=row.user_id, at=now)
+        return Refreshed(
+            None, reason="refresh token used twice: every session of this user is signed out"
+        )
+    user = repo.get_user(session, user_id=row.user_id)
+    if user is None or not user.is_active:
+        return Refreshed(None, reason="the token's user no longer exists or is disabled")
+    row.revoked_at = now
+    return Refreshed(user, issue_refresh_token(session, user_id=user.id))
+
+
+def logout(
+    session: Session, *, user_id: int, jti: str, expires_at: datetime, refresh_token: str = ""
+) -> None:
+    """Refuses the access token `jti` until it expires, and revokes the user's
+    `refresh_token` when given."""
+    now = utcnow()
+    repo.purge_revoked_tokens(session, before=now)
+    if not repo.is_token_revoked(session, jti=jti):
+        session.add(RevokedToken(jti=jti, expires_at=expires_at))
+    if refresh_token:
+        row = repo.get_refresh_token(session, token_hash=hash_api_key(refresh_token))
+        if row is not None and row.user_id == user_id and row.revoked_at is None:
+            row.revoked_at = now
+    session.flush()
+
+
+token_revoked = repo.is_token_revoked
+
+
+def _sign_out_everywhere(session: Session, user: AppUser) -> None:
+    """Every token issued to `user` until now stops working."""
+    now = utcnow()
+    user.password_changed_at = now
+    repo.revoke_refresh_tokens(session, user_id=user.id, at=now)
+    session.flush()
+
+
+def _set_password(session: Session, user: AppUser, password: str) -> None:
+    user.password_hash = hash_password(password)
+    _sign_out_everywhere(session, user)
+
+
+# ---- accounts: who may manage whom is in rules (account_scope, check_grant) ---------------
+
+
+def _unit_in(session: Session, *, code: str, scope: str | None) -> OrgUnit:
+    unit = repo.get_unit_by_code(session, code=code)
+    if unit is None:
+        raise _refuse("org_unit", f"no org unit '{code}'")
+    check_in_scope(unit.path, scope, field="org_unit")
+    return unit
+
+
+def _managed_user(session: Session, *, actor: Principal, user_id: int) -> AppUser:
+    """The user `actor` may manage.
+
+    Raises:
+        NotFound: no such user within the actor's scope (others' existence is not told).
+        Forbidden: the user holds a role the actor may not manage.
+    """
+    scope = account_scope(actor)
+    user = repo.get_user(session, user_id=user_id)
+    if user is None or not visible(user.org_unit.path if user.org_unit else "", scope):
+        raise NotFound(f"no user {user_id} within your scope")
+    check_grant(actor, user.roles)
+    return user
+
+
+def _check_roles(actor: Principal, roles: list[str]) -> None:
+    if not roles:
+        raise _refuse("roles", "give at least one role")
+    check_grant(actor, roles)
+
+
+def page_accounts(
+    session: Session, *, actor: Principal, limit: int, offset: int
+) -> tuple[list[AppUser], int]:
+    """The users `actor` manages, by username, and their count."""
+    return repo.page_users(session, scope_path=account_scope(actor), limit=limit, offset=offset)
+
+
+def add_account(
+    session: Session,
+    *,
+    actor: Principal,
+    username: str,
+    roles: list[str],
+    org_unit: str,
+    display_name: str = "",
+    password: str | None = None,
+) -> tuple[AppUser, str]:
+    """Creates a user in the unit coded `org_unit`.
+
+    Returns:
+        The user, and the generated password when none was given ("" otherwise).
+
+    Raises:
+        Invalid, Forbidden, Conflict: naming the field (a role or unit beyond the actor,
+            a weak password, a taken username).
+    """
+    scope = account_scope(actor)
+    _check_roles(actor, roles)
+    unit = _unit_in(session, code=org_unit, scope=scope)
+    if repo.get_user_by_username(session, username=username) is not None:
+        raise Conflict(f"username: '{username}' is taken", errors={"username": "is taken"})
+    if password:
+        check_password(password)
+    generated = "" if password else new_password()
+    user = create_user(
+        session,
+        username=username,
+        password=password or generated,
+        display_name=display_name,
+        roles=roles,
+        org_unit=unit,
+    )
+    return user, generated
+
+
+def update_account(
+    session: Session,
+    *,
+    actor: Principal,
+    user_id: int,
+    display_name: str | None = None,
+    roles: list[str] | None = None,
+    org_unit: str | None = None,
+) -> AppUser:
+    """Changes what is given of a user's display name, roles and unit."""
+    user = _managed_user(session, actor=actor, user_id=user_id)
+    if roles is not None:
+        _check_roles(actor, roles)
+        user.roles = list(roles)
+    if org_unit is not None:
+        user.org_unit = _unit_in(session, code=org_unit, scope=account_scope(actor))
+    if display_name is not None:
+        user.display_name = display_name
+    session.flush()
+    return user
+
+
+def set_account_active(
+    session: Session, *, actor: Principal, user_id: int, active: bool
+) -> AppUser:
+    """Disables (signing the user out everywhere) or enables a user; never oneself."""
+    user = _managed_user(session, actor=actor, user_id=user_id)
+    if user.id == actor.id:
+        raise Conflict("you cannot disable or enable your own account")
+    user.is_active = active
+    if not active:
+        _sign_out_everywhere(session, user)
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, *, actor: Principal, user_id: int) -> tuple[AppUser, str]:
+    """Gives the user a new random password (returned, to show once) and signs them out."""
+    user = _managed_user(session, actor=actor, user_id=user_id)
+    password = new_password()
+    _set_password(session, user, password)
+    return user, password
+
+
+def change_own_password(
+    session: Session, *, user_id: int, old_password: str, new_password: str
+) -> AppUser:
+    """Sets the caller's password after checking the old one; every earlier token ends.
+
+    Raises:
+        Forbidden: the old password is wrong (field `old_password`).
+        Invalid: the new one is weak (field `password`).
+    """
+    user = repo.get_user(session, user_id=user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("the user no longer exists or is disabled")
+    if not verify_password(old_password, user.password_hash):
+        raise Forbidden("old_password: is wrong", errors={"old_password": "is wrong"})
+    check_password(new_password)
+    _set_password(session, user, new_password)
+    return user
+
+
+def add_api_key(
+    session: Session, *, actor: Principal, user_id: int, name: str = ""
+) -> tuple[ApiKey, str]:
+    """Issues a key for an api_client user; returns the row and the key (shown once)."""
+    user = _managed_user(session, actor=actor, user_id=user_id)
+    if "api_client" not in user.roles:
+        raise _refuse("user_id", "API keys are for users with the role api_client")
+    return create_api_key(session, user=user, name=name)
+
+
+def api_keys_of(session: Session, *, actor: Principal, user_id: int) -> list[ApiKey]:
+    """The keys (live and revoked) of a user `actor` manages."""
+    _managed_user(session, actor=actor, user_id=user_id)
+    return repo.api_keys_of(session, user_id=user_id)
+
+
+def revoke_api_key(session: Session, *, actor: Principal, key_id: int) -> ApiKey:
+    """Revokes the key at once (it stays listed, with when it was revoked)."""
+    row = repo.get_api_key_by_id(session, key_id=key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    _managed_user(session, actor=actor, user_id=row.user_id)
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+    return row
+
+
+def api_key_issued(session: Session, *, user: AppUser, key: str) -> bool:
+    """True when `key` was issued to `user`, whether revoked since or not (a revoked key
+    still holds its hash, so it cannot be issued again)."""
+    key_hash = hash_api_key(key)
+    return any(row.key_hash == key_hash for row in repo.api_keys_of(session, user_id=user.id))
+
+
+def users_by_username(session: Session) -> dict[str, AppUser]:
+    """Every user (active or not) by username, read at once: loaders adding many users
+    look them up here rather than one query per name."""
+    _, total = repo.page_users(session, scope_path=None, limit=0, offset=0)
+    users, _ = repo.page_users(session, scope_path=None, limit=total, offset=0)
+    return {user.username: user for user in users}

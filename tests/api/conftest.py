@@ -113,8 +113,10 @@ def make_headers(factory: sessionmaker[Session]) -> Callable[[str], dict[str, st
     return headers
 
 
-def api_settings() -> Settings:
-    return Settings(jwt_secret=JWT_SECRET)
+def api_settings(**overrides: object) -> Settings:
+    """The tests' app settings: a strong secret, and the demo (the tests sign in with the
+    demo's published password and API key, which only the demo accepts)."""
+    return Settings(**{"jwt_secret": JWT_SECRET, "demo": True, **overrides})
 
 
 @pytest.fixture

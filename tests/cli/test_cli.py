@@ -95,7 +95,17 @@ def test_the_cli_imports_neither_the_app_nor_the_worker() -> None:
 
 
 def test_every_command_answers_help() -> None:
-    for command in ("run", "migrate", "load-demo", "validate", "publish", "start-order", "worker"):
+    for command in (
+        "run",
+        "migrate",
+        "load-demo",
+        "validate",
+        "publish",
+        "start-order",
+        "worker",
+        "user",
+        "apikey",
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "servflow.cli", command, "--help"],
             capture_output=True,

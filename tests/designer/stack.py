@@ -59,6 +59,7 @@ async def live_stack(client: Client, db_path: Path) -> AsyncIterator[LiveStack]:
         task_queue=task_queue,
         database_url=f"sqlite:///{db_path}",
         jwt_secret="designer-tests-" + uuid.uuid4().hex,
+        demo=True,  # the browser signs in with the demo password
     )
     # The API connects its own Temporal client on uvicorn's event loop.
     app = create_app(settings, session_factory=session_factory, task_queue=task_queue)
