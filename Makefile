@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint venv clean
+.PHONY: run test bench lint fuzz venv clean
 
 # The last pip line installs the `servflow` command, editable: code and data are used from
 # this tree. The egg-info setuptools leaves behind is a by-product (metadata is in .venv).
@@ -31,6 +31,11 @@ test: $(STAMP)
 ## Style, formatting, types and the import rules of the house (.importlinter).
 lint: $(STAMP)
 	bash scripts/lint.sh
+
+## Every route fuzzed as every role, longer than `make test` does (FUZZ_EXAMPLES per operation).
+FUZZ_EXAMPLES ?= 25
+fuzz: $(STAMP)
+	SERVFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider tests/api/test_fuzz.py
 
 ## Side-by-side benchmarks; each prints ratios.
 bench: $(STAMP)

@@ -7,6 +7,7 @@ Every error body is `{"detail": "<message>", ...}`; 422s add `errors` ({field: m
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
+from servflow.platform.base import Base
 from servflow.platform.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -77,17 +79,50 @@ def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+# "UNIQUE constraint failed: engineer.region_id, engineer.code" (SQLite): the last column.
+_SQLITE_COLUMN = re.compile(r"constraint failed: (?:.*[ ,])?\w+\.(\w+)\s*$")
+
+
+def _constraint_column(table: str | None, constraint: str | None) -> str | None:
+    """The last column of a named constraint, from the tables' metadata (PostgreSQL names
+    the constraint, not the column, for unique and foreign-key violations)."""
+    found = Base.metadata.tables.get(table or "")
+    for item in found.constraints if found is not None else ():
+        columns = list(getattr(item, "columns", ()))
+        if item.name == constraint and columns:
+            return str(columns[-1].name)
+    return None
+
+
+def refused_field(orig: BaseException | None) -> str | None:
+    """The column a database refusal is about, when the driver tells: the field to name."""
+    diag = getattr(orig, "diag", None)  # psycopg
+    if diag is not None:
+        return getattr(diag, "column_name", None) or _constraint_column(
+            getattr(diag, "table_name", None), getattr(diag, "constraint_name", None)
+        )
+    match = _SQLITE_COLUMN.search(str(orig).splitlines()[0]) if orig is not None else None
+    return match.group(1) if match else None
+
+
+def _refusal(request: Request, exc: DBAPIError, message: str, status: int) -> JSONResponse:
+    # The driver's text names tables, constraints and SQL: it goes to the log, never out.
+    log.warning("%s %s: the database refused: %s", request.method, request.url.path, exc.orig)
+    field = refused_field(exc.orig)
+    if field is None:
+        return JSONResponse({"detail": message}, status)
+    return JSONResponse({"detail": f"{field}: {message}", "errors": {field: message}}, status)
+
+
+def _data_error(request: Request, exc: Exception) -> JSONResponse:
     # A value the database refuses (a NUL byte, a number out of range) is bad input.
     assert isinstance(exc, DBAPIError)
-    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
-    return JSONResponse({"detail": f"a value was refused by the database: {reason}"}, 422)
+    return _refusal(request, exc, "a value was refused by the database", 422)
 
 
-def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IntegrityError)
-    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "conflict"
-    return JSONResponse({"detail": f"conflicts with stored data: {reason}"}, 409)
+    return _refusal(request, exc, "conflicts with stored data", 409)
 
 
 def _workflow_service_error(request: Request, exc: Exception) -> JSONResponse:

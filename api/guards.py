@@ -1,4 +1,5 @@
-"""Request guards: body size, JSON nesting depth and security headers, as pure ASGI middleware.
+"""Request guards: body size, JSON nesting depth (and unpaired surrogates) and security
+headers, as pure ASGI middleware.
 
 They wrap `receive`/`send` instead of using BaseHTTPMiddleware so nothing is buffered: an
 oversized body is refused from its Content-Length before a byte of it is read, or after the
@@ -22,8 +23,8 @@ DEFAULT_MAX_JSON_DEPTH = 64  # examples/ac-repair.json nests 6 deep; 500 deep ga
 
 # Refuses one request: given the real `send`, sends a complete error response.
 Refusal = Callable[[Send], Awaitable[None]]
-# Looks at one more chunk of the body; returns a refusal to stop the request.
-ChunkCheck = Callable[[bytes], Refusal | None]
+# Looks at one more chunk of the body (and whether more follows); a refusal stops the request.
+ChunkCheck = Callable[[bytes, bool], Refusal | None]
 
 
 def error_response(status: int, detail: str, errors: dict[str, str]) -> Refusal:
@@ -60,7 +61,7 @@ async def run_checked(
             return {"type": "http.disconnect"}
         message = await receive()
         if message["type"] == "http.request":
-            refusal = check(message.get("body", b""))
+            refusal = check(message.get("body", b""), message.get("more_body", False))
             if refusal is not None:
                 refused = True
                 if not started:
@@ -126,7 +127,7 @@ class BodyLimitMiddleware:
             return
         seen = 0
 
-        def count(chunk: bytes) -> Refusal | None:
+        def count(chunk: bytes, _more: bool) -> Refusal | None:
             nonlocal seen
             seen += len(chunk)
             return refusal if seen > limit else None
@@ -226,9 +227,81 @@ class DepthScanner:
         return True
 
 
+# A JSON escape of a UTF-16 surrogate, paired or not: \ud800-\udfff.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+UNPAIRED = "contains an unpaired surrogate character, which is not valid text"
+
+
+def unpaired_surrogate_path(value: object) -> str | None:
+    """Where a parsed JSON value holds a string (or key) with an unpaired surrogate, as
+    "definition.nodes[0].name" ("" for the value itself); None when it holds none.
+
+    json.loads joins a valid pair into one character, so any surrogate left is unpaired;
+    no database or JSON encoder will store it.
+    """
+    return first_text_where(value, lambda text: not _encodable(text))
+
+
+def first_text_where(value: object, bad: Callable[[str], bool], path: str = "") -> str | None:
+    """The path of the first string or key in a parsed JSON value for which `bad` holds."""
+    if isinstance(value, str):
+        return path if bad(value) else None
+    children: list[tuple[str, str, object]]
+    if isinstance(value, dict):
+        children = [(f"{path}.{k}" if path else str(k), str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        children = [(f"{path}[{index}]", "", item) for index, item in enumerate(value)]
+    else:
+        return None
+    for where, key, item in children:
+        found = where if bad(key) else first_text_where(item, bad, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class SurrogateFinder:
+    """Finds an unpaired surrogate escape ("UX-\\ud800") in a JSON body fed in chunks.
+
+    Chunks are only kept (not copied) and searched for a surrogate escape; only a body
+    that has one is parsed, once complete, to name the field. A body the parser refuses
+    is left to the route (which answers 422 for it).
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.tail = b""  # an escape may span two chunks
+        self.seen = False
+
+    def feed(self, chunk: bytes, more: bool) -> str | None:
+        """The field with an unpaired surrogate, once the last chunk is in; else None."""
+        self.chunks.append(chunk)
+        self.seen = self.seen or _SURROGATE_ESCAPE.search(self.tail + chunk[:3]) is not None
+        self.seen = self.seen or _SURROGATE_ESCAPE.search(chunk) is not None
+        self.tail = (self.tail + chunk)[-3:]
+        if more or not self.seen:
+            return None
+        try:
+            parsed = json.loads(b"".join(self.chunks))
+        except ValueError:
+            return None
+        found = unpaired_surrogate_path(parsed)
+        return None if found is None else found or "body"
+
+
 class JsonDepthMiddleware:
     """422 naming `body` for JSON bodies nested deeper than `max_depth`, found while the
-    body streams in, so a deep document never reaches the recursive JSON parser."""
+    body streams in, so a deep document never reaches the recursive JSON parser; and 422
+    naming the field for a string with an unpaired surrogate (which would fail the
+    database write or the workflow's payload encoding with a 500)."""
 
     def __init__(self, app: ASGIApp, max_depth: int = DEFAULT_MAX_JSON_DEPTH) -> None:
         self.app = app
@@ -239,11 +312,17 @@ class JsonDepthMiddleware:
             await self.app(scope, receive, send)
             return
         scanner = DepthScanner(self.max_depth)
+        surrogates = SurrogateFinder()
         message = f"nested deeper than {self.max_depth} levels"
         refusal = error_response(422, f"body: {message}", {"body": message})
 
-        def scan(chunk: bytes) -> Refusal | None:
-            return None if scanner.feed(chunk) else refusal
+        def scan(chunk: bytes, more: bool) -> Refusal | None:
+            if not scanner.feed(chunk):
+                return refusal
+            field = surrogates.feed(chunk, more)
+            if field is None:
+                return None
+            return error_response(422, f"{field}: {UNPAIRED}", {field: UNPAIRED})
 
         await run_checked(self.app, scope, receive, send, scan)
 

@@ -31,6 +31,7 @@ from servflow.orders.rules import (
     check_variables,
     fingerprint,
     order_id_for,
+    redact_money,
     test_key,
 )
 from servflow.org.rules import MONEY_ROLES, Principal
@@ -262,6 +263,8 @@ async def read_order(
     else:
         row, state = await visible_order(ctx, client, user, order_id)
         steps, settlements = await db(ctx, _details, order_id, money)
+    if not money:
+        steps, state = redact_money(steps, state)
     return OrderDetail(
         order_id=order_id,
         order=OrderPublic.model_validate(row) if row is not None else None,
@@ -332,9 +335,7 @@ async def read_waiting_steps(
     seen = await ctx.step_watch.wait(order_id, node_id=node_id, timeout=wait) if wait else None
     if seen is None:
         seen = await ctx.step_watch.now(order_id)
-    return WaitingSteps(
-        order_id=order_id,
-        status=seen.status,
-        closed=seen.closed,
-        steps=[StepPublic.model_validate(s) for s in seen.steps],
-    )
+    steps = [StepPublic.model_validate(s) for s in seen.steps]
+    if not user.has(*MONEY_ROLES):
+        steps, _ = redact_money(steps)
+    return WaitingSteps(order_id=order_id, status=seen.status, closed=seen.closed, steps=steps)

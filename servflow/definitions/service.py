@@ -225,6 +225,7 @@ def publish(
             f"definition.key '{report.definition.key}' is not '{key}'",
             errors={"definition.key": f"must be '{key}'"},
         )
+    check_runnable_size(session, report.definition)
     body = report.definition.model_dump(mode="json")
     if unless_unchanged:
         latest = repo.get_version(session, key=key)
@@ -346,6 +347,46 @@ def load_snapshot(
         )
     definition = Pipeline.model_validate(row.body)
     return definition, load_subdefinitions(session, definition)
+
+
+# Temporal refuses a payload over 2 MiB (its default blob limit). An order's start input
+# carries the definition, every sub-pipeline it calls and the order's variables (up to the
+# 1 MiB request body), so the definitions get the other half; an 18 MB draft once
+# published fine and then failed every start.
+MAX_SNAPSHOT_BYTES = 1_000_000
+
+
+def check_runnable_size(session: Session, definition: Pipeline) -> None:
+    """Refuses a definition whose snapshot, with the sub-pipelines it calls, is too large
+    for an order to start on; the problem names the node calling the largest sub-pipeline.
+
+    Raises:
+        Invalid: the snapshot is over MAX_SNAPSHOT_BYTES (`problems` has one problem).
+    """
+    subs = load_subdefinitions(session, definition)
+    sizes = {key: len(sub.model_dump_json().encode()) for key, sub in subs.items()}
+    total = len(definition.model_dump_json().encode()) + sum(sizes.values())
+    if total <= MAX_SNAPSHOT_BYTES:
+        return
+    largest = max(sizes, key=sizes.__getitem__, default=None)
+    calls = [
+        (index, node)
+        for index, node in enumerate(definition.nodes)
+        if isinstance(node, SubpipelineNode) and node.params.definition == largest
+    ]
+    index, node = calls[0] if calls else (None, None)
+    problem = Problem(
+        code="definition_too_large",
+        message=f"with the sub-pipelines it calls the definition takes {total} bytes; "
+        f"an order can start on at most {MAX_SNAPSHOT_BYTES}",
+        message_zh=f"连同所调用的子流程共 {total} 字节，工单最多只能携带 {MAX_SNAPSHOT_BYTES} 字节",
+        node_id=node.id if node else None,
+        path=f"$.nodes[{index}]" if node else "$",
+    )
+    raise Invalid(
+        f"definition '{definition.key}' is too large to run: {problem.message}",
+        problems=[problem.model_dump()],
+    )
 
 
 def load_subdefinitions(session: Session, definition: Pipeline) -> dict[str, Pipeline]:

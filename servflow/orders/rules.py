@@ -6,9 +6,11 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
-from workflows.contracts import StepInput, TimelineEntry, WaitingStep
+from pydantic import BaseModel
+
+from workflows.contracts import OrderState, StepInput, TimelineEntry, WaitingStep
 from workflows.definition import Definition
 
 CLOSED_STATUSES = ("completed", "cancelled", "failed")
@@ -89,3 +91,58 @@ def step_rows(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
         }
         for e in entries
     ]
+
+
+# What a settlement step's output says about money: removed for callers without money
+# rights (org.rules.MONEY_ROLES); milestone, currency, share and status stay.
+MONEY_OUTPUTS = frozenset({"amount", "job_amount", "payouts", "breakdown", "hold_reasons"})
+SETTLEMENT_NODE = "settlement"
+MASKED_OUTCOME = "里程碑结算（金额仅对有财务权限的角色可见）"
+StepT = TypeVar("StepT", bound=BaseModel)
+
+
+def redact_money(
+    steps: list[StepT], state: OrderState | None = None
+) -> tuple[list[StepT], OrderState | None]:
+    """An order's steps and live state with every settlement amount taken out.
+
+    Settlement steps (read-model steps and timeline entries alike) lose the money keys of
+    their data and their summary, which states the amounts; the order variable each
+    settlement node wrote (keyed by its node id) loses the same keys.
+
+    Args:
+        steps: read-model steps or timeline entries (models with node_id, node_type, data,
+            outcome).
+        state: the order's live state, if any.
+
+    Returns:
+        Copies of `steps` and `state`; the arguments are left as they were.
+    """
+    settled = {s.node_id for s in (*steps, *(state.timeline if state else ())) if _settles(s)}
+    out_steps = [_redact_step(s) for s in steps]
+    if state is None:
+        return out_steps, None
+    variables = {
+        key: _without_money(value) if key in settled else value
+        for key, value in state.variables.items()
+    }
+    timeline = [_redact_step(entry) for entry in state.timeline]
+    return out_steps, state.model_copy(update={"variables": variables, "timeline": timeline})
+
+
+def _settles(step: BaseModel) -> bool:
+    return getattr(step, "node_type", "") == SETTLEMENT_NODE
+
+
+def _without_money(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {key: item for key, item in value.items() if key not in MONEY_OUTPUTS}
+
+
+def _redact_step(step: StepT) -> StepT:
+    if not _settles(step):
+        return step
+    data = _without_money(getattr(step, "data", {}))
+    outcome = MASKED_OUTCOME if getattr(step, "outcome", "") else ""
+    return step.model_copy(update={"data": data, "outcome": outcome})

@@ -51,22 +51,22 @@ def resolve_placement(
     """The order's region and outlet, checked against the caller's scope.
 
     Nothing the client sends widens what the caller may do: a region or outlet outside
-    the caller's scope is refused (403); none given means the caller's own unit.
+    the caller's scope is refused exactly like an unknown one, so the answer never tells
+    which codes exist elsewhere; none given means the caller's own unit.
 
     Raises:
-        Invalid: an unknown region or outlet, or an outlet outside the given region.
-        Forbidden: a region or outlet outside the caller's scope.
+        Invalid: a region or outlet that is unknown or outside the caller's scope, or an
+            outlet outside the given region.
+        Forbidden: the caller has no org unit.
     """
     region_unit: OrgUnit | None = None
     if region:
         region_unit = org.find_region(session, code_or_name=region)
-        if region_unit is None:
-            raise Invalid(f"region: no region '{region}'", errors={"region": "unknown region"})
+        if region_unit is None or (not outlet and not user.sees(region_unit.path)):
+            raise _no_unit("region", region)
     if outlet:
         return _outlet_placement(session, user, outlet, region_unit, region or "")
     if region_unit is not None:
-        if not user.sees(region_unit.path):
-            raise Forbidden(f"region '{region}' is outside your scope ({user.scope_path})")
         return Placement(
             region=region_unit.code, path=region_unit.path, region_name=region_unit.name
         )
@@ -77,17 +77,21 @@ def _outlet_placement(
     session: Session, user: Principal, outlet: str, region_unit: OrgUnit | None, region: str
 ) -> Placement:
     outlet_unit = org.get_unit_by_code(session, code=outlet)
-    if outlet_unit is None or outlet_unit.kind != "outlet":
-        raise Invalid(f"outlet: no outlet '{outlet}'", errors={"outlet": "unknown outlet"})
+    if outlet_unit is None or outlet_unit.kind != "outlet" or not user.sees(outlet_unit.path):
+        raise _no_unit("outlet", outlet)
     outlet_region = org.region_of(session, unit=outlet_unit)
     if region_unit is not None and outlet_region is not None and outlet_region.id != region_unit.id:
         raise Invalid(
             f"outlet: '{outlet}' is not in region '{region}'",
             errors={"outlet": f"not in region '{region}'"},
         )
-    if not user.sees(outlet_unit.path):
-        raise Forbidden(f"outlet '{outlet}' is outside your scope ({user.scope_path})")
     return _at_outlet(outlet_unit, outlet_region)
+
+
+def _no_unit(field: str, code: str) -> Invalid:
+    """The one refusal for a unit that is unknown or outside the caller's scope."""
+    message = f"no {field} '{code}' within your scope"
+    return Invalid(f"{field}: {message}", errors={field: message})
 
 
 def _at_outlet(outlet: OrgUnit, region: OrgUnit | None) -> Placement:
@@ -322,28 +326,30 @@ def check_reassign_target(
     caller's scope.
 
     Raises:
-        Invalid: not an active engineer, or outside the order's region.
-        Forbidden: the engineer is outside the caller's scope.
+        Invalid: not an active engineer within the caller's scope (the same answer for an
+            unknown user and one outside the scope), or outside the order's region.
     """
     target = org.get_user_by_username(session, username=username)
-    if target is None or not target.is_active or "engineer" not in target.roles:
-        raise Invalid(
-            f"user_id: '{username}' is not an engineer",
-            errors={"user_id": "must be an active engineer"},
-        )
+    target_path = target.org_unit.path if target and target.org_unit else ""
+    if (
+        target is None
+        or not target.is_active
+        or "engineer" not in target.roles
+        or not target_path
+        or not user.sees(target_path)
+    ):
+        message = f"no active engineer '{username}' within your scope"
+        raise Invalid(f"user_id: {message}", errors={"user_id": message})
     order_path = (
         row.org_path
         if row is not None and row.org_path
         else org.path_of_context(session, region=state.context.region, outlet=state.context.outlet)
     )
-    target_path = target.org_unit.path if target.org_unit else ""
-    if not target_path or not in_scope(target_path, region_path(order_path)):
+    if not in_scope(target_path, region_path(order_path)):
         raise Invalid(
             f"user_id: '{username}' works outside the order's region",
             errors={"user_id": "must work in the order's region"},
         )
-    if not user.sees(target_path):
-        raise Forbidden(f"engineer '{username}' is outside your scope")
 
 
 def search_orders(

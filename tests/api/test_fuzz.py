@@ -1,31 +1,70 @@
 """The API fuzzed from its own OpenAPI schema (schemathesis): no input gives a 500.
 
-Every operation gets a few generated requests as hq_admin, the most privileged caller, so
-requests reach the code behind the role checks. Responses must not be server errors and
-must match their documented schema. A worker runs, so started orders answer queries.
+Every operation gets generated requests as each role, so requests reach the code behind
+the role and scope checks as well as the refusals in front of them. Responses must not be
+server errors and must match their documented schema. A worker runs, so started orders
+answer queries.
+
+`make test` runs a few hundred cases in all (hq_admin, the most privileged caller, a
+few per operation; every other role one); `make fuzz` sets SERVFLOW_FUZZ_EXAMPLES for a
+longer run. Each role prints how many cases it ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+from collections import Counter
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.main import create_app
-from servflow.platform.settings import Settings
-from tests.api.conftest import JWT_SECRET, quiesce, real_worker
+from tests.api.conftest import api_settings, make_headers, quiesce, real_worker
 
-MAX_EXAMPLES = 12
+EXAMPLES_ENV = "SERVFLOW_FUZZ_EXAMPLES"
+# role → a demo user holding it (api_client: the demo's API key).
+ROLES = {
+    "hq_admin": "hq_admin",
+    "region_manager": "region_mgr_huabei",
+    "outlet_manager": "outlet_mgr_bj_001",
+    "dispatcher": "dispatcher_huabei",
+    "engineer": "engineer_bj_01",
+    "designer": "designer",
+    "finance": "finance",
+    "api_client": "api_key",
+}
+
+# Requests that may end the caller's own session (log out, change or reset the password,
+# disable the user, change its roles, revoke its key): fuzzed last, so they do not turn
+# every later request into a 401.
+ENDS_THE_SESSION = {
+    ("POST", "/api/auth/logout"),
+    ("POST", "/api/me/password"),
+    ("PATCH", "/api/users/{user_id}"),
+    ("POST", "/api/users/{user_id}/disable"),
+    ("POST", "/api/users/{user_id}/reset-password"),
+    ("POST", "/api/api-keys/{key_id}/revoke"),
+}
 
 
-def check_operation(operation, auth: dict[str, str], calls: list[int]) -> None:
+def examples_for(role: str) -> int:
+    """Generated requests per operation for `role`."""
+    asked = int(os.environ.get(EXAMPLES_ENV, "0") or 0)
+    return asked or (3 if role == "hq_admin" else 1)
+
+
+Calls = list[tuple[str, int]]  # (path, status) of each case
+
+
+def check_operation(operation, auth: dict[str, str], calls: Calls, examples: int) -> None:
     """Raises (after shrinking) when a generated request fails a check."""
 
     @settings(
-        max_examples=MAX_EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
@@ -34,38 +73,51 @@ def check_operation(operation, auth: dict[str, str], calls: list[int]) -> None:
     @given(case=operation.as_strategy())
     def run(case):
         response = case.call(headers=auth)
-        calls.append(response.status_code)
+        calls.append((operation.path, response.status_code))
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
     run()
 
 
-def fuzz(schema, auth: dict[str, str]) -> tuple[list[str], list[int]]:
+def ends_the_session(operation) -> bool:
+    return (operation.method.upper(), operation.path) in ENDS_THE_SESSION
+
+
+def fuzz(schema, auth: dict[str, str], examples: int) -> tuple[list[str], Calls, Calls]:
+    """Failures, and the cases before and after the session-ending ones."""
     failures: list[str] = []
-    calls: list[int] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    before: Calls = []
+    after: Calls = []
+    operations = sorted((r.ok() for r in schema.get_all_operations()), key=ends_the_session)
+    for operation in operations:
+        calls = after if ends_the_session(operation) else before
         try:
-            check_operation(operation, auth, calls)
+            check_operation(operation, auth, calls, examples)
         except Exception as exc:
             failures.append(f"{operation.label}: {exc}"[:3000])
-    return failures, calls
+    return failures, before, after
 
 
+@pytest.mark.parametrize("role", list(ROLES))
 async def test_no_generated_request_gives_a_server_error(
-    demo, client, temporal_env, headers, task_queue
+    demo, client, temporal_env, task_queue, role
 ):
     target = client.service_client.config.target_host
     # The app connects its own Temporal client on startup, in schemathesis's event loop.
     app = create_app(
-        Settings(jwt_secret=JWT_SECRET, temporal_address=target),
-        session_factory=demo,
-        task_queue=task_queue,
+        api_settings(temporal_address=target), session_factory=demo, task_queue=task_queue
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    auth = make_headers(demo)(ROLES[role])
     async with real_worker(client, demo, task_queue):
-        failures, calls = await asyncio.to_thread(fuzz, schema, headers("hq_admin"))
+        failures, before, after = await asyncio.to_thread(fuzz, schema, auth, examples_for(role))
         await quiesce(client, task_queue)
+    statuses = dict(sorted(Counter(code for _, code in before + after).items()))
+    print(f"\nfuzz {role}: {len(before) + len(after)} cases, statuses {statuses}")
     assert failures == [], "\n\n".join(failures)
-    assert len(calls) > 5 * len(schema)  # every operation was really exercised
-    assert any(200 <= code < 300 for code in calls)
+    assert len(before) + len(after) >= len(schema)  # every operation was really exercised
+    # The caller's credentials held until the session-ending requests: the cases reached
+    # the role checks and the code behind them, and some got a real answer.
+    # (Signing in and refreshing answer 401 to the wrong credentials they are sent.)
+    assert [c for c in before if c[1] == 401 and not c[0].startswith("/api/auth/")] == []
+    assert any(200 <= code < 300 for _, code in before)
