@@ -52,7 +52,11 @@ def production_activities(settings: Settings) -> list[Any]:
     from servflow.platform.db import make_engine, make_session_factory
 
     engine = make_engine(settings.database_url)
-    return build_activities(ActivityDeps(session_factory=make_session_factory(engine)))
+    deps = ActivityDeps(
+        session_factory=make_session_factory(engine),
+        settlement_ceiling=settings.settlement_ceiling,
+    )
+    return build_activities(deps)
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:

@@ -17,7 +17,11 @@ def settlement(deps: ActivityDeps, step: StepInput) -> StepResult:
         deps.session_factory,
         step,
         activity=ACTIVITY_SETTLEMENT,
-        effect=partial(service.settle, engineer_share=deps.engineer_share),
+        effect=partial(
+            service.settle,
+            engineer_share=deps.engineer_share,
+            ceiling=deps.settlement_ceiling,
+        ),
         clock=deps.clock,
         lock_order=True,
     )[0]

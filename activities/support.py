@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from temporalio.exceptions import ApplicationError
 
-from servflow.billing.rules import ENGINEER_SHARE
+from servflow.billing.rules import ENGINEER_SHARE, SETTLEMENT_CEILING
 from servflow.notify.notifier import LoggingNotifier, Notifier
 from servflow.platform.base import utcnow
 from servflow.platform.errors import BusinessRuleViolation
@@ -33,6 +33,8 @@ class ActivityDeps:
     clock: Callable[[], datetime] = utcnow
     notifier: Notifier = field(default_factory=LoggingNotifier)
     engineer_share: Decimal = ENGINEER_SHARE
+    settlement_ceiling: Decimal = SETTLEMENT_CEILING
+    """A job priced above this is held for finance (settings.settlement_ceiling)."""
 
 
 def business_rules(fn: Callable[P, R]) -> Callable[P, R]:

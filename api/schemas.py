@@ -275,6 +275,7 @@ class PayoutPublic(BaseModel):
 class SettlementPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    id: int
     order_id: str
     milestone: str
     share: Decimal
@@ -283,6 +284,12 @@ class SettlementPublic(BaseModel):
     currency: str
     breakdown: dict[str, Any]
     created_at: datetime
+    status: str = Field(
+        description="paid: payouts written; held: waiting for finance's approval (job above"
+        " the ceiling, or parts the catalogue cannot price; `breakdown.hold` says why)"
+    )
+    approved_by: str = ""
+    approved_at: datetime | None = None
     payouts: list[PayoutPublic]
 
 

@@ -12,7 +12,16 @@ import re2
 from pydantic import BaseModel, Field, model_validator
 
 FieldType = Literal[
-    "text", "number", "money", "choice", "date", "photo", "signature", "location", "boolean"
+    "text",
+    "number",
+    "money",
+    "choice",
+    "date",
+    "photo",
+    "signature",
+    "location",
+    "boolean",
+    "parts",
 ]
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -20,6 +29,17 @@ MAX_PATTERN_LENGTH = 500
 """Characters of a field's `pattern`; real ones (codes, phone numbers) are under 100."""
 MAX_PATTERN_INPUT = 10_000
 """Longest text matched against a pattern when the field sets no max_length."""
+SKU = r"^[A-Z0-9][A-Z0-9_.-]{0,63}$"
+"""A part's catalogue code, e.g. AC-CAP-35UF (upper case, fits the 64-character column)."""
+PART_QTY_MAX = 999
+"""Most pieces of one part on one line: more is a typo, not a repair."""
+PARTS_MAX_LINES = 50
+"""Most lines a parts field may allow (its `max_lines`, which defaults to 20)."""
+PARTS_DEFAULT_LINES = 20
+MONEY_MAX = Decimal("10000000.00")
+"""Largest amount a money field accepts when it sets no max: ten million, far above any
+job, so a stray exponent (1e29) or an extra row of zeros is refused, not paid."""
+CENT = Decimal("0.01")
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is reported to the designer, not logged
@@ -58,6 +78,9 @@ class FormField(BaseModel):
     choices: list[str] = Field(default_factory=list, description="choice: allowed values")
     multiple: bool = Field(default=False, description="choice/photo: several values allowed")
     currency: str | None = Field(default=None, description="money: required currency code")
+    max_lines: int | None = Field(
+        default=None, ge=1, le=PARTS_MAX_LINES, description="parts: most lines (default 20)"
+    )
 
     @model_validator(mode="after")
     def _constraints_fit_type(self) -> FormField:
@@ -77,6 +100,8 @@ class FormField(BaseModel):
             raise ValueError("choices apply only to choice fields")
         if len(set(self.choices)) != len(self.choices):
             raise ValueError("choices repeat a value")
+        if self.max_lines is not None and self.type != "parts":
+            raise ValueError("max_lines applies only to parts fields")
         if self.currency is not None and (
             self.type != "money" or not CURRENCY.match(self.currency)
         ):
@@ -84,36 +109,83 @@ class FormField(BaseModel):
         return self
 
 
+def _within(raw: Any, low: Decimal | None, high: Decimal | None) -> tuple[Decimal | None, str]:
+    """`raw` as a finite Decimal from `low` to `high` (None: unbounded), or what is wrong."""
+    try:
+        number = Decimal(str(raw))
+    except InvalidOperation:
+        return None, "must be a number"
+    if not number.is_finite():
+        return None, "must be a finite number"
+    if low is not None and number < low:
+        return None, f"must be at least {low}"
+    if high is not None and number > high:
+        return None, f"must be at most {high}"
+    return number, ""
+
+
 def _check_number(field: FormField, value: Any) -> tuple[Any, str | None]:
     if isinstance(value, bool):
         return value, "must be a number"
+    _, problem = _within(value, field.min, field.max)
+    return value, problem or None
+
+
+def _check_amount(field: FormField, raw: Any) -> tuple[Decimal | None, str | None]:
+    """A money amount within the field's bounds (0 and MONEY_MAX unless it sets others),
+    in whole cents: a negative or absurd amount is refused, never rounded into money."""
+    if isinstance(raw, float | bool):
+        return None, "amount must be a string or an integer, not a float, to stay exact"
+    low = field.min if field.min is not None else Decimal(0)
+    amount, problem = _within(raw, low, field.max if field.max is not None else MONEY_MAX)
+    if amount is None:
+        return None, f"amount {problem}"
     try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return value, "must be a number"
-    if not number.is_finite():
-        return value, "must be a finite number"
-    if field.min is not None and number < field.min:
-        return value, f"must be at least {field.min}"
-    if field.max is not None and number > field.max:
-        return value, f"must be at most {field.max}"
-    return value, None
+        cents = amount.quantize(CENT)
+    except InvalidOperation:  # more digits than Decimal holds: only a designer's huge max
+        return None, "amount is too large"
+    if amount != cents:
+        return None, "amount has more than 2 decimal places"
+    return cents, None
 
 
 def _check_money(field: FormField, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, dict) or set(value) - {"amount", "currency"} or "amount" not in value:
         return value, 'must be {"amount": "123.45", "currency": "CNY"}'
-    if isinstance(value["amount"], float):
-        return value, "amount must be a string or an integer, not a float, to stay exact"
     currency = value.get("currency") or field.currency or "CNY"
     if not CURRENCY.match(str(currency)):
         return value, f"currency '{currency}' is not a three-letter code"
     if field.currency and currency != field.currency:
         return value, f"currency must be {field.currency}"
-    checked, problem = _check_number(field, value["amount"])
-    if problem:
+    amount, problem = _check_amount(field, value["amount"])
+    if amount is None:
         return value, problem
-    return {"amount": str(Decimal(str(checked))), "currency": currency}, None
+    return {"amount": str(amount), "currency": currency}, None
+
+
+def _part_line_problem(line: Any) -> str | None:
+    if not isinstance(line, dict) or set(line) != {"sku", "qty"}:
+        return 'must be {"sku": "AC-CAP-35UF", "qty": 1}'
+    sku, qty = line["sku"], line["qty"]
+    if not isinstance(sku, str) or compile_pattern(SKU).fullmatch(sku) is None:
+        return "sku must be a catalogue code such as AC-CAP-35UF (A-Z, 0-9, - . _)"
+    if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= PART_QTY_MAX:
+        return f"qty must be a whole number from 1 to {PART_QTY_MAX}"
+    return None
+
+
+def _check_parts(field: FormField, value: Any) -> tuple[Any, str | None]:
+    """A list of {sku, qty} lines: what the settlement prices, so nothing else is read."""
+    longest = field.max_lines or PARTS_DEFAULT_LINES
+    if not isinstance(value, list):
+        return value, 'must be a list such as [{"sku": "AC-CAP-35UF", "qty": 1}]'
+    if len(value) > longest:
+        return value, f"must have at most {longest} lines"
+    for index, line in enumerate(value):
+        problem = _part_line_problem(line)
+        if problem:
+            return value, f"line {index + 1}: {problem}"
+    return [{"sku": line["sku"], "qty": line["qty"]} for line in value], None
 
 
 def _check_location(value: Any) -> tuple[Any, str | None]:
@@ -179,6 +251,8 @@ def _check_value(field: FormField, value: Any) -> tuple[Any, str | None]:
         return value, None
     if field.type == "location":
         return _check_location(value)
+    if field.type == "parts":
+        return _check_parts(field, value)
     return _check_reference(field, value)
 
 

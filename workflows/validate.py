@@ -19,6 +19,7 @@ from workflows.expressions import CONSTANTS, Expression, ExpressionError, compil
 from workflows.forms import compile_pattern
 from workflows.messages import zh
 from workflows.nodes import NODE_TYPES, BaseNode
+from workflows.nodes.automatic import SettlementNode
 from workflows.nodes.flow import EndNode, JoinNode, ParallelNode, SubpipelineNode
 
 ORDER_FIELDS = ("order_id", "region", "outlet", "priority", "customer")
@@ -628,6 +629,28 @@ def _check_patterns(parsed: list[tuple[int, BaseNode]], out: _Collector) -> None
                 )
 
 
+def _check_parts_sources(parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
+    """A settlement prices parts only from `parts` fields of human nodes it names, so what
+    an order's variables hold elsewhere never turns into money."""
+    by_id = {node.id: node for _, node in parsed}
+    for index, node in parsed:
+        if not isinstance(node, SettlementNode):
+            continue
+        for position, source in enumerate(node.params.parts_from):
+            node_id, _, name = source.partition(".")
+            owner = by_id.get(node_id)
+            fields = {f.name: f for f in owner.form_fields()} if owner and owner.human else {}
+            if name in fields and fields[name].type == "parts":
+                continue
+            out.add(
+                "settlement_parts_source_invalid",
+                f"$.nodes[{index}].params.parts_from[{position}]",
+                f"node '{node.id}': '{source}' is not a parts field of a human node",
+                node.id,
+                source=source,
+            )
+
+
 def _check_references(
     header: dict[str, Any],
     parsed: list[tuple[int, BaseNode]],
@@ -709,6 +732,7 @@ def validate_definition(
     _check_expressions(resolved, parsed, out)
     _check_patterns(parsed, out)
     _check_references(resolved, parsed, known_definitions, out)
+    _check_parts_sources(parsed, out)
     if out.problems:
         return ValidationReport(problems=out.problems)
     return ValidationReport(problems=[], definition=Definition.model_validate(resolved))

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import MoneyReader, SessionDep
+from api.deps import MoneyReader, SessionDep, require_roles
 from api.schemas import ERRORS, Page, SettlementPublic
 from servflow.billing import service as billing
+from servflow.org.rules import Principal
+from servflow.platform.base import utcnow
 
 router = APIRouter(prefix="/api", tags=["settlements"])
+Approver = Annotated[Principal, Depends(require_roles("finance", "hq_admin"))]
 
 
 @router.get("/settlements", response_model=Page[SettlementPublic], responses=ERRORS)
@@ -37,6 +40,26 @@ def read_settlements(
     )
     data: list[Any] = [SettlementPublic.model_validate(r) for r in rows]
     return Page(data=data, count=count)
+
+
+@router.post(
+    "/settlements/{settlement_id}/approve", response_model=SettlementPublic, responses=ERRORS
+)
+def approve_settlement(
+    settlement_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, user: Approver
+) -> SettlementPublic:
+    """Pays out a held settlement (finance or HQ admin, within their scope): its payouts are
+    written and it turns "paid". Approving a paid settlement changes nothing and answers
+    the same; a settlement out of scope is reported as missing (404)."""
+    settlement = billing.approve_settlement(
+        session,
+        settlement_id=settlement_id,
+        scope_path=user.scope_path,
+        by=user.username,
+        now=utcnow(),
+    )
+    session.commit()
+    return SettlementPublic.model_validate(settlement)
 
 
 def _aware(value: datetime | None) -> datetime | None:

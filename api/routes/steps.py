@@ -19,6 +19,7 @@ from api.schemas import (
     TaskPublic,
 )
 from servflow.definitions import service as definitions
+from servflow.inventory import service as inventory
 from servflow.orders import engine, steps
 from servflow.orders import service as orders
 from servflow.orders.rules import CLOSED_STATUSES
@@ -45,7 +46,9 @@ async def submit_step(
     409: the step is not waiting; 403: the step is assigned to someone else; 422: the form
     has errors (`errors` names each field as `data.<field>`).
     """
-    await visible_order(ctx, client, user, order_id, want_state=False)
+    row, state = await visible_order(ctx, client, user, order_id, want_state=False)
+    # Parts are checked against the catalogue and stock here: the Update validator does no I/O.
+    await db(ctx, inventory.check_parts, order=row or state, node_id=node_id, data=body.data)
     submission = StepSubmission(
         node_id=node_id,
         actor=Actor(user_id=user.username, roles=list(user.roles), display_name=user.display_name),

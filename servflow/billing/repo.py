@@ -100,3 +100,18 @@ def get_price_table_by_key(
             PriceTable.valid_from == valid_from,
         )
     )
+
+
+def get_settlement(
+    session: Session, *, settlement_id: int, lock: bool = False
+) -> Settlement | None:
+    """The settlement with its payouts; `lock` holds its row until the transaction ends, so
+    two approvals of one held settlement pay it once."""
+    query = (
+        select(Settlement)
+        .options(selectinload(Settlement.payouts))
+        .where(Settlement.id == settlement_id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)

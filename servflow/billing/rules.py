@@ -6,7 +6,6 @@ whatever remains, so the parts always add up to the whole.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -128,48 +127,36 @@ def split_payout(
     return engineer, amount - engineer
 
 
-_TEXT_ITEM = re.compile(r"([A-Za-z0-9][A-Za-z0-9_.-]*)\s*(?:[x×*]\s*(\d+))?")
+SETTLEMENT_CEILING = Decimal("20000.00")
+"""A job priced above this is held for finance's approval instead of paid out."""
+PART_QTY_MAX = 999
+"""Pieces of one part on one form line (as workflows.forms allows)."""
 
 
-def parse_parts_used(value: Any) -> list[tuple[str, int]]:
-    """(sku, qty) pairs from a form value.
-
-    Accepts a list of {"sku", "qty"} objects (qty defaults to 1), or text such as
-    "AC-CAP-35UF x2, R410A-1KG" (the form's free-text field).
+def declared_parts(variables: Mapping[str, Any], sources: Sequence[str]) -> list[tuple[str, int]]:
+    """The parts reported in the declared `node.field` parts fields, summed per SKU, in SKU
+    order. Only these fields are read: whatever else the order's variables hold (an order
+    variable, another step's data) never adds money.
 
     Raises:
-        ValueError: a malformed item or a quantity below 1.
+        ValueError: a line that is not {sku, qty} with qty from 1 to 999 (the form refuses
+            those; an order started on an older snapshot may still hold one).
     """
-    if value is None or value == "" or value == []:
-        return []
-    pairs: list[tuple[str, int]] = []
-    if isinstance(value, str):
-        for chunk in re.split(r"[,，;；\n]+", value):
-            chunk = chunk.strip()
-            if not chunk:
-                continue
-            match = _TEXT_ITEM.fullmatch(chunk)
-            if match is None:
-                raise ValueError(f"cannot read part {chunk!r}; write SKU x QTY")
-            pairs.append((match.group(1), int(match.group(2) or 1)))
-        return pairs
-    if not isinstance(value, list):
-        raise ValueError("parts_used must be a list of {sku, qty} or text")
-    for item in value:
-        if not isinstance(item, Mapping) or not str(item.get("sku", "")).strip():
-            raise ValueError(f"part {item!r} has no sku")
-        qty = int(item.get("qty", 1))
-        if qty < 1:
-            raise ValueError(f"part {item['sku']} has quantity {qty}")
-        pairs.append((str(item["sku"]).strip(), qty))
-    return pairs
-
-
-def collect_parts_used(variables: Mapping[str, Any]) -> list[tuple[str, int]]:
-    """Every part reported in any node's output, summed per SKU, in SKU order."""
     totals: dict[str, int] = {}
-    for output in variables.values():
-        if isinstance(output, Mapping) and "parts_used" in output:
-            for sku, qty in parse_parts_used(output["parts_used"]):
-                totals[sku] = totals.get(sku, 0) + qty
+    for source in dict.fromkeys(sources):  # a field named twice is still priced once
+        node_id, _, name = source.partition(".")
+        output = variables.get(node_id)
+        lines = output.get(name) if isinstance(output, Mapping) else None
+        if lines in (None, "", []):
+            continue
+        if not isinstance(lines, list):
+            raise ValueError(f"{source} is not a list of parts")
+        for line in lines:
+            sku = line.get("sku") if isinstance(line, Mapping) else None
+            qty = line.get("qty") if isinstance(line, Mapping) else None
+            if not isinstance(sku, str) or not isinstance(qty, int) or isinstance(qty, bool):
+                raise ValueError(f"{source}: {line!r} is not a part line")
+            if not 1 <= qty <= PART_QTY_MAX:
+                raise ValueError(f"{source}: part {sku} has quantity {qty}")
+            totals[sku] = totals.get(sku, 0) + qty
     return sorted(totals.items())

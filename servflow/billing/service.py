@@ -13,11 +13,13 @@ from servflow.billing import repo
 from servflow.billing.models import Payout, PriceTable, Settlement
 from servflow.billing.rules import (
     ENGINEER_SHARE,
+    SETTLEMENT_CEILING,
     JobPrice,
     PartLine,
     Tariff,
-    collect_parts_used,
+    declared_parts,
     milestone_amount,
+    money,
     price_job,
     split_payout,
 )
@@ -25,43 +27,58 @@ from servflow.dispatch import service as dispatch
 from servflow.inventory import service as inventory
 from servflow.org import service as org
 from servflow.platform.effects import OrderFacts, StepOutcome
-from servflow.platform.errors import BusinessRuleViolation, Invalid
+from servflow.platform.errors import BusinessRuleViolation, Invalid, NotFound
+from servflow.platform.scope import in_scope
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import SettlementParams
 
 list_settlements = repo.list_settlements
+HOLD = "hold"
+"""Breakdown key of a held settlement: why, and the payouts approval will write."""
+UNPRICED = "unpriced_parts"
+"""Breakdown key of the parts the catalogue could not price (the job is held)."""
 
 
-def _part_lines(session: Session, step: StepInput, currency: str) -> list[PartLine]:
+def _part_lines(
+    session: Session, step: StepInput, sources: list[str], currency: str
+) -> tuple[list[PartLine], list[str]]:
+    """The priced part lines, and the parts that cannot be priced (unknown SKU, another
+    currency, a malformed line): those hold the settlement rather than fail the order."""
     try:
-        used = collect_parts_used(step.variables)
+        used = declared_parts(step.variables, sources)
     except ValueError as exc:
-        raise BusinessRuleViolation(f"parts_used: {exc}") from exc
+        return [], [f"parts not read: {exc}"]
     catalogue = inventory.parts_by_sku(session, skus=[sku for sku, _ in used])
-    unknown = [sku for sku, _ in used if sku not in catalogue]
-    if unknown:
-        raise BusinessRuleViolation(f"unknown part SKUs: {', '.join(unknown)}")
-    lines = []
+    lines, unpriced = [], []
     for sku, qty in used:
-        part = catalogue[sku]
-        if part.currency != currency:
-            raise BusinessRuleViolation(f"part {sku} is priced in {part.currency}, not {currency}")
-        lines.append(PartLine(sku=sku, name=part.name, qty=qty, unit_price=part.price))
-    return lines
+        part = catalogue.get(sku)
+        if part is None:
+            unpriced.append(f"unknown part {sku} x {qty}")
+        elif part.currency != currency:
+            unpriced.append(f"part {sku} is priced in {part.currency}, not {currency}")
+        else:
+            lines.append(PartLine(sku=sku, name=part.name, qty=qty, unit_price=part.price))
+    return lines, unpriced
 
 
 def price(
-    session: Session, step: StepInput, now: datetime, facts: OrderFacts, currency: str
-) -> JobPrice:
-    """The job's price from its region's table in force `now`: visits, parts, distance."""
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    params: SettlementParams,
+) -> tuple[JobPrice, list[str]]:
+    """The job's price from its region's table in force `now`: visits, the parts of the
+    declared parts fields (`params.parts_from`), distance; and what could not be priced."""
     wanted = facts.region or step.context.region
     region = org.find_region(session, code_or_name=wanted) if wanted else None
     if region is None:
         raise BusinessRuleViolation(f"order {step.order_id} has no known region ({wanted!r})")
+    currency = params.currency
     table = repo.current_price_table(session, region_id=region.id, currency=currency, at=now)
     if table is None:
         raise BusinessRuleViolation(f"no price table for region {region.name} in {currency}")
-    lines = _part_lines(session, step, currency)
+    lines, unpriced = _part_lines(session, step, params.parts_from, currency)
     visits, distance = dispatch.visits_and_last_distance(session, order_id=step.order_id)
     tariff = Tariff(
         currency=table.currency,
@@ -69,7 +86,8 @@ def price(
         per_km_surcharge=table.per_km_surcharge,
         free_km=table.free_km,
     )
-    return price_job(tariff, visits=max(1, visits), parts=lines, distance_km=distance)
+    job = price_job(tariff, visits=max(1, visits), parts=lines, distance_km=distance)
+    return job, unpriced
 
 
 def _payees(
@@ -95,11 +113,35 @@ def _job_price(
     params: SettlementParams,
     earlier: list[Settlement],
 ) -> tuple[Decimal, str, dict[str, Any]]:
-    """The job's total, currency and breakdown: priced by the first milestone, reused after."""
+    """The job's total, currency and breakdown: priced by the first milestone, reused after
+    (without the first milestone's own hold)."""
     if earlier:
-        return earlier[0].job_amount, earlier[0].currency, earlier[0].breakdown
-    job = price(session, step, now, facts, params.currency)
-    return job.total, job.currency, job.breakdown()
+        breakdown = {k: v for k, v in earlier[0].breakdown.items() if k != HOLD}
+        return earlier[0].job_amount, earlier[0].currency, breakdown
+    job, unpriced = price(session, step, now, facts, params)
+    breakdown = job.breakdown()
+    if unpriced:
+        breakdown[UNPRICED] = unpriced
+    return job.total, job.currency, breakdown
+
+
+def _milestone(job_total: Decimal, params: SettlementParams, earlier: list[Settlement]) -> Decimal:
+    try:
+        return milestone_amount(
+            job_total,
+            share=params.share,
+            settled_share=sum((s.share for s in earlier), Decimal(0)),
+            settled_amount=sum((s.amount for s in earlier), Decimal(0)),
+        )
+    except ValueError as exc:
+        raise BusinessRuleViolation(f"milestone {params.milestone} refused: {exc}") from exc
+
+
+def _hold_reasons(job_total: Decimal, breakdown: dict[str, Any], ceiling: Decimal) -> list[str]:
+    reasons = [f"not priced: {item}" for item in breakdown.get(UNPRICED, [])]
+    if job_total > ceiling:
+        reasons.append(f"job total {job_total} is above the ceiling {ceiling}")
+    return reasons
 
 
 def settle(
@@ -109,25 +151,22 @@ def settle(
     facts: OrderFacts,
     *,
     engineer_share: Decimal = ENGINEER_SHARE,
+    ceiling: Decimal = SETTLEMENT_CEILING,
 ) -> StepOutcome:
     """Creates this milestone's settlement and payouts; refuses shares that exceed 1.
 
     The job is priced by the order's first settlement; later milestones reuse that price, so
-    an order's milestones add up to exactly one job price.
+    an order's milestones add up to exactly one job price. A job above `ceiling`, or with
+    parts the catalogue cannot price, is settled as "held": no payouts until finance
+    approves (`approve_settlement`), and the order goes on. A test run (`step.sandbox`)
+    is priced and answered, marked simulated, but nothing is written.
     """
     params = SettlementParams.model_validate(step.params)
-    earlier = repo.list_settlements(session, order_id=step.order_id)
+    earlier = [] if step.sandbox else repo.list_settlements(session, order_id=step.order_id)
     job_total, currency, breakdown = _job_price(session, step, now, facts, params, earlier)
-    try:
-        amount = milestone_amount(
-            job_total,
-            share=params.share,
-            settled_share=sum((s.share for s in earlier), Decimal(0)),
-            settled_amount=sum((s.amount for s in earlier), Decimal(0)),
-        )
-    except ValueError as exc:
-        raise BusinessRuleViolation(f"milestone {params.milestone} refused: {exc}") from exc
+    amount = _milestone(job_total, params, earlier)
     shares = _payees(session, facts, amount, engineer_share)
+    held = _hold_reasons(job_total, breakdown, money(ceiling))
     settlement = Settlement(
         order_id=step.order_id,
         milestone=params.milestone,
@@ -140,39 +179,85 @@ def settle(
         created_at=now,
         org_path=facts.org_path,
         region=facts.region,
-        payouts=[
-            Payout(payee_kind=kind, payee_id=payee, amount=value, currency=currency)
-            for kind, payee, value in shares
-        ],
+        status="held" if held else "paid",
     )
+    if held:
+        settlement.breakdown = {**breakdown, HOLD: {"reasons": held, "payouts": _rows(shares)}}
+    else:
+        settlement.payouts = _payouts(shares, currency)
+    if step.sandbox:
+        return StepOutcome(result=_settled(settlement, shares, simulated=True))
     session.add(settlement)
     session.flush()
-    return StepOutcome(result=_settled(settlement, params.milestone, shares))
+    return StepOutcome(result=_settled(settlement, shares))
+
+
+def _rows(shares: list[tuple[str, str, Decimal]]) -> list[dict[str, str]]:
+    return [{"payee_kind": kind, "payee_id": payee, "amount": str(v)} for kind, payee, v in shares]
+
+
+def _payouts(shares: list[tuple[str, str, Decimal]], currency: str) -> list[Payout]:
+    return [
+        Payout(payee_kind=kind, payee_id=payee, amount=value, currency=currency)
+        for kind, payee, value in shares
+    ]
 
 
 def _settled(
-    settlement: Settlement, milestone: str, shares: list[tuple[str, str, Decimal]]
+    settlement: Settlement, shares: list[tuple[str, str, Decimal]], *, simulated: bool = False
 ) -> StepResult:
     amount, currency, job_total = settlement.amount, settlement.currency, settlement.job_amount
-    payouts = [
-        {"payee_kind": kind, "payee_id": payee, "amount": str(value), "currency": currency}
-        for kind, payee, value in shares
+    milestone, held = settlement.milestone, settlement.status == "held"
+    payouts = [] if held else [{**row, "currency": currency} for row in _rows(shares)]
+    output: dict[str, Any] = {
+        "amount": str(amount),
+        "currency": currency,
+        "milestone": milestone,
+        "share": str(settlement.share),
+        "job_amount": str(job_total),
+        "settlement_id": settlement.id,
+        "status": settlement.status,
+        "payouts": payouts,
+    }
+    summary = f"里程碑 {milestone} 结算 {amount} {currency}"
+    summary += f" (工单总价 {job_total} × {settlement.share})"
+    if held:
+        output["hold_reasons"] = settlement.breakdown[HOLD]["reasons"]
+        summary += "，待财务审批"
+    if simulated:
+        output["sandbox"] = True  # as dispatch and notify mark their simulated results
+        summary = f"[模拟] {summary}"
+    return StepResult(output=output, summary=summary)
+
+
+def approve_settlement(
+    session: Session, *, settlement_id: int, scope_path: str, by: str, now: datetime
+) -> Settlement:
+    """Pays a held settlement out: writes the payouts worked out when it was held and marks
+    it paid, approved by `by`. A settlement already paid is returned as it is, so approving
+    twice pays once.
+
+    Raises:
+        NotFound: no settlement `settlement_id` within `scope_path`.
+    """
+    settlement = repo.get_settlement(session, settlement_id=settlement_id, lock=True)
+    if settlement is None or not in_scope(settlement.org_path, scope_path):
+        raise NotFound(f"no settlement {settlement_id}")
+    if settlement.status != "held":
+        return settlement
+    hold = settlement.breakdown.get(HOLD, {})
+    settlement.payouts = [
+        Payout(
+            payee_kind=row["payee_kind"],
+            payee_id=row["payee_id"],
+            amount=money(row["amount"]),
+            currency=settlement.currency,
+        )
+        for row in hold.get("payouts", [])
     ]
-    return StepResult(
-        output={
-            "amount": str(amount),
-            "currency": currency,
-            "milestone": milestone,
-            "share": str(settlement.share),
-            "job_amount": str(job_total),
-            "settlement_id": settlement.id,
-            "payouts": payouts,
-        },
-        summary=(
-            f"里程碑 {milestone} 结算 {amount} {currency} "
-            f"(工单总价 {job_total} × {settlement.share})"
-        ),
-    )
+    settlement.status, settlement.approved_by, settlement.approved_at = "paid", by, now
+    session.flush()
+    return settlement
 
 
 def search_settlements(

@@ -88,3 +88,26 @@ def get_stock_level(session: Session, *, warehouse_id: int, part_id: int) -> Sto
             StockLevel.warehouse_id == warehouse_id, StockLevel.part_id == part_id
         )
     )
+
+
+def stocked_skus(
+    session: Session, *, skus: Iterable[str], region_ids: Select[tuple[int]]
+) -> set[str]:
+    """Which of `skus` some warehouse of the regions `region_ids` selects has on hand."""
+    query = (
+        select(Part.sku)
+        .join(StockLevel, StockLevel.part_id == Part.id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(
+            Part.sku.in_(sorted(set(skus))),
+            StockLevel.on_hand > 0,
+            Warehouse.region_id.in_(region_ids),
+        )
+        .distinct()
+    )
+    return set(session.scalars(query))
+
+
+def has_warehouse(session: Session, *, region_ids: Select[tuple[int]]) -> bool:
+    query = select(Warehouse.id).where(Warehouse.region_id.in_(region_ids)).limit(1)
+    return session.scalar(query) is not None

@@ -41,8 +41,14 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 
 def check_variables(definition: Definition, variables: dict[str, Any]) -> dict[str, str]:
-    """Field errors for missing required variables and values of the wrong type."""
-    errors: dict[str, str] = {}
+    """Field errors for missing required variables, values of the wrong type and variables
+    the definition does not declare (which nothing would check, yet every node could read)."""
+    declared = {decl.name for decl in definition.variables}
+    errors = {
+        f"variables.{name}": "is not a variable of this pipeline"
+        for name in variables
+        if name not in declared
+    }
     for decl in definition.variables:
         value = variables.get(decl.name)
         if value is None:

@@ -17,6 +17,7 @@ CITIES = {
     for region in json.loads(Path(DATA_DIR, "org.json").read_text(encoding="utf-8"))["regions"]
 }
 FEES = {"huabei": "100.00", "huadong": "120.00", "huanan": "110.00", "huazhong": "90.00"}
+PRICED_PARTS = ["service.parts_used"]  # the parts field the settlement prices
 FEES |= {"xinan": "90.00", "xibei": "80.00", "dongbei": "85.00"}
 
 
@@ -56,7 +57,7 @@ async def test_an_ac_repair_order_runs_on_demo_data_in_every_region(run, demo, s
         make_step(
             "settlement",
             node_id="commissioning",
-            params={"milestone": "commissioning", "share": "0.6"},
+            params={"milestone": "commissioning", "share": "0.6", "parts_from": PRICED_PARTS},
             variables=variables,
             **common,
         ),
@@ -66,7 +67,7 @@ async def test_an_ac_repair_order_runs_on_demo_data_in_every_region(run, demo, s
         make_step(
             "settlement",
             node_id="final_settlement",
-            params={"milestone": "signoff", "share": "0.4"},
+            params={"milestone": "signoff", "share": "0.4", "parts_from": PRICED_PARTS},
             variables=variables,
             final=True,
             **common,

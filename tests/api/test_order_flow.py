@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from servflow.billing.models import Payout, Settlement
 from servflow.dispatch.models import Engineer
+from servflow.orders.models import WorkOrder
 from tests.api.conftest import (
     SERVICE_OK,
     SIGNOFF_OK,
@@ -332,3 +334,88 @@ async def test_long_polls_on_a_running_order_answer_when_the_wait_runs_out(api, 
     assert theirs.status_code == 404
     mine = await api.get(f"/api/orders/{order_id}?live=false", headers=headers(engineer_of(body)))
     assert mine.status_code == 200 and mine.json()["state"] is None
+
+
+def money_rows(factory, order_id: str | None = None) -> tuple[int, int, int]:
+    """Orders, settlements and payouts written (of one order when given)."""
+    with factory() as session:
+        orders = select(func.count(WorkOrder.order_id))
+        settled = select(func.count(Settlement.id))
+        paid = select(func.count(Payout.id)).join(Settlement)
+        if order_id is not None:
+            orders = orders.where(WorkOrder.order_id == order_id)
+            settled = settled.where(Settlement.order_id == order_id)
+            paid = paid.where(Settlement.order_id == order_id)
+        return tuple(session.scalar(q) or 0 for q in (orders, settled, paid))  # type: ignore[return-value]
+
+
+async def test_undeclared_order_variables_are_refused_and_nothing_is_written(api, headers, demo):
+    """Issue 9: `zz.parts_used` was settled as 405,100.00 CNY of refrigerant."""
+    attack = order_body(
+        region=None, variables={"fault": "x", "zz": {"parts_used": "R410A-10KG x 1000"}}
+    )
+
+    refused = await api.post("/api/orders", json=attack, headers=headers("outlet_mgr_bj_001"))
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == {"variables.zz": "is not a variable of this pipeline"}
+    assert money_rows(demo) == (0, 0, 0)
+
+
+async def test_reported_parts_are_checked_and_a_job_above_the_ceiling_waits_for_finance(
+    api, worker, headers, demo
+):
+    admin = headers("hq_admin")
+    started = await api.post("/api/orders", json=order_body(), headers=admin)
+    order_id = started.json()["order_id"]
+    body = await wait_for(api, order_id, waiting_at("service"), admin)
+    engineer = headers(engineer_of(body))
+    url = f"/api/orders/{order_id}/steps/service"
+
+    for parts, field, message in [
+        ("AC CAP 35UF two pieces", "data.parts_used", "must be a list"),
+        ([{"sku": "AC-CAP-35UF", "qty": 99999999999999}], "data.parts_used", "line 1: qty"),
+        ([{"sku": "NOPE-1", "qty": 1}], "data.parts_used[0].sku", "no part 'NOPE-1'"),
+    ]:
+        refused = await api.post(
+            url, json={"data": {**SERVICE_OK, "parts_used": parts}}, headers=engineer
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][field].startswith(message)
+    assert money_rows(demo, order_id)[1:] == (0, 0)
+
+    # 30 compressors at 680.00 and the 100.00 visit: above the 20,000.00 ceiling.
+    compressors = [{"sku": "AC-COMP-1P", "qty": 30}]
+    done = await api.post(
+        url, json={"data": {**SERVICE_OK, "parts_used": compressors}}, headers=engineer
+    )
+    assert done.status_code == 200, done.text
+    await wait_for(api, order_id, waiting_at("signoff"), admin)
+    signed = await api.post(
+        f"/api/orders/{order_id}/steps/signoff", json={"data": SIGNOFF_OK}, headers=engineer
+    )
+    assert signed.status_code == 200, signed.text
+    assert (await wait_for(api, order_id, finished, admin))["order"]["status"] == "completed"
+
+    finance = headers("finance")
+    listed = (await api.get(f"/api/orders/{order_id}/settlements", headers=finance)).json()
+    assert [(s["status"], s["job_amount"], s["payouts"]) for s in listed["data"]] == [
+        ("held", "20500.00", []),
+        ("held", "20500.00", []),
+    ]
+    held = listed["data"][0]
+    assert held["breakdown"]["hold"]["reasons"] == [
+        "job total 20500.00 is above the ceiling 20000.00"
+    ]
+    approve = f"/api/settlements/{held['id']}/approve"
+    assert (await api.post(approve, headers=headers("region_mgr_huabei"))).status_code == 403
+    assert (await api.post("/api/settlements/999999/approve", headers=finance)).status_code == 404
+
+    approved = await api.post(approve, headers=finance)
+    again = await api.post(approve, headers=headers("hq_admin"))
+
+    assert approved.status_code == again.status_code == 200, approved.text
+    assert again.json() == approved.json()
+    assert approved.json()["status"] == "paid" and approved.json()["approved_by"] == "finance"
+    assert sum(Decimal(p["amount"]) for p in approved.json()["payouts"]) == Decimal("12300.00")
+    assert money_rows(demo, order_id) == (1, 2, 2)

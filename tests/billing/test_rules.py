@@ -7,10 +7,9 @@ from hypothesis import strategies as st
 from servflow.billing.rules import (
     PartLine,
     Tariff,
-    collect_parts_used,
+    declared_parts,
     milestone_amount,
     money,
-    parse_parts_used,
     price_job,
     split_payout,
 )
@@ -105,28 +104,45 @@ def test_default_split_is_thirty_percent_engineer_rest_outlet():
     assert split_payout(Decimal("100.01")) == (Decimal("30.00"), Decimal("70.01"))
 
 
-def test_parts_used_reads_lists_and_free_text():
-    assert parse_parts_used([{"sku": "A-1", "qty": 2}, {"sku": "B-2"}]) == [("A-1", 2), ("B-2", 1)]
-    assert parse_parts_used("AC-CAP-35UF x2, R410A-1KG；GAS-HOSE-1.0M×3") == [
-        ("AC-CAP-35UF", 2),
-        ("R410A-1KG", 1),
-        ("GAS-HOSE-1.0M", 3),
-    ]
-    assert parse_parts_used("") == []
-    assert parse_parts_used(None) == []
-
-
-@pytest.mark.parametrize("bad", ["换了电容", [{"qty": 1}], [{"sku": "A", "qty": 0}], 42])
-def test_malformed_parts_used_is_refused(bad):
-    with pytest.raises(ValueError):
-        parse_parts_used(bad)
-
-
-def test_parts_from_every_node_are_summed_per_sku():
+def test_declared_parts_fields_are_summed_per_sku():
     variables = {
-        "fault": "ac_leak",
         "service": {"parts_used": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}]},
-        "parts_fitting": {"parts_used": "A x2"},
+        "parts_fitting": {"extra_parts": [{"sku": "A", "qty": 2}]},
         "signoff": {"rating": "5"},
     }
-    assert collect_parts_used(variables) == [("A", 3), ("B", 2)]
+    sources = ["service.parts_used", "parts_fitting.extra_parts"]
+    assert declared_parts(variables, sources) == [("A", 3), ("B", 2)]
+
+
+def test_only_declared_parts_fields_are_read():
+    """The attack of issue 9: an undeclared variable or another step's field that happens to
+    be called parts_used must not add money."""
+    variables = {
+        "zz": {"parts_used": "R410A-10KG x 1000"},
+        "fault": {"parts_used": [{"sku": "R410A-10KG", "qty": 999}]},
+        "service": {"parts_needed": False},
+        "signoff": {"parts_used": [{"sku": "R410A-10KG", "qty": 5}]},
+    }
+    assert declared_parts(variables, ["service.parts_used"]) == []
+    assert declared_parts(variables, []) == []
+
+
+def test_a_field_named_twice_is_priced_once():
+    variables = {"service": {"parts_used": [{"sku": "A", "qty": 1}]}}
+    assert declared_parts(variables, ["service.parts_used", "service.parts_used"]) == [("A", 1)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "AC CAP 35UF two pieces",
+        [{"qty": 1}],
+        [{"sku": "A", "qty": 0}],
+        [{"sku": "A", "qty": 99999999999999}],
+        [{"sku": "A", "qty": "1e29"}],
+        [{"sku": "A", "qty": True}],
+    ],
+)
+def test_malformed_parts_lines_are_reported(bad):
+    with pytest.raises(ValueError):
+        declared_parts({"service": {"parts_used": bad}}, ["service.parts_used"])

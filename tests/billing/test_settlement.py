@@ -34,7 +34,7 @@ def milestone(name: str, share: str, *, node_id: str | None = None, **kw):
     return make_step(
         "settlement",
         node_id=node_id or name,
-        params={"milestone": name, "share": share},
+        params={"milestone": name, "share": share, "parts_from": ["service.parts_used"]},
         variables=variables(),
         status="settled",
         **kw,
@@ -223,12 +223,37 @@ async def test_missing_price_table_is_a_business_rule_violation(run, world):
         await run("settlement", step)
 
 
-async def test_unknown_part_sku_is_refused(run, world):
+async def test_unknown_part_sku_holds_the_settlement_without_payouts_and_the_order_goes_on(
+    run, world, session
+):
+    """The catalogue changed after the engineer reported: finance decides, the order lives."""
     await reported_and_dispatched(run)
     step = milestone("completion", "1")
-    step.variables["service"]["parts_used"] = [{"sku": "NOPE-1", "qty": 1}]
-    with pytest.raises(ApplicationError, match="unknown part SKUs: NOPE-1"):
-        await run("settlement", step)
+    step.variables["service"]["parts_used"] = [{"sku": "NOPE-1", "qty": 1}, PARTS[0]]
+
+    result = await run("settlement", step)
+
+    assert result.output["status"] == "held"
+    assert result.output["payouts"] == []
+    assert result.output["hold_reasons"] == ["not priced: unknown part NOPE-1 x 1"]
+    assert result.output["job_amount"] == "160.00"  # visit 100.00 + 2 × 30.00; NOPE-1 unpriced
+    row = session.scalars(select(Settlement)).one()
+    assert (row.status, row.payouts) == ("held", [])
+    assert session.scalar(select(func.count(Payout.id))) == 0
+    order = session.scalars(select(WorkOrder)).one()
+    assert order.status == "settled"
+
+
+async def test_part_priced_in_another_currency_holds_the_settlement(run, world, session):
+    await reported_and_dispatched(run)
+    step = milestone("completion", "1")
+    step.variables["service"]["parts_used"] = [{"sku": "USD-PART", "qty": 1}]
+
+    result = await run("settlement", step)
+
+    assert result.output["status"] == "held"
+    assert "USD-PART is priced in USD" in result.output["hold_reasons"][0]
+    assert session.scalar(select(func.count(Payout.id))) == 0
 
 
 async def test_settlement_updates_the_read_model_status(run, world, session):

@@ -74,3 +74,17 @@ def test_variables_are_checked_against_their_declarations():
         "variables.fault": "is required",
         "variables.count": "must be of type number",
     }
+
+
+def test_undeclared_variables_are_refused_by_name():
+    """Issue 9: `zz.parts_used` once reached the settlement as if the engineer reported it."""
+    definition = Definition.model_validate(
+        {**pipeline("vars"), "variables": [{"name": "fault", "type": "text"}]}
+    )
+    errors = check_variables(
+        definition, {"fault": "x", "zz": {"parts_used": "R410A-10KG x 1000"}, "service": {}}
+    )
+    assert errors == {
+        "variables.zz": "is not a variable of this pipeline",
+        "variables.service": "is not a variable of this pipeline",
+    }

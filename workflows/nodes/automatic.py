@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,12 +67,22 @@ class DispatchNode(_AutomaticNode):
         return str(engineer) if engineer is not None else None
 
 
+PARTS_SOURCE = r"^[A-Za-z][A-Za-z0-9_]{0,63}\.[a-z][a-z0-9_]{0,62}$"
+"""`<node id>.<form field>`: a human node's field of type parts."""
+
+
 class SettlementParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     milestone: str = Field(default="completion", min_length=1, max_length=64)
     share: Decimal = Field(default=Decimal("1"), gt=0, le=1, description="part of the job paid")
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    parts_from: list[Annotated[str, Field(pattern=PARTS_SOURCE)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="parts fields priced, as node.field (e.g. service.parts_used); nothing"
+        " else in the order's variables adds money",
+    )
 
 
 @node_type("settlement")
