@@ -16,9 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
+from servflow.platform.keys import secret
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.shutdown import exit_now
 from servflow.platform.temporal import connect, sandbox_runner
+from workflows import trust
 from workflows.registry import WORKFLOWS
 
 
@@ -60,6 +62,8 @@ def production_activities(settings: Settings) -> list[Any]:
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    # Before the worker polls: the submit_step validators check every step's proof with it.
+    trust.configure(secret(settings.actor_key, setting="actor_key", demo=settings.demo))
     client = await connect(settings)
     worker = build_worker(
         client,

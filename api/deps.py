@@ -43,6 +43,8 @@ class AppContext:
     jwt_secret: str
     task_queue: str
     temporal_client: Client | None = None
+    actor_key: str = ""
+    """Signs each step submission's actor for the order (servflow.orders.engine.submit)."""
     principals: PrincipalCache = field(default_factory=lambda: PrincipalCache(seconds=0))
     logins: LoginLimiter = field(default_factory=lambda: LoginLimiter(per_minute=10))
     step_watch: StepWatch = field(init=False)

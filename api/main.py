@@ -71,6 +71,7 @@ def create_app(
     # Before any engine exists: a weak, published or missing secret (outside the demo)
     # stops the start with WeakSecret naming the setting.
     jwt_secret = secret(settings.jwt_secret, setting="jwt_secret", demo=settings.demo)
+    actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     owns_engine = session_factory is None
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.database_url))
@@ -80,6 +81,7 @@ def create_app(
         jwt_secret=jwt_secret,
         task_queue=task_queue or settings.task_queue,
         temporal_client=temporal_client,
+        actor_key=actor_key,
         principals=PrincipalCache(seconds=settings.auth_cache_seconds),
         logins=LoginLimiter(per_minute=settings.login_attempts_per_minute),
     )

@@ -24,11 +24,29 @@ from temporalio.testing import WorkflowEnvironment
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.tables import metadata
 from workflows import constants as c
+from workflows import trust
 
 # The small world of domain tests (org tree, engineers, prices) and the activity runner.
 pytest_plugins = ["tests.world"]
 
 PG_URL_ENV = "SERVFLOW_TEST_DATABASE_URL"
+TEST_ACTOR_KEY = "test-actor-key-for-servflow-step-proofs-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def actor_key() -> Iterator[str]:
+    """One actor key for the session, as the API and the worker share one in production:
+    Settings read it from the environment (the API signs), the interpreter checks with it."""
+    previous = os.environ.get("SERVFLOW_ACTOR_KEY")
+    os.environ["SERVFLOW_ACTOR_KEY"] = TEST_ACTOR_KEY
+    trust.configure(TEST_ACTOR_KEY)
+    yield TEST_ACTOR_KEY
+    if previous is None:
+        os.environ.pop("SERVFLOW_ACTOR_KEY", None)
+    else:
+        os.environ["SERVFLOW_ACTOR_KEY"] = previous
+
+
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

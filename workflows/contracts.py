@@ -46,6 +46,21 @@ class StepRefusal(StrEnum):
     NOT_ACTIVE = "StepNotActive"
     ACTOR_NOT_ALLOWED = "ActorNotAllowed"
     FORM_INVALID = "FormInvalid"
+    NOT_PROVEN = "ActorNotProven"
+
+
+MANAGING_ROLES = ("dispatcher", "region_manager", "hq_admin")
+"""Who may complete a human step that has no assignee rule: the order's managers."""
+
+SANDBOX_STARTER_PREFIX = "test-run:"
+"""`OrderContext.started_by` of a sandbox run: `test-run:<username>` of the designer."""
+
+
+def sandbox_starter(started_by: str) -> str | None:
+    """The username that started a sandbox run, from its `started_by`; else None."""
+    if not started_by.startswith(SANDBOX_STARTER_PREFIX):
+        return None
+    return started_by.removeprefix(SANDBOX_STARTER_PREFIX) or None
 
 
 class Actor(BaseModel):
@@ -192,6 +207,8 @@ class WaitingStep(BaseModel):
     definition_key: str = ""
     definition_version: int = 0
     unrecorded_steps: list[TimelineEntry] = Field(default_factory=list)
+    sandbox: bool = False
+    """The order is a test run (see StartOrderInput.sandbox)."""
 
 
 class StepResult(BaseModel):

@@ -15,11 +15,20 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import TypedSearchAttributes
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+)
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from workflows import constants as c
+    from workflows import trust
     from workflows.contracts import (
+        MANAGING_ROLES,
         ActiveNode,
         Actor,
         Cancellation,
@@ -38,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         TimelineEntry,
         WaitingStep,
         role_assignee,
+        sandbox_starter,
     )
     from workflows.expressions import ExpressionError, evaluate
     from workflows.forms import check_submission
@@ -47,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
 # Patch ids (workflow.patched): orders started before a change replay on the old path.
 PATCH_STEP_ANSWER_SHOWS_NEXT = "step-answer-shows-next"
 PATCH_READ_MODEL_WAITING = "read-model-shows-waiting-steps"
+PATCH_READ_MODEL_NEVER_FAILS = "read-model-write-never-fails-order"
+PATCH_CANCEL_DURING_ACTIVITY = "cancel-during-activity-ends-cancelled"
 
 
 @workflow.defn(name=c.INTERPRETER_WORKFLOW)
@@ -100,7 +112,20 @@ class WorkOrderWorkflow:
             await self._finish_cancelled()
             if self._cancel is None:
                 raise  # cancelled through Temporal: the run ends as cancelled there too
-        except (ActivityError, ChildWorkflowError, ExpressionError, LookupError) as err:
+        except (ActivityError, ChildWorkflowError) as err:
+            if (
+                _is_cancel(err)
+                and self._cancelling()
+                and workflow.patched(PATCH_CANCEL_DURING_ACTIVITY)
+            ):
+                # The activity (or child) was cancelled because the order was: it ends
+                # cancelled, not failed with "Cancelled".
+                await self._finish_cancelled()
+                if self._cancel is None:
+                    raise asyncio.CancelledError() from err
+            else:
+                await self._finish_failed(err)
+        except (ExpressionError, LookupError) as err:
             await self._finish_failed(err)
         else:
             if continue_at is not None:
@@ -114,6 +139,10 @@ class WorkOrderWorkflow:
             timeline=self._timeline,
             breaches=self._breaches,
         )
+
+    def _cancelling(self) -> bool:
+        """True once the order was asked to cancel (signal, or Temporal's own cancel)."""
+        return self._cancel is not None or bool(self._main and self._main.cancelling())
 
     async def _walk(self, node_id: str | None, *, stop_at: str | None, main: bool) -> str | None:
         """Visit nodes from `node_id` until an end (or `stop_at`, a branch's join).
@@ -171,7 +200,11 @@ class WorkOrderWorkflow:
         status = "completed" if final else (node.status_on_complete or self._status)
         result = await self._call_activity(node.activity, node, status=status, final=final)
         self._variables[node.id] = result.output
-        self._timeline[self._entry_index(node)].outcome = result.summary
+        entry = self._timeline[self._entry_index(node)]
+        entry.outcome = result.summary
+        if self._input.sandbox:
+            # A test run's timeline shows what each simulated effect would have done.
+            entry.data = result.output
         if node.assigns_engineer:
             self._engineer = node.engineer_in(result.output)
         if node.places_order:
@@ -217,6 +250,7 @@ class WorkOrderWorkflow:
                 subdefinitions=self._input.subdefinitions,
                 variables=inputs,
                 context=self._input.context,
+                sandbox=self._input.sandbox,
             ),
             id=child_id,
         )
@@ -315,7 +349,16 @@ class WorkOrderWorkflow:
 
     @submit_step.validator
     def _validate_submit_step(self, submission: StepSubmission) -> None:
-        self._check_submission(submission)
+        # Validators do not run on replay: the proof (its key, its clock) and the rule for
+        # unassigned steps are checked here only, so neither needs a patch, and the key may
+        # change between a recording and its replay.
+        try:
+            trust.check(workflow.info().workflow_id, submission, workflow.now())
+        except trust.NotProven as err:
+            raise ApplicationError(
+                str(err), type=StepRefusal.NOT_PROVEN, non_retryable=True
+            ) from None
+        self._check_submission(submission, managed_unassigned=True)
 
     @workflow.signal(name=c.SIGNAL_CANCEL)
     def cancel(self, request: Cancellation) -> None:
@@ -348,7 +391,15 @@ class WorkOrderWorkflow:
 
     # ---- helpers -------------------------------------------------------------------------
 
-    def _check_submission(self, submission: StepSubmission) -> None:
+    def _check_submission(
+        self, submission: StepSubmission, *, managed_unassigned: bool = False
+    ) -> None:
+        """Refuses a submission the order cannot take (ApplicationError, a StepRefusal).
+
+        `managed_unassigned` (the validator): a step without an assignee rule is for the
+        order's managers only. The handler's re-check leaves it out: it cannot change
+        between validator and handler, and orders recorded before it replay the handler.
+        """
         node = self._nodes.get(submission.node_id)
         if node is None or not node.human:
             raise ApplicationError(
@@ -363,7 +414,7 @@ class WorkOrderWorkflow:
                 type=StepRefusal.NOT_ACTIVE,
                 non_retryable=True,
             )
-        if not self._actor_allowed(node, submission.actor):
+        if not self._actor_allowed(node, submission.actor, managed_unassigned):
             raise ApplicationError(
                 f"user '{submission.actor.user_id}' may not complete step '{node.id}'"
                 f" (assigned to {self._assignee_label(node) or 'nobody'})",
@@ -380,7 +431,9 @@ class WorkOrderWorkflow:
                 non_retryable=True,
             )
 
-    def _actor_allowed(self, node: BaseNode, actor: Actor) -> bool:
+    def _actor_allowed(self, node: BaseNode, actor: Actor, managed_unassigned: bool) -> bool:
+        if self._input.sandbox and actor.user_id == sandbox_starter(self._input.context.started_by):
+            return True  # a designer's test run: its starter plays every part
         escalated = self._escalated_to.get(node.id)
         if escalated and escalated in actor.roles:
             return True
@@ -388,7 +441,7 @@ class WorkOrderWorkflow:
             return actor.user_id == self._assignments[node.id]
         rule = node.assignee
         if rule is None:
-            return True
+            return not managed_unassigned or any(r in actor.roles for r in MANAGING_ROLES)
         if rule.kind == "role":
             return rule.value in actor.roles
         if rule.kind == "user":
@@ -470,6 +523,7 @@ class WorkOrderWorkflow:
             definition_key=self._definition.key,
             definition_version=self._definition.version,
             unrecorded_steps=steps,
+            sandbox=self._input.sandbox,
         )
         try:
             await workflow.execute_local_activity(
@@ -478,12 +532,32 @@ class WorkOrderWorkflow:
                 start_to_close_timeout=c.RECORD_WAITING_TIMEOUT,
                 retry_policy=c.RECORD_WAITING_RETRY,
             )
-        except ActivityError:
+        except FailureError as err:
+            if not self._read_model_may_lag(err):
+                raise
             # Only the read model's copy is late; the step itself waits all the same.
             self._unrecorded = steps + self._unrecorded
             workflow.logger.warning(
-                "order %s: waiting step %s not recorded", waiting.order_id, node.id
+                "order %s: waiting step %s not recorded (%s)", waiting.order_id, node.id, err
             )
+
+    @staticmethod
+    def _read_model_may_lag(err: FailureError) -> bool:
+        """True when the order goes on after `record_waiting` failed with `err`.
+
+        A local activity's timeout arrives as ActivityError live but as TimeoutError on
+        replay: both were always let pass. Any other failure (the activity's own
+        ApplicationError, a cancellation) failed the order until the patch; since, a
+        read-model write never does, unless this order is being cancelled itself.
+        """
+        if isinstance(err, ActivityError | TemporalTimeoutError) and not _is_cancel(err):
+            return True
+        if not workflow.patched(PATCH_READ_MODEL_NEVER_FAILS):
+            return isinstance(err, ActivityError)
+        task = asyncio.current_task()
+        if _is_cancel(err) and task is not None and task.cancelling():
+            raise asyncio.CancelledError() from err  # the order's own cancel goes on
+        return True
 
     async def _call_activity(
         self,
@@ -512,6 +586,7 @@ class WorkOrderWorkflow:
             status=status,  # type: ignore[arg-type]
             unrecorded_steps=steps,
             final=final,
+            sandbox=self._input.sandbox,
         )
         try:
             return await workflow.execute_activity(
@@ -640,6 +715,11 @@ class WorkOrderWorkflow:
                 self._published_sa[name] = value
         if changed:
             workflow.upsert_search_attributes(changed)
+
+
+def _is_cancel(err: FailureError) -> bool:
+    """True for a cancellation reported as a Temporal failure (itself or as its cause)."""
+    return isinstance(err, CancelledError) or isinstance(err.cause, CancelledError)
 
 
 def _params_of(node: BaseNode) -> dict[str, Any]:

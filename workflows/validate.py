@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from workflows.contracts import MANAGING_ROLES
 from workflows.definition import Definition, NodeTemplate, resolve_templates
 from workflows.expressions import CONSTANTS, Expression, ExpressionError, compile_expression
 from workflows.forms import compile_pattern
@@ -46,17 +47,27 @@ class Problem(BaseModel):
     message_zh: str = ""
     node_id: str | None = None
     path: str = Field(description="JSON path into the definition, e.g. $.nodes[2].next")
+    severity: Literal["error", "warning"] = Field(
+        default="error", description="an error stops publishing; a warning only informs"
+    )
 
 
 class ValidationReport(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     problems: list[Problem]
+    """Errors and warnings together, in the order found."""
     definition: Definition | None = None
+    """The resolved definition, when nothing but warnings was found."""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """True when the definition may be published (warnings allowed)."""
+        return not self.errors
 
 
 class _Header(Definition):
@@ -84,7 +95,14 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def add(
-        self, code: str, path: str, message: str, node_id: str | None = None, **fmt: Any
+        self,
+        code: str,
+        path: str,
+        message: str,
+        node_id: str | None = None,
+        *,
+        warning: bool = False,
+        **fmt: Any,
     ) -> None:
         self.problems.append(
             Problem(
@@ -93,6 +111,7 @@ class _Collector:
                 message_zh=zh(code, node=node_id or "", **fmt) or message,
                 node_id=node_id,
                 path=path,
+                severity="warning" if warning else "error",
             )
         )
 
@@ -651,6 +670,21 @@ def _check_parts_sources(parsed: list[tuple[int, BaseNode]], out: _Collector) ->
             )
 
 
+def _check_assignees(parsed: list[tuple[int, BaseNode]], out: _Collector) -> None:
+    """A warning for each human step without an assignee rule: at run time only the order's
+    managers may complete it, which is rarely what the designer meant."""
+    managers = ", ".join(MANAGING_ROLES)
+    for index, node in parsed:
+        if node.human and node.assignee is None:
+            out.add(
+                "unassigned_step",
+                f"$.nodes[{index}].assignee",
+                f"node '{node.id}' has no assignee: only {managers} may complete it",
+                node.id,
+                warning=True,
+            )
+
+
 def _check_references(
     header: dict[str, Any],
     parsed: list[tuple[int, BaseNode]],
@@ -733,6 +767,8 @@ def validate_definition(
     _check_patterns(parsed, out)
     _check_references(resolved, parsed, known_definitions, out)
     _check_parts_sources(parsed, out)
-    if out.problems:
-        return ValidationReport(problems=out.problems)
-    return ValidationReport(problems=[], definition=Definition.model_validate(resolved))
+    _check_assignees(parsed, out)
+    report = ValidationReport(problems=out.problems)
+    if report.ok:
+        report.definition = Definition.model_validate(resolved)
+    return report

@@ -55,7 +55,7 @@ async def submit_step(
         data=body.data,
         outcome=body.outcome,
     )
-    accepted = await engine.submit(client, order_id, submission)
+    accepted = await engine.submit(client, order_id, submission, actor_key=ctx.actor_key)
     if accepted.step is not None:
         # After the answer is sent: the field app need not wait for the list's copy, and the
         # next activity writes the same row anyway if this one never lands.

@@ -217,7 +217,7 @@ def publish(
     report = validate_raw(session, raw)
     if report.definition is None:
         raise Invalid(
-            f"definition '{key}' has {len(report.problems)} problem(s); fix them before publishing",
+            f"definition '{key}' has {len(report.errors)} problem(s); fix them before publishing",
             problems=[p.model_dump() for p in report.problems],
         )
     if report.definition.key != key:

@@ -14,7 +14,7 @@ from servflow.org import service as org
 from servflow.platform.errors import Invalid, NotFound
 from workflows.contracts import OrderState
 from workflows.definition import Definition as Pipeline
-from workflows.forms import FormField
+from workflows.forms import PARTS_MAX_LINES, FormField
 
 if TYPE_CHECKING:
     from servflow.orders.models import WorkOrder
@@ -189,7 +189,8 @@ def check_parts(
     lines = [
         (f"data.{field.name}[{index}].sku", line["sku"])
         for field in fields
-        if isinstance(data.get(field.name), list)
+        # A longer list is refused by the form check, without asking the database.
+        if isinstance(data.get(field.name), list) and len(data[field.name]) <= PARTS_MAX_LINES
         for index, line in enumerate(data[field.name])
         if isinstance(line, dict) and isinstance(line.get("sku"), str)
     ]

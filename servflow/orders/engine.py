@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from servflow.orders.service import Placement
 from servflow.platform.errors import AppError, Conflict, Forbidden, Invalid
 from workflows import constants as c
+from workflows import trust
 from workflows.contracts import (
     Cancellation,
     OrderContext,
@@ -185,7 +186,7 @@ def _refusal(order_id: str, node_id: str, err: WorkflowUpdateFailedError) -> App
     message = cause.message
     if cause.type == StepRefusal.NOT_ACTIVE:
         return Conflict(message, node_id=node_id)
-    if cause.type == StepRefusal.ACTOR_NOT_ALLOWED:
+    if cause.type in (StepRefusal.ACTOR_NOT_ALLOWED, StepRefusal.NOT_PROVEN):
         return Forbidden(message, node_id=node_id)
     if cause.type == StepRefusal.FORM_INVALID:
         details = cause.details[0] if cause.details else {}
@@ -198,14 +199,16 @@ def _closed(order_id: str, err: RPCError) -> AppError:
     return Conflict(f"order '{order_id}' is no longer running ({err.message})")
 
 
-async def submit(client: Client, order_id: str, submission: StepSubmission) -> StepAccepted:
-    """Hands a human step to the order (Update `submit_step`); the order's validator's
-    refusal becomes a Conflict (not waiting), Forbidden (not yours) or Invalid (form)."""
+async def submit(
+    client: Client, order_id: str, submission: StepSubmission, *, actor_key: str
+) -> StepAccepted:
+    """Hands a human step to the order (Update `submit_step`), signed with `actor_key` so
+    the order knows the actor was authenticated here; the order's validator's refusal
+    becomes a Conflict (not waiting), Forbidden (not yours, or not proven) or Invalid."""
     handle = client.get_workflow_handle(order_id)
+    proven = trust.prove(actor_key, order_id, submission, datetime.now(UTC))
     try:
-        return await handle.execute_update(
-            c.UPDATE_SUBMIT_STEP, submission, result_type=StepAccepted
-        )
+        return await handle.execute_update(c.UPDATE_SUBMIT_STEP, proven, result_type=StepAccepted)
     except WorkflowUpdateFailedError as err:
         raise _refusal(order_id, submission.node_id, err) from err
     except RPCError as err:

@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from activities.registry import ActivityDeps, build_activities
 from servflow.platform.db import make_engine, make_session_factory
 from worker import build_worker
+from workflows import trust
 from workflows.contracts import StepInput, StepResult
 
 
@@ -43,6 +44,8 @@ async def main() -> None:
     parser.add_argument("--die-after-commit", default="")
     parser.add_argument("--marker", default="")
     args = parser.parse_args()
+    # The test session's actor key, inherited from the pytest process (tests/conftest.py).
+    trust.configure(os.environ["SERVFLOW_ACTOR_KEY"])
     deps = ActivityDeps(session_factory=make_session_factory(make_engine(args.database_url)))
     activities = build_activities(deps)
     if args.die_after_commit:

@@ -24,12 +24,16 @@ class FakeActivities:
         fail_dispatch: bool = False,
         hang_dispatch: bool = False,
         fail_record_waiting: bool = False,
+        slow_record_waiting: bool = False,
+        hang_record_waiting: bool = False,
     ) -> None:
         self.calls: dict[str, list[StepInput]] = defaultdict(list)
         self.waiting: list[WaitingStep] = []
         self.fail_dispatch = fail_dispatch
         self.hang_dispatch = hang_dispatch
         self.fail_record_waiting = fail_record_waiting
+        self.slow_record_waiting = slow_record_waiting
+        self.hang_record_waiting = hang_record_waiting
         self.report_placement: dict[str, str] = {}
 
     def all(self) -> list[Any]:
@@ -107,6 +111,12 @@ class FakeActivities:
 
     @activity.defn(name=c.ACTIVITY_RECORD_WAITING)
     async def record_waiting(self, step: WaitingStep) -> None:
+        if self.slow_record_waiting:
+            # Past the local activity's timeout on every try: it ends timed out.
+            await asyncio.sleep((c.RECORD_WAITING_TIMEOUT * 2).total_seconds())
+        if self.hang_record_waiting:
+            self.waiting.append(step)  # seen, so a test knows the write is under way
+            await asyncio.Event().wait()  # until the order cancels it
         if self.fail_record_waiting:
             raise ApplicationError("read model unavailable", type="DatabaseUnavailable")
         self.waiting.append(step)

@@ -27,7 +27,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import SEARCH_KEYS, TEMPORAL, TEST_SERVER
+from tests.conftest import SEARCH_KEYS, TEMPORAL, TEST_ACTOR_KEY, TEST_SERVER
 from tests.workflows.fakes import ENGINEER_USER, FakeActivities
 from tests.workflows.support import (
     SERVICE_OK,
@@ -41,7 +41,9 @@ from tests.workflows.support import (
 )
 from tests.workflows.test_flow_nodes import LOOP, PARALLEL
 from worker import build_worker
+from workflows import trust
 from workflows.contracts import Cancellation, Reassignment
+from workflows.definition import Definition
 from workflows.interpreter import WorkOrderWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -101,12 +103,26 @@ async def ac_repair_order(rig: Rig, fault: str = "x") -> WorkflowHandle[Any, Any
     )
 
 
-async def finish_ac_repair(handle: WorkflowHandle[Any, Any], engineer: str = ENGINEER_USER) -> None:
-    """Service (by `engineer`) and sign-off, then the order completes."""
-    await submit(handle, "service", SERVICE_OK, user=engineer)
+async def finish_ac_repair(
+    handle: WorkflowHandle[Any, Any], engineer: str = ENGINEER_USER, rig: Rig | None = None
+) -> None:
+    """Service (by `engineer`) and sign-off, then the order completes; `rig` gives the
+    clock of a time-skipping server, which the steps' proofs must match."""
+    at = await rig.env.get_current_time() if rig is not None else None
+    await submit(handle, "service", SERVICE_OK, user=engineer, issued_at=at)
     await wait_for_step(handle, "signoff")
-    await submit(handle, "signoff", SIGNOFF_OK)
+    await submit(handle, "signoff", SIGNOFF_OK, issued_at=at)
     await handle.result()
+
+
+async def cancel_once(
+    handle: WorkflowHandle[Any, Any], running: Callable[[], object], reason: str = "重复报修"
+) -> WorkflowHandle[Any, Any]:
+    """Cancels the order once `running` holds (a fake was called), and waits for its end."""
+    await until(running)
+    await handle.signal(WorkOrderWorkflow.cancel, Cancellation(reason=reason, by="dispatcher"))
+    await handle.result()
+    return handle
 
 
 def one_task(node: dict[str, Any]) -> list[dict[str, Any]]:
@@ -163,10 +179,7 @@ async def ac_repair_step_answers_next(rig: Rig) -> WorkflowHandle[Any, Any]:
 async def cancelled_during_activity(rig: Rig) -> WorkflowHandle[Any, Any]:
     """Cancelled while the dispatch activity (under its SLA) is still running."""
     handle = await ac_repair_order(rig)
-    await until(lambda: rig.fakes.calls["dispatch"])
-    await handle.signal(WorkOrderWorkflow.cancel, Cancellation(reason="重复报修", by="dispatcher"))
-    await handle.result()
-    return handle
+    return await cancel_once(handle, lambda: rig.fakes.calls["dispatch"])
 
 
 @scenario(fail_dispatch=True)
@@ -281,7 +294,7 @@ async def sla_breach_notifies(rig: Rig) -> WorkflowHandle[Any, Any]:
     await wait_for_step(handle, "service")
     await rig.env.sleep(timedelta(hours=25))
     await wait_until(handle, lambda s: bool(s.breaches))
-    await finish_ac_repair(handle)
+    await finish_ac_repair(handle, rig=rig)
     return handle
 
 
@@ -293,7 +306,10 @@ async def sla_breach_escalates(rig: Rig) -> WorkflowHandle[Any, Any]:
     await wait_for_step(handle, "step")
     await rig.env.sleep(timedelta(days=2, minutes=1))
     await wait_until(handle, lambda s: bool(s.breaches))
-    await submit(handle, "step", {}, user="region_mgr_huabei", roles=["region_manager"])
+    at = await rig.env.get_current_time()
+    await submit(
+        handle, "step", {}, user="region_mgr_huabei", roles=["region_manager"], issued_at=at
+    )
     await handle.result()
     return handle
 
@@ -306,9 +322,67 @@ async def sla_breach_reassigns(rig: Rig) -> WorkflowHandle[Any, Any]:
     await wait_for_step(handle, "step")
     await rig.env.sleep(timedelta(hours=5))
     await wait_until(handle, lambda s: bool(s.breaches))
-    await submit(handle, "step", {}, user="engineer_bj_02")
+    at = await rig.env.get_current_time()
+    await submit(handle, "step", {}, user="engineer_bj_02", issued_at=at)
     await handle.result()
     return handle
+
+
+# ---- recorded with proven actors (issue 9) and the read-model and cancel patches (10) ----
+
+
+@scenario(fail_record_waiting=True)
+async def record_waiting_fails_order_goes_on(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """As record_waiting_fails, after `read-model-write-never-fails-order`: each waiting
+    step goes unrecorded, and the order completes all the same."""
+    handle = await ac_repair_order(rig)
+    await wait_for_step(handle, "service")
+    await finish_ac_repair(handle)
+    return handle
+
+
+@scenario(slow_record_waiting=True)
+async def record_waiting_times_out(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """The read-model local activity times out on all five tries (about a minute); the
+    step waits all the same. Replay once met TimeoutError where live met ActivityError."""
+    nodes = one_task({"assignee": {"kind": "user", "value": ENGINEER_USER}})
+    handle = await start_order(rig.client, definition(nodes), rig.queue)
+    await wait_for_step(handle, "step", timeout=120)
+    await submit(handle, "step", {})
+    await handle.result()
+    return handle
+
+
+def unguarded_ac_repair() -> Any:
+    """ac-repair whose dispatch has no SLA: nothing but the activity itself is awaited."""
+    raw = load_example("ac-repair").model_dump(mode="json")
+    dispatch = next(n for n in raw["nodes"] if n["id"] == "dispatch")
+    dispatch["sla"] = None
+    return Definition.model_validate(raw)
+
+
+@scenario(hang_dispatch=True)
+async def cancelled_during_unguarded_activity(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Cancelled while dispatch (no SLA) runs: after `cancel-during-activity-ends-cancelled`
+    the order ends cancelled, not failed with "Cancelled".
+
+    `cancelled_during_unguarded_activity_before_patch.json` is this scenario as the
+    interpreter before the patch ran it (commit 52c5e12: it ends failed); it cannot be
+    recorded again from here, and must keep replaying as the patch's old side.
+    """
+    handle = await start_order(
+        rig.client, unguarded_ac_repair(), rig.queue, variables={"fault": "x"}
+    )
+    return await cancel_once(handle, lambda: rig.fakes.calls["dispatch"])
+
+
+@scenario(hang_record_waiting=True)
+async def cancelled_while_recording_waiting(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Cancelled while the read-model local activity of a waiting step still runs: the
+    order ends cancelled (before, it went on waiting for a step nobody could submit)."""
+    nodes = one_task({"assignee": {"kind": "user", "value": ENGINEER_USER}})
+    handle = await start_order(rig.client, definition(nodes), rig.queue)
+    return await cancel_once(handle, lambda: rig.fakes.waiting, reason="客户取消")
 
 
 # ---- recording ------------------------------------------------------------------------
@@ -356,6 +430,7 @@ async def start_server(time_skipping: bool) -> WorkflowEnvironment:
 
 async def main() -> None:
     HISTORIES.mkdir(exist_ok=True)
+    trust.configure(TEST_ACTOR_KEY)  # the worker's key; submit() proves steps with it
     chosen = set(sys.argv[1:])
     unknown = chosen - {s.name for s in SCENARIOS}
     if unknown:

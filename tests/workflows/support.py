@@ -6,12 +6,15 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from tests.conftest import TEST_ACTOR_KEY
 from workflows import constants as c
+from workflows import trust
 from workflows.contracts import (
     Actor,
     OrderContext,
@@ -51,6 +54,8 @@ async def start_order(
     region: str = "华北",
     subdefinitions: dict[str, Definition] | None = None,
     continue_as_new_after_events: int = 0,
+    sandbox: bool = False,
+    started_by: str = "",
 ) -> WorkflowHandle[WorkOrderWorkflow, Any]:
     order_id = f"order-{uuid.uuid4()}"
     return await client.start_workflow(
@@ -60,8 +65,9 @@ async def start_order(
             definition=defn,
             subdefinitions=subdefinitions or {},
             variables=variables or {},
-            context=OrderContext(region=region, outlet="bj-001", priority=2),
+            context=OrderContext(region=region, outlet="bj-001", priority=2, started_by=started_by),
             continue_as_new_after_events=continue_as_new_after_events,
+            sandbox=sandbox,
         ),
         id=order_id,
         task_queue=task_queue,
@@ -102,13 +108,15 @@ async def submit(
     *,
     user: str = "engineer_bj_01",
     roles: list[str] | None = None,
+    issued_at: datetime | None = None,
 ) -> StepAccepted:
-    return await handle.execute_update(
-        WorkOrderWorkflow.submit_step,
-        StepSubmission(
-            node_id=node_id, actor=Actor(user_id=user, roles=roles or ["engineer"]), data=data
-        ),
+    """Submits a step as the API does, proven with the test actor key; `issued_at` is the
+    time the order sees (a time-skipping server's clock runs ahead of the wall clock)."""
+    submission = StepSubmission(
+        node_id=node_id, actor=Actor(user_id=user, roles=roles or ["engineer"]), data=data
     )
+    proven = trust.prove(TEST_ACTOR_KEY, handle.id, submission, issued_at or datetime.now(UTC))
+    return await handle.execute_update(WorkOrderWorkflow.submit_step, proven)
 
 
 SERVICE_OK = {"diagnosis": "冷媒泄漏，已补焊", "parts_needed": False}

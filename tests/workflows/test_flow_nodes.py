@@ -74,7 +74,9 @@ async def test_parallel_branches_run_together_and_join_waits_for_all(
         handle, lambda s: {a.node_id for a in s.active} >= {"inspect", "order_parts"}
     )
     assert "fork" in {a.node_id for a in both.active}
-    await submit(handle, "order_parts", {"sku": "CMP-1"})
+    await submit(
+        handle, "order_parts", {"sku": "CMP-1"}, user="dispatcher_bj", roles=["dispatcher"]
+    )
     after_one = await wait_until(
         handle,
         lambda s: (
@@ -84,7 +86,7 @@ async def test_parallel_branches_run_together_and_join_waits_for_all(
     )
     assert "inspect" in {a.node_id for a in after_one.active}
     assert after_one.status == "running"
-    await submit(handle, "inspect", {"ok": True})
+    await submit(handle, "inspect", {"ok": True}, user="dispatcher_bj", roles=["dispatcher"])
     result = await handle.result()
     assert result.status == "completed"
     assert [e.node_id for e in result.timeline][-2:] == ["meet", "done"]
@@ -127,7 +129,9 @@ async def test_subpipeline_runs_as_child_and_returns_its_variables(
     waiting = await wait_until(handle, lambda s: bool(s.active and s.active[0].child_workflow_id))
     child_handle = client.get_workflow_handle(waiting.active[0].child_workflow_id)
     await wait_for_step(child_handle, "check")
-    await submit(child_handle, "check", {"passed": True})
+    await submit(
+        child_handle, "check", {"passed": True}, user="dispatcher_bj", roles=["dispatcher"]
+    )
     result = await handle.result()
     assert result.variables["sub"]["serial"] == "SN-华北"
     assert result.variables["sub"]["check"] == {"passed": True}
@@ -236,11 +240,11 @@ async def test_long_loop_continues_as_new_and_keeps_its_state(
         await wait_until(
             handle, lambda s, n=visit: any(a.node_id == "visit" and a.visit == n for a in s.active)
         )
-        await submit(handle, "visit", {"fixed": False})
+        await submit(handle, "visit", {"fixed": False}, user="dispatcher_bj", roles=["dispatcher"])
     final_state = await wait_until(handle, lambda s: any(a.visit == 7 for a in s.active))
     assert final_state.runs > 1
     assert len([e for e in final_state.timeline if e.node_id == "visit"]) == 7
-    await submit(handle, "visit", {"fixed": True})
+    await submit(handle, "visit", {"fixed": True}, user="dispatcher_bj", roles=["dispatcher"])
     latest = client.get_workflow_handle_for(WorkOrderWorkflow.run, handle.id)
     result = await latest.result()
     assert result.status == "completed"

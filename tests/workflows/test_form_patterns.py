@@ -83,7 +83,7 @@ def test_unpaired_surrogate_in_submitted_text_is_a_field_error() -> None:
 )
 def test_patterns_re2_cannot_use_are_refused_at_validation(pattern: str, words: str) -> None:
     report = validate_definition(pipeline(pattern=pattern))
-    [problem] = report.problems
+    [problem] = report.errors
     assert problem.code == "form_pattern_invalid"
     assert problem.node_id == "a" and problem.path == "$.nodes[0].form[1].pattern"
     assert "'code'" in problem.message and words in problem.message
@@ -108,9 +108,17 @@ async def test_submission_against_evil_pattern_is_refused_promptly(
     await wait_for_step(handle, "a")
     began = time.perf_counter()
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await submit(handle, "a", {"ok": True, "code": EVIL_INPUT})
+        await submit(
+            handle,
+            "a",
+            {"ok": True, "code": EVIL_INPUT},
+            user="dispatcher_bj",
+            roles=["dispatcher"],
+        )
     assert time.perf_counter() - began < 5
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "FormInvalid"
-    await submit(handle, "a", {"ok": True, "code": "aaa"})
+    await submit(
+        handle, "a", {"ok": True, "code": "aaa"}, user="dispatcher_bj", roles=["dispatcher"]
+    )
     await handle.result()

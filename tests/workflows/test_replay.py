@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any, get_args
 
@@ -14,7 +15,12 @@ from temporalio.worker import Replayer
 
 from worker import sandbox_runner
 from workflows import constants as c
-from workflows.interpreter import PATCH_READ_MODEL_WAITING, PATCH_STEP_ANSWER_SHOWS_NEXT
+from workflows.interpreter import (
+    PATCH_CANCEL_DURING_ACTIVITY,
+    PATCH_READ_MODEL_NEVER_FAILS,
+    PATCH_READ_MODEL_WAITING,
+    PATCH_STEP_ANSWER_SHOWS_NEXT,
+)
 from workflows.nodes import NODE_TYPES, Sla
 from workflows.registry import WORKFLOWS
 
@@ -40,11 +46,34 @@ def patches_in(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("patch_id", [PATCH_STEP_ANSWER_SHOWS_NEXT, PATCH_READ_MODEL_WAITING])
+PATCHES = [
+    PATCH_STEP_ANSWER_SHOWS_NEXT,
+    PATCH_READ_MODEL_WAITING,
+    PATCH_READ_MODEL_NEVER_FAILS,
+    PATCH_CANCEL_DURING_ACTIVITY,
+]
+# A history that took each patched path the old way (recorded before the patch).
+OLD_SIDE = {
+    PATCH_READ_MODEL_NEVER_FAILS: "record_waiting_fails",
+    PATCH_CANCEL_DURING_ACTIVITY: "cancelled_during_unguarded_activity_before_patch",
+}
+
+
+@pytest.mark.parametrize("patch_id", PATCHES)
 def test_both_sides_of_each_patch_are_recorded(patch_id: str) -> None:
     """Old orders (no marker) and new ones (marker) must both keep replaying."""
     with_marker = [p.stem for p in HISTORIES if patch_id in patches_in(p)]
     assert with_marker and len(with_marker) < len(HISTORIES)
+    if patch_id in OLD_SIDE:
+        assert OLD_SIDE[patch_id] in {p.stem for p in HISTORIES}
+        assert OLD_SIDE[patch_id] not in with_marker
+
+
+def test_every_patch_is_listed_here() -> None:
+    """A patch added to the interpreter without a recorded history fails here."""
+    source = (Path(__file__).parents[2] / "workflows" / "interpreter.py").read_text()
+    declared = set(re.findall(r'^PATCH_\w+ = "([^"]+)"', source, flags=re.MULTILINE))
+    assert declared == set(PATCHES)
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
@@ -78,6 +107,11 @@ def facts_of(path: Path) -> set[str]:
         if marker and marker["markerName"] == "core_local_activity":
             local = decoded(marker["details"]["data"]["payloads"][0])["activity_type"]
             found.add(f"activity:{local}" + (":failed" if "failure" in marker else ""))
+            failure = marker.get("failure", {})
+            if "timeoutFailureInfo" in failure:
+                found.add(f"activity:{local}:timed_out")
+            if "canceledFailureInfo" in failure:
+                found.add(f"activity:{local}:cancelled")
         if completed := event.get("workflowExecutionCompletedEventAttributes"):
             result = decoded(completed["result"]["payloads"][0])
             found |= {f"node:{entry['node_type']}" for entry in result["timeline"]}
@@ -98,6 +132,8 @@ def test_histories_cover_every_node_type_and_behaviour() -> None:
             "ACTIVITY_TASK_CANCEL_REQUESTED",  # cancelled while an activity ran
             "WORKFLOW_EXECUTION_FAILED",
             f"activity:{c.ACTIVITY_RECORD_WAITING}:failed",
+            f"activity:{c.ACTIVITY_RECORD_WAITING}:timed_out",  # replays as TimeoutError
+            f"activity:{c.ACTIVITY_RECORD_WAITING}:cancelled",  # the order cancelled meanwhile
             "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
             "resumed",  # a run that continued an earlier one
             "CHILD_WORKFLOW_EXECUTION_COMPLETED",

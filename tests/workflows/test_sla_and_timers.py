@@ -43,9 +43,9 @@ async def test_service_sla_breach_notifies_and_keeps_the_step(
         assert sla_notice.params["channel"] == "wecom"  # the default channel, as ever
         assert sla_notice.params["to_assignee"] is False
         assert sla_notice.idempotency_key.endswith("/service/1/sla")
-        await submit(handle, "service", SERVICE_OK)
+        await submit(handle, "service", SERVICE_OK, issued_at=await skipping_env.get_current_time())
         await wait_for_step(handle, "signoff")
-        await submit(handle, "signoff", SIGNOFF_OK)
+        await submit(handle, "signoff", SIGNOFF_OK, issued_at=await skipping_env.get_current_time())
         result = await handle.result()
     assert result.status == "completed" and len(result.breaches) == 1
 
@@ -59,9 +59,9 @@ async def test_sla_met_records_no_breach(skipping_env: WorkflowEnvironment) -> N
         )
         await wait_for_step(handle, "service")
         await skipping_env.sleep(timedelta(hours=23))
-        await submit(handle, "service", SERVICE_OK)
+        await submit(handle, "service", SERVICE_OK, issued_at=await skipping_env.get_current_time())
         await wait_for_step(handle, "signoff")
-        await submit(handle, "signoff", SIGNOFF_OK)
+        await submit(handle, "signoff", SIGNOFF_OK, issued_at=await skipping_env.get_current_time())
         result = await handle.result()
     assert result.breaches == [] and fakes.calls["notify"] == []
 
@@ -96,12 +96,25 @@ async def test_escalation_lets_the_role_complete_and_reassign_moves_the_step(
         await skipping_env.sleep(timedelta(days=2, minutes=1))
         await wait_until(handle, lambda s: bool(s.breaches))
         assert fakes.calls["notify"][-1].params["to_roles"] == ["region_manager"]
-        await submit(handle, "approve", {}, user="region_mgr_huabei", roles=["region_manager"])
+        await submit(
+            handle,
+            "approve",
+            {},
+            user="region_mgr_huabei",
+            roles=["region_manager"],
+            issued_at=await skipping_env.get_current_time(),
+        )
         await wait_for_step(handle, "check")
         await skipping_env.sleep(timedelta(hours=5))
         moved = await wait_until(handle, lambda s: len(s.breaches) == 2)
         assert moved.active[0].assignee == "engineer_bj_02"
-        await submit(handle, "check", {}, user="engineer_bj_02")
+        await submit(
+            handle,
+            "check",
+            {},
+            user="engineer_bj_02",
+            issued_at=await skipping_env.get_current_time(),
+        )
         result = await handle.result()
     assert [b.action for b in result.breaches] == ["escalate", "reassign"]
 

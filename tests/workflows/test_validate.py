@@ -529,6 +529,7 @@ def test_every_problem_code_has_a_breaking_definition_here() -> None:
         "template_locked",
         "unknown_subpipeline",
         "invalid_definition",
+        "unassigned_step",  # a warning: test_unassigned_human_step_warns_but_validates
     }
     assert set(_ZH) <= covered, sorted(set(_ZH) - covered)
 
@@ -549,3 +550,23 @@ def test_lone_surrogate_in_the_definition_name_is_a_problem_not_an_exception() -
     [problem] = validate_definition(raw).problems
     assert (problem.code, problem.path) == ("invalid_text", "$.name")
     problem.model_dump_json()  # the answer itself can be sent
+
+
+def test_unassigned_human_step_warns_but_validates() -> None:
+    raw = edited(lambda r: node(r, "parts_fitting").pop("assignee"))
+    report = validate_definition(raw)
+    [warning] = report.problems
+    assert (warning.code, warning.severity) == ("unassigned_step", "warning")
+    assert warning.node_id == "parts_fitting" and warning.path.endswith(".assignee")
+    assert "dispatcher" in warning.message and "调度员" in warning.message_zh
+    assert report.ok and report.definition is not None  # still publishable
+
+
+def test_a_warning_does_not_hide_errors() -> None:
+    def change(r: dict[str, Any]) -> None:
+        node(r, "parts_fitting").pop("assignee")
+        node(r, "service")["next"] = "nowhere"
+
+    report = validate_definition(edited(change))
+    assert {p.severity for p in report.problems} == {"error", "warning"}
+    assert not report.ok and report.definition is None
