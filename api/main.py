@@ -15,6 +15,7 @@ from api.guards import install_guards
 from api.routes import (
     accounts,
     auth,
+    codec,
     definitions,
     masterdata,
     meta,
@@ -105,6 +106,7 @@ def create_app(
         steps,
         settlements,
         masterdata,
+        codec,
     ):
         app.include_router(module.router)
     app.include_router(designer_router)

@@ -17,6 +17,7 @@ rates, p50/p99 latency of start and step submission, and `api_vs_direct=` / `api
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import statistics
@@ -301,7 +302,8 @@ def snapshot_of(url: str) -> StartOrderInput:
 
 
 async def main() -> None:
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    from servflow.platform.settings import Settings
+    from servflow.platform.temporal import connect
 
     with (
         tempfile.TemporaryDirectory(prefix="servflow-bench-api-") as tmp_name,
@@ -320,6 +322,7 @@ async def main() -> None:
                 "SERVFLOW_TASK_QUEUE": real_queue,
                 "SERVFLOW_API_PORT": str(api_port),
                 "SERVFLOW_JWT_SECRET": uuid.uuid4().hex * 2,
+                "SERVFLOW_PAYLOAD_KEY": base64.b64encode(os.urandom(32)).decode(),
             }
             worker_cmd = [
                 sys.executable,
@@ -345,8 +348,12 @@ async def main() -> None:
                 )
                 while not port_open("127.0.0.1", api_port):
                     await asyncio.sleep(0.1)
-                client = await Client.connect(
-                    server.address, data_converter=pydantic_data_converter
+                # Encrypting as the worker and the API do: the direct driver pays the
+                # same codec cost and reads their payloads.
+                client = await connect(
+                    Settings(
+                        temporal_address=server.address, payload_key=env["SERVFLOW_PAYLOAD_KEY"]
+                    )
                 )
                 async with httpx.AsyncClient(
                     base_url=f"http://127.0.0.1:{api_port}", timeout=60

@@ -3,7 +3,10 @@ checked for strength, or — in `make run`'s demo only — generated once under 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 VAR = Path("var")
@@ -45,6 +48,48 @@ def secret(configured: str, *, setting: str, demo: bool, var: Path = VAR) -> str
     """
     if configured:
         return check_strength(configured, setting=setting)
+    return _generated(setting, demo=demo, var=var, make=lambda: secrets.token_urlsafe(48))
+
+
+def binary_keys(
+    configured: str, *, setting: str, demo: bool, size: int = 32, var: Path = VAR
+) -> list[bytes]:
+    """Binary keys (e.g. for AES-256): `configured` lists base64 values of `size` bytes,
+    comma-separated, the current key first and older ones after it (kept so that data
+    written under them can still be read). In the demo, when none is configured, one is
+    generated once into var/<setting>.
+
+    Raises:
+        WeakSecret: missing outside the demo, not base64 of `size` bytes, or not random.
+    """
+    text = configured or _generated(
+        setting,
+        demo=demo,
+        var=var,
+        make=lambda: base64.b64encode(secrets.token_bytes(size)).decode(),
+    )
+    return [_binary_key(part, setting=setting, size=size) for part in text.split(",")]
+
+
+def _binary_key(text: str, *, setting: str, size: int) -> bytes:
+    env = f"SERVFLOW_{setting.upper()}"
+    try:
+        # secrets.token_urlsafe(32) is accepted too: URL-safe alphabet, padding dropped.
+        standard = text.strip().replace("-", "+").replace("_", "/")
+        key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise WeakSecret(f"{env} must list base64 values (of {size} random bytes)") from None
+    if len(key) != size:
+        raise WeakSecret(f"{env}: each key must be {size} bytes, base64-encoded; one is {len(key)}")
+    # 32 random bytes show about 30 distinct values; a key of few is typed, not generated.
+    if len(set(key)) < size // 2:
+        raise WeakSecret(f"{env} holds a key that is not random: generate it")
+    return key
+
+
+def _generated(setting: str, *, demo: bool, var: Path, make: Callable[[], str]) -> str:
+    """The demo's value of `setting`: made once by `make`, kept in var/<setting> across
+    restarts and shared by the processes of one machine. Outside the demo: WeakSecret."""
     if not demo:
         raise WeakSecret(
             f"SERVFLOW_{setting.upper()} is required (only `make run`'s demo generates one)"
@@ -53,7 +98,7 @@ def secret(configured: str, *, setting: str, demo: bool, var: Path = VAR) -> str
     if path.exists() and path.read_text().strip():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = make()
     path.write_text(value)
     path.chmod(0o600)
     return value

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from servflow.platform.codec import codec_from_settings
 from servflow.platform.settings import Settings
 
 # Modules the workflow sandbox shares with the host instead of re-importing per run: our
@@ -18,10 +22,25 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic data converter with every payload encrypted (servflow.platform.codec),
+    failure messages and stack traces included: they may quote a customer's data.
+
+    Raises:
+        WeakSecret: no usable settings.payload_key (outside the demo, which generates one).
+    """
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec_from_settings(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter, as the worker, the API and the CLI need."""
+    """A client with the encrypting data converter, as the worker, the API and the CLI need
+    (and all alike: what one encrypts, the others must read)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )

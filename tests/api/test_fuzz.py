@@ -13,6 +13,7 @@ longer run. Each role prints how many cases it ran.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from collections import Counter
 
@@ -23,6 +24,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from api.main import create_app
+from servflow.platform.temporal import connect
 from tests.api.conftest import api_settings, make_headers, quiesce, real_worker
 
 EXAMPLES_ENV = "SERVFLOW_FUZZ_EXAMPLES"
@@ -103,15 +105,17 @@ async def test_no_generated_request_gives_a_server_error(
     demo, client, temporal_env, task_queue, role
 ):
     target = client.service_client.config.target_host
+    key = base64.b64encode(os.urandom(32)).decode()
+    app_settings = api_settings(temporal_address=target, payload_key=key)
     # The app connects its own Temporal client on startup, in schemathesis's event loop.
-    app = create_app(
-        api_settings(temporal_address=target), session_factory=demo, task_queue=task_queue
-    )
+    app = create_app(app_settings, session_factory=demo, task_queue=task_queue)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     auth = make_headers(demo)(ROLES[role])
-    async with real_worker(client, demo, task_queue):
+    # The worker must read what the app encrypts: both connect with the same payload key.
+    sealed = await connect(app_settings)
+    async with real_worker(sealed, demo, task_queue):
         failures, before, after = await asyncio.to_thread(fuzz, schema, auth, examples_for(role))
-        await quiesce(client, task_queue)
+        await quiesce(sealed, task_queue)
     statuses = dict(sorted(Counter(code for _, code in before + after).items()))
     print(f"\nfuzz {role}: {len(before) + len(after)} cases, statuses {statuses}")
     assert failures == [], "\n\n".join(failures)

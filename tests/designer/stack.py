@@ -8,6 +8,8 @@ under uvicorn in a background thread on a free 127.0.0.1 port.
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import socket
 import threading
 import uuid
@@ -26,6 +28,7 @@ from api.main import create_app
 from servflow.demo.loader import load_demo
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.settings import Settings
+from servflow.platform.temporal import connect
 from servflow.tables import metadata
 from worker import build_worker
 
@@ -60,6 +63,8 @@ async def live_stack(client: Client, db_path: Path) -> AsyncIterator[LiveStack]:
         database_url=f"sqlite:///{db_path}",
         jwt_secret="designer-tests-" + uuid.uuid4().hex,
         demo=True,  # the browser signs in with the demo password
+        # Given, so the demo does not generate one under the work tree's var/.
+        payload_key=base64.b64encode(os.urandom(32)).decode(),
     )
     # The API connects its own Temporal client on uvicorn's event loop.
     app = create_app(settings, session_factory=session_factory, task_queue=task_queue)
@@ -68,8 +73,9 @@ async def live_stack(client: Client, db_path: Path) -> AsyncIterator[LiveStack]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, name="designer-api", daemon=True)
+    # The worker must read what the API encrypts: both connect with the same settings.
     worker = build_worker(
-        client,
+        await connect(settings),
         task_queue=task_queue,
         activities=build_activities(ActivityDeps(session_factory=session_factory)),
     )
