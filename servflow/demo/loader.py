@@ -1,30 +1,34 @@
 """Realistic demo data: org tree of 7 regions, outlets, engineers, stock, prices, users.
 
 `load_demo` is idempotent: every row is found by its natural key (code, username, SKU,
-phone, ...) and only missing rows are added, so running it twice changes nothing.
+phone, ...) and only missing rows are added, so running it twice changes nothing. It is a
+client of the domains' use cases (org, dispatch, inventory, billing, customers), which stay
+the one writer of their tables; it loads with HQ's scope (`scope_path=None`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from servflow.billing.models import PriceTable
-from servflow.customers.models import Customer
+from servflow.billing import service as billing
 from servflow.customers.service import link_or_create_customer
-from servflow.dispatch.models import Engineer
-from servflow.inventory.models import Part, StockLevel, Warehouse
-from servflow.org.models import ApiKey, AppUser, OrgUnit
-from servflow.platform.security import hash_api_key, hash_password
+from servflow.dispatch import service as dispatch
+from servflow.inventory import service as inventory
+from servflow.inventory.service import NewPart, OpeningStock
+from servflow.org import service as org
+from servflow.platform.security import hash_password
+
+if TYPE_CHECKING:
+    from servflow.org.models import AppUser, OrgUnit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - the published demo password
@@ -33,7 +37,22 @@ DEMO_PASSWORD = "demo1234"  # noqa: S105 - the published demo password
 DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"
 PART_GRADES = (("", "原厂", Decimal("1")), ("-G", "通用", Decimal("0.7")))
 
+ADDED_ORDER = (
+    "org_unit",
+    "engineer",
+    "warehouse",
+    "part",
+    "stock_level",
+    "price_table",
+    "app_user",
+    "api_key",
+    "customer",
+)
+
 Progress = Callable[[str, int, int], None]
+Row = TypeVar("Row")
+# A page of a master-data kind, as the domains' `page_*` use cases answer it.
+Pager = Callable[..., tuple[list[Row], int]]
 
 
 @dataclass
@@ -55,6 +74,12 @@ def _noop(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
+def _every(session: Session, page: Pager[Row]) -> list[Row]:
+    """Every row a `page_*` use case holds for HQ (one count, one read)."""
+    _, total = page(session, scope_path=None, limit=0, offset=0)
+    return page(session, scope_path=None, limit=total, offset=0)[0] if total else []
+
+
 def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSummary:
     """Adds the demo data that is missing; the caller commits.
 
@@ -63,56 +88,53 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
         progress: called as `progress(stage, done, total)` after each stage's rows.
     """
     report = progress or _noop
-    summary = DemoSummary()
+    # Counts in the order `servflow load-demo` has always printed them, not the load order.
+    summary = DemoSummary(added=dict.fromkeys(ADDED_ORDER, 0))
     units = _load_org(session, summary, report)
-    engineers = _load_engineers(session, units, summary, report)
-    _load_warehouses_and_parts(session, units, summary, report)
-    _load_price_tables(session, units, summary, report)
-    _load_users(session, units, engineers, summary, report)
+    engineer_rows = _read_csv("engineers.csv")
+    # Users come before engineers: an engineer is saved with the login it is linked to.
+    users = _load_users(session, units, engineer_rows, summary, report)
+    _load_api_key(session, users["api_client"], summary)
+    _load_engineers(session, engineer_rows, summary, report)
+    _load_warehouses_and_parts(session, summary, report)
+    _load_price_tables(session, summary, report)
     _load_customers(session, summary, report)
     session.flush()
     return summary
 
 
-def _load_org(session: Session, summary: DemoSummary, report: Progress) -> dict[str, OrgUnit]:
-    data = json.loads((DATA_DIR / "org.json").read_text(encoding="utf-8"))
-    units = {u.code: u for u in session.scalars(select(OrgUnit))}
-    added = 0
+@dataclass
+class _OrgTree:
+    """The units found or added so far, by code; adds a unit only when its code is new."""
 
-    def ensure(kind: str, code: str, name: str, parent: OrgUnit | None, **extra: Any) -> OrgUnit:
-        nonlocal added
-        if code in units:
-            return units[code]
-        unit = OrgUnit(
-            kind=kind,
-            code=code,
-            name=name,
-            parent=parent,
-            path=f"{parent.path if parent else ''}/{code}",
-            **extra,
-        )
-        session.add(unit)
-        units[code] = unit
-        added += 1
-        return unit
+    session: Session
+    units: dict[str, OrgUnit]
+    added: int = 0
 
-    hq_data = data["hq"]
-    hq = ensure("hq", hq_data["code"], hq_data["name"], None, city=hq_data["city"])
-    regions = data["regions"]
-    for i, region_data in enumerate(regions, 1):
-        region = ensure("region", region_data["code"], region_data["name"], hq)
-        for city in region_data["cities"]:
-            branch = ensure(
+    def ensure(
+        self, kind: str, code: str, name: str, parent: OrgUnit | None, **where: Any
+    ) -> OrgUnit:
+        if code not in self.units:
+            self.units[code] = org.create_unit(
+                self.session, kind=kind, code=code, name=name, parent=parent, **where
+            )
+            self.added += 1
+        return self.units[code]
+
+    def ensure_region(self, hq: OrgUnit, region: dict[str, Any]) -> None:
+        unit = self.ensure("region", region["code"], region["name"], hq)
+        for city in region["cities"]:
+            branch = self.ensure(
                 "branch",
                 f"{city['code']}-branch",
                 f"{city['name']}分公司",
-                region,
+                unit,
                 city=city["name"],
                 lat=city["lat"],
                 lng=city["lng"],
             )
             for outlet in city["outlets"]:
-                ensure(
+                self.ensure(
                     "outlet",
                     outlet["code"],
                     outlet["name"],
@@ -121,148 +143,30 @@ def _load_org(session: Session, summary: DemoSummary, report: Progress) -> dict[
                     lat=outlet["lat"],
                     lng=outlet["lng"],
                 )
-        session.flush()
+
+
+def _load_org(session: Session, summary: DemoSummary, report: Progress) -> dict[str, OrgUnit]:
+    data = json.loads((DATA_DIR / "org.json").read_text(encoding="utf-8"))
+    tree = _OrgTree(session, {unit.code: unit for unit in org.list_units(session)})
+    hq_data = data["hq"]
+    hq = tree.ensure("hq", hq_data["code"], hq_data["name"], None, city=hq_data["city"])
+    regions = data["regions"]
+    for i, region in enumerate(regions, 1):
+        tree.ensure_region(hq, region)
         report("org units", i, len(regions))
-    summary.added["org_unit"] = added
-    return units
-
-
-def _load_engineers(
-    session: Session, units: dict[str, OrgUnit], summary: DemoSummary, report: Progress
-) -> dict[str, Engineer]:
-    rows = _read_csv("engineers.csv")
-    engineers = {e.code: e for e in session.scalars(select(Engineer))}
-    added = 0
-    for row in rows:
-        if row["code"] in engineers:
-            continue
-        engineer = Engineer(
-            code=row["code"],
-            name=row["name"],
-            phone=row["phone"],
-            outlet=units[row["outlet"]],
-            skills=[s for s in row["skills"].split(";") if s],
-            lat=float(row["lat"]),
-            lng=float(row["lng"]),
-            state=row["state"],
-            current_load=0,
-            max_load=int(row["max_load"]),
-        )
-        session.add(engineer)
-        engineers[row["code"]] = engineer
-        added += 1
-    session.flush()
-    report("engineers", len(rows), len(rows))
-    summary.added["engineer"] = added
-    return engineers
-
-
-def _load_warehouses_and_parts(
-    session: Session, units: dict[str, OrgUnit], summary: DemoSummary, report: Progress
-) -> None:
-    warehouses = {w.code: w for w in session.scalars(select(Warehouse))}
-    added = 0
-    for row in _read_csv("warehouses.csv"):
-        if row["code"] in warehouses:
-            continue
-        warehouse = Warehouse(
-            code=row["code"],
-            name=row["name"],
-            region_id=units[row["region"]].id,
-            city=row["city"],
-            lat=float(row["lat"]),
-            lng=float(row["lng"]),
-        )
-        session.add(warehouse)
-        warehouses[row["code"]] = warehouse
-        added += 1
-    session.flush()
-    summary.added["warehouse"] = added
-
-    catalogue = json.loads((DATA_DIR / "parts_catalogue.json").read_text(encoding="utf-8"))
-    parts = {p.sku: p for p in session.scalars(select(Part))}
-    added = 0
-    for item in catalogue["items"]:
-        for index, variant in enumerate(item["variants"]):
-            base = Decimal(item["base"]) + Decimal(item["step"]) * index
-            for suffix, label, factor in PART_GRADES:
-                sku = f"{item['prefix']}-{variant}{suffix}"
-                if sku in parts:
-                    continue
-                part = Part(
-                    sku=sku,
-                    name=f"{item['name']} {variant} ({label})",
-                    category=item["category"],
-                    price=(base * factor).quantize(Decimal("0.01")),
-                    currency="CNY",
-                )
-                session.add(part)
-                parts[sku] = part
-                added += 1
-    session.flush()
-    summary.added["part"] = added
-    report("parts", len(parts), len(parts))
-
-    existing = {(s.warehouse_id, s.part_id) for s in session.scalars(select(StockLevel))}
-    ordered_parts = sorted(parts.values(), key=lambda p: p.sku)
-    ordered_warehouses = sorted(warehouses.values(), key=lambda w: w.code)
-    added = 0
-    for w_index, warehouse in enumerate(ordered_warehouses):
-        for p_index, part in enumerate(ordered_parts):
-            # Central warehouses stock everything, the others about two parts in three.
-            central = "中心仓" in warehouse.name
-            if not central and (p_index + w_index) % 3 == 0:
-                continue
-            if (warehouse.id, part.id) in existing:
-                continue
-            on_hand = (p_index * 7 + w_index * 13) % 40 + (20 if central else 2)
-            session.add(
-                StockLevel(
-                    warehouse_id=warehouse.id,
-                    part_id=part.id,
-                    on_hand=on_hand,
-                    reserved=(p_index + w_index) % 3 if on_hand > 3 else 0,
-                )
-            )
-            added += 1
-        report("stock levels", w_index + 1, len(ordered_warehouses))
-    session.flush()
-    summary.added["stock_level"] = added
-
-
-def _load_price_tables(
-    session: Session, units: dict[str, OrgUnit], summary: DemoSummary, report: Progress
-) -> None:
-    existing = {
-        (t.region_id, t.currency, t.valid_from) for t in session.scalars(select(PriceTable))
-    }
-    rows = _read_csv("price_tables.csv")
-    added = 0
-    for row in rows:
-        region = units[row["region"]]
-        valid_from = datetime.fromisoformat(row["valid_from"])
-        if (region.id, row["currency"], valid_from) in existing:
-            continue
-        session.add(
-            PriceTable(
-                region_id=region.id,
-                currency=row["currency"],
-                base_visit_fee=Decimal(row["base_visit_fee"]),
-                per_km_surcharge=Decimal(row["per_km_surcharge"]),
-                free_km=Decimal(row["free_km"]),
-                valid_from=valid_from,
-            )
-        )
-        added += 1
-    session.flush()
-    report("price tables", len(rows), len(rows))
-    summary.added["price_table"] = added
+    summary.added["org_unit"] = tree.added
+    return tree.units
 
 
 def demo_users(
-    units: dict[str, OrgUnit], engineers: dict[str, Engineer]
+    units: dict[str, OrgUnit], engineers: Sequence[dict[str, str]]
 ) -> list[tuple[str, str, list[str], str]]:
-    """(username, display name, roles, org unit code) of every demo user."""
+    """(username, display name, roles, org unit code) of every demo user.
+
+    Args:
+        units: the org units by code.
+        engineers: the rows of engineers.csv (code, name, outlet, ...).
+    """
     users: list[tuple[str, str, list[str], str]] = [
         ("hq_admin", "总部管理员", ["hq_admin"], "hq"),
         ("designer", "流程设计师", ["designer"], "hq"),
@@ -287,70 +191,209 @@ def demo_users(
                 outlet.code,
             )
         )
-    for code in sorted(engineers):
-        engineer = engineers[code]
-        users.append((f"engineer_{code}", engineer.name, ["engineer"], engineer.outlet.code))
+    for row in sorted(engineers, key=lambda r: r["code"]):
+        users.append((f"engineer_{row['code']}", row["name"], ["engineer"], row["outlet"]))
     return users
 
 
 def _load_users(
     session: Session,
     units: dict[str, OrgUnit],
-    engineers: dict[str, Engineer],
+    engineers: Sequence[dict[str, str]],
     summary: DemoSummary,
     report: Progress,
-) -> None:
-    existing = {u.username: u for u in session.scalars(select(AppUser))}
+) -> dict[str, AppUser]:
     wanted = demo_users(units, engineers)
     # One bcrypt hash for all demo users: they share the published demo password, and
     # hashing it once keeps loading fast.
     password_hash: str | None = None
+    users = org.users_by_username(session)
     added = 0
     for i, (username, display_name, roles, unit_code) in enumerate(wanted, 1):
-        user = existing.get(username)
+        user = users.get(username)
         if user is None:
             password_hash = password_hash or hash_password(DEMO_PASSWORD)
-            user = AppUser(
+            user = org.create_user(
+                session,
                 username=username,
                 password_hash=password_hash,
                 display_name=display_name,
                 roles=roles,
                 org_unit=units[unit_code],
             )
-            session.add(user)
-            existing[username] = user
             added += 1
-        if username.startswith("engineer_"):
-            engineer = engineers[username.removeprefix("engineer_")]
-            if engineer.user is None:
-                engineer.user = user
+        users[username] = user
         if i % 20 == 0 or i == len(wanted):
             report("users", i, len(wanted))
-    session.flush()
     summary.added["app_user"] = added
     summary.usernames = [u[0] for u in wanted]
+    return users
 
-    key_hash = hash_api_key(DEMO_API_KEY)
-    if session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash)) is None:
-        session.add(
-            ApiKey(
-                user=existing["api_client"],
-                name="demo",
-                prefix=DEMO_API_KEY[:12],
-                key_hash=key_hash,
-            )
-        )
-        summary.added["api_key"] = 1
-    else:
-        summary.added["api_key"] = 0
-    session.flush()
+
+def _load_api_key(session: Session, user: AppUser, summary: DemoSummary) -> None:
+    issued = org.api_key_issued(session, user=user, key=DEMO_API_KEY)
+    if not issued:
+        org.create_api_key(session, user=user, name="demo", key=DEMO_API_KEY)
+    summary.added["api_key"] = 0 if issued else 1
+
+
+def _add_missing(
+    rows: Iterable[dict[str, str]],
+    *,
+    key: Callable[[dict[str, str]], Hashable],
+    known: set[Hashable],
+    save: Callable[[dict[str, str]], object],
+) -> int:
+    """Saves the rows whose natural key is not `known` yet (rows loaded before, and maybe
+    edited since, are left alone); how many it saved."""
+    missing = [row for row in rows if key(row) not in known]
+    for row in missing:
+        save(row)
+    return len(missing)
+
+
+def _save_engineer(session: Session, row: dict[str, str]) -> None:
+    dispatch.save_engineer(
+        session,
+        scope_path=None,
+        code=row["code"],
+        name=row["name"],
+        outlet=row["outlet"],
+        skills=[s for s in row["skills"].split(";") if s],
+        phone=row["phone"],
+        lat=float(row["lat"]),
+        lng=float(row["lng"]),
+        state=row["state"],
+        max_load=int(row["max_load"]),
+        username=f"engineer_{row['code']}",
+    )
+
+
+def _load_engineers(
+    session: Session, rows: Sequence[dict[str, str]], summary: DemoSummary, report: Progress
+) -> None:
+    summary.added["engineer"] = _add_missing(
+        rows,
+        key=lambda row: row["code"],
+        known={engineer.code for engineer in _every(session, dispatch.page_engineers)},
+        save=lambda row: _save_engineer(session, row),
+    )
+    report("engineers", len(rows), len(rows))
+
+
+def _save_warehouse(session: Session, row: dict[str, str]) -> None:
+    inventory.save_warehouse(
+        session,
+        scope_path=None,
+        code=row["code"],
+        name=row["name"],
+        region=row["region"],
+        city=row["city"],
+        lat=float(row["lat"]),
+        lng=float(row["lng"]),
+    )
+
+
+def _load_warehouses_and_parts(session: Session, summary: DemoSummary, report: Progress) -> None:
+    warehouses = sorted(_read_csv("warehouses.csv"), key=lambda row: row["code"])
+    summary.added["warehouse"] = _add_missing(
+        warehouses,
+        key=lambda row: row["code"],
+        known={store.code for store in _every(session, inventory.page_warehouses)},
+        save=lambda row: _save_warehouse(session, row),
+    )
+
+    parts = demo_parts()
+    summary.added["part"] = len(inventory.add_parts(session, scope_path=None, parts=parts))
+    report("parts", len(parts), len(parts))
+
+    skus = sorted(part.sku for part in parts)
+    levels = [
+        level
+        for w_index, row in enumerate(warehouses)
+        for level in opening_stock(row["code"], row["name"], w_index, skus)
+    ]
+    # One call for all warehouses: its lookups cost more than its inserts.
+    summary.added["stock_level"] = inventory.set_opening_stock(
+        session, scope_path=None, levels=levels
+    )
+    report("stock levels", len(warehouses), len(warehouses))
+
+
+def demo_parts() -> list[NewPart]:
+    """The demo catalogue: every variant of every item, in an original and a generic grade."""
+    catalogue = json.loads((DATA_DIR / "parts_catalogue.json").read_text(encoding="utf-8"))
+    parts: dict[str, NewPart] = {}
+    for item in catalogue["items"]:
+        for index, variant in enumerate(item["variants"]):
+            base = Decimal(item["base"]) + Decimal(item["step"]) * index
+            for suffix, label, factor in PART_GRADES:
+                sku = f"{item['prefix']}-{variant}{suffix}"
+                parts.setdefault(
+                    sku,
+                    NewPart(
+                        sku=sku,
+                        name=f"{item['name']} {variant} ({label})",
+                        category=item["category"],
+                        price=(base * factor).quantize(Decimal("0.01")),
+                        currency="CNY",
+                    ),
+                )
+    return list(parts.values())
+
+
+def opening_stock(code: str, name: str, w_index: int, skus: Sequence[str]) -> list[OpeningStock]:
+    """The demo stock of the warehouse `code` (the `w_index`-th by code) in parts `skus`
+    (sorted): central warehouses stock everything, the others about two parts in three."""
+    central = "中心仓" in name
+    levels = []
+    for p_index, sku in enumerate(skus):
+        if not central and (p_index + w_index) % 3 == 0:
+            continue
+        on_hand = (p_index * 7 + w_index * 13) % 40 + (20 if central else 2)
+        reserved = (p_index + w_index) % 3 if on_hand > 3 else 0
+        levels.append(OpeningStock(code, sku, on_hand, reserved))
+    return levels
+
+
+def _price_table_key(row: dict[str, str]) -> tuple[str, str, datetime]:
+    return row["region"], row["currency"], datetime.fromisoformat(row["valid_from"])
+
+
+def _save_price_table(session: Session, row: dict[str, str]) -> None:
+    region, currency, valid_from = _price_table_key(row)
+    billing.save_price_table(
+        session,
+        scope_path=None,
+        region=region,
+        currency=currency,
+        base_visit_fee=Decimal(row["base_visit_fee"]),
+        per_km_surcharge=Decimal(row["per_km_surcharge"]),
+        free_km=Decimal(row["free_km"]),
+        valid_from=valid_from,
+    )
+
+
+def _load_price_tables(session: Session, summary: DemoSummary, report: Progress) -> None:
+    regions = {unit.id: unit.code for unit in org.list_units(session, kind="region")}
+    rows = _read_csv("price_tables.csv")
+    summary.added["price_table"] = _add_missing(
+        rows,
+        key=_price_table_key,
+        known={
+            (regions.get(table.region_id), table.currency, table.valid_from)
+            for table in _every(session, billing.page_price_tables)
+        },
+        save=lambda row: _save_price_table(session, row),
+    )
+    report("price tables", len(rows), len(rows))
 
 
 def _load_customers(session: Session, summary: DemoSummary, report: Progress) -> None:
     rows = _read_csv("customers.csv")
-    before = len(session.scalars(select(Customer.id)).all())
+    added = 0
     for row in rows:
-        link_or_create_customer(
+        _, created = link_or_create_customer(
             session,
             name=row["name"],
             phone=row["phone"],
@@ -359,7 +402,8 @@ def _load_customers(session: Session, summary: DemoSummary, report: Progress) ->
             lat=float(row["lat"]),
             lng=float(row["lng"]),
         )
-    summary.added["customer"] = len(session.scalars(select(Customer.id)).all()) - before
+        added += created
+    summary.added["customer"] = added
     report("customers", len(rows), len(rows))
 
 

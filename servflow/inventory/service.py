@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from servflow.definitions import service as definitions
 from servflow.inventory import repo
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.org import service as org
-from servflow.platform.errors import Invalid, NotFound
+from servflow.platform.errors import Forbidden, Invalid, NotFound
 from workflows.contracts import OrderState
 from workflows.definition import Definition as Pipeline
 from workflows.forms import PARTS_MAX_LINES, FormField
@@ -143,6 +144,115 @@ def save_stock(
     level.on_hand, level.reserved = on_hand, reserved
     session.flush()
     return StockEntry(level, store, part)
+
+
+# ---- bulk: the parts catalogue and opening stock (demo data, CSV imports) ------------------
+
+
+class NewPart(NamedTuple):
+    """A catalogue entry to add."""
+
+    sku: str
+    name: str
+    price: Decimal
+    category: str = ""
+    currency: str = "CNY"
+
+
+def add_parts(session: Session, *, scope_path: str | None, parts: Iterable[NewPart]) -> list[str]:
+    """Adds the parts whose SKU is not in the catalogue yet, in one statement (one lookup
+    for all of them); parts already there are left as they are, and a SKU given twice is
+    added once.
+
+    Returns:
+        The SKUs added.
+
+    Raises:
+        Forbidden: `scope_path` is not HQ's (None): every region shares the catalogue.
+        Invalid: a negative price (field `price`); nothing is added then.
+    """
+    if scope_path is not None:
+        message = "the parts catalogue is kept by HQ"
+        raise Forbidden(f"sku: {message}", errors={"sku": message})
+    rows = list(parts)
+    known: set[str] = set(repo.parts_by_sku(session, skus=[row.sku for row in rows]))
+    added: list[dict[str, object]] = []
+    for row in rows:
+        if row.price < 0:
+            raise _refuse("price", f"'{row.sku}' has a negative price")
+        if row.sku not in known:
+            known.add(row.sku)
+            added.append(row._asdict())
+    repo.insert_parts(session, rows=added)
+    return [str(row["sku"]) for row in added]
+
+
+class OpeningStock(NamedTuple):
+    """The stock a warehouse starts with for one part."""
+
+    warehouse: str
+    sku: str
+    on_hand: int
+    reserved: int = 0
+
+
+def _warehouses_in_scope(
+    session: Session, *, codes: set[str], scope_path: str | None
+) -> dict[str, Warehouse]:
+    stores = repo.warehouses_by_code(session, codes=codes)
+    missing = sorted(codes - set(stores))
+    if missing:
+        raise _refuse("warehouse", f"no warehouse '{missing[0]}'")
+    for store in stores.values():
+        path = org.path_of_unit(session, unit_id=store.region_id)
+        org.check_in_scope(path, scope_path, field="warehouse")
+    return stores
+
+
+def set_opening_stock(
+    session: Session, *, scope_path: str | None, levels: Iterable[OpeningStock]
+) -> int:
+    """Adds the stock levels of warehouse/part pairs that have none yet, looking up the
+    warehouses, the parts and their levels once for all rows. Pairs with a level keep it:
+    stock that has moved since opening is not reset.
+
+    Returns:
+        How many levels were added.
+
+    Raises:
+        Invalid: naming the field: an unknown warehouse or part, or more reserved than on
+            hand; nothing is added then.
+        Forbidden: a warehouse's region is outside `scope_path`.
+    """
+    rows = list(levels)
+    stores = _warehouses_in_scope(
+        session, codes={row.warehouse for row in rows}, scope_path=scope_path
+    )
+    parts = repo.parts_by_sku(session, skus=[row.sku for row in rows])
+    have = repo.stock_pairs(session, warehouse_ids=[store.id for store in stores.values()])
+    added: list[dict[str, int]] = []
+    for row in rows:
+        part = parts.get(row.sku)
+        if part is None:
+            raise _refuse("sku", f"no part '{row.sku}'")
+        if row.on_hand < 0:
+            raise _refuse("on_hand", f"'{row.sku}' in '{row.warehouse}': cannot be negative")
+        if row.reserved > row.on_hand:
+            raise _refuse("reserved", f"'{row.sku}' in '{row.warehouse}': cannot exceed on_hand")
+        pair = (stores[row.warehouse].id, part.id)
+        if pair in have:
+            continue
+        have.add(pair)
+        added.append(
+            {
+                "warehouse_id": pair[0],
+                "part_id": pair[1],
+                "on_hand": row.on_hand,
+                "reserved": row.reserved,
+            }
+        )
+    repo.insert_stock_levels(session, rows=added)
+    return len(added)
 
 
 # ---- parts a field app reports ---------------------------------------------------------------
