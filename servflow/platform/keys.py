@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -95,10 +96,21 @@ def _generated(setting: str, *, demo: bool, var: Path, make: Callable[[], str]) 
             f"SERVFLOW_{setting.upper()} is required (only `make run`'s demo generates one)"
         )
     path = var / setting.replace("_", "-")
-    if path.exists() and path.read_text().strip():
-        return path.read_text().strip()
+    if path.exists():
+        if kept := path.read_text().strip():
+            return kept
+        path.unlink()  # empty: left by a crash of an older version (links are never empty)
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = make()
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
+    # `make run` starts the worker and the API at once: whichever links its file first wins,
+    # and the other reads that value (a link appears whole, and never replaces a file).
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    # Created 0600: the key is never readable by others, not even for a moment.
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(make())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()

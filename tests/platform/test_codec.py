@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from servflow.platform import keys
 from servflow.platform.codec import ENCODING, KEY_ID, EncryptionCodec, PayloadKeyError, key_id
 from servflow.platform.keys import WeakSecret, binary_keys
 from servflow.platform.settings import Settings
@@ -123,3 +124,23 @@ async def test_order_recorded_before_encryption_replays_with_the_encrypting_conv
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def test_demo_processes_starting_together_keep_one_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` starts the worker and the API at once on a fresh var/: if both generate a
+    key, both must end up with the one that was kept, or the worker cannot read the API's
+    payloads. Here the other process writes its key while this one is generating."""
+    real = keys.secrets.token_bytes
+    other: list[list[bytes]] = []
+
+    def generate_while_the_other_process_wins(size: int) -> bytes:
+        monkeypatch.setattr(keys.secrets, "token_bytes", real)  # the other one: a plain run
+        other.append(binary_keys("", setting="payload_key", demo=True, var=tmp_path))
+        return real(size)
+
+    monkeypatch.setattr(keys.secrets, "token_bytes", generate_while_the_other_process_wins)
+    mine = binary_keys("", setting="payload_key", demo=True, var=tmp_path)
+    assert mine == other[0] == binary_keys("", setting="payload_key", demo=True, var=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["payload-key"]
