@@ -9,6 +9,7 @@ docs/deploy-secrets.md for configuring the UI.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from servflow.platform.keys import WeakSecret
 from servflow.platform.settings import Settings
 
 router = APIRouter(prefix="/api/codec", tags=["codec"])
+log = logging.getLogger(__name__)
 
 ALLOWED_HEADERS = "Authorization, Content-Type, X-Namespace"
 
@@ -104,10 +106,18 @@ async def preflight_codec(
 
 @router.post("/decode", response_model=CodecPayloads, responses=ERRORS)
 async def decode_payloads(
-    body: CodecPayloads, _admin: HqAdmin, request: Request, response: Response, ctx: CtxDep
+    body: CodecPayloads, admin: HqAdmin, request: Request, response: Response, ctx: CtxDep
 ) -> CodecPayloads:
     """Plain payloads for encrypted ones; payloads not encrypted come back as they are."""
     response.headers.update(cors_headers(request, ctx.settings))
+    # Who read customers' data, and how much of it: the trail an audit asks for.
+    namespace = request.headers.get("x-namespace", "")
+    log.info(
+        "codec: %s decodes %d payloads (namespace %r)",
+        admin.username,
+        len(body.payloads),
+        namespace,
+    )
     codec = codec_of(ctx.settings)
     payloads = _parsed(body)
     for index, payload in enumerate(payloads):
