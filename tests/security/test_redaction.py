@@ -69,3 +69,11 @@ def test_a_variable_named_like_a_field_of_an_ordinary_step_keeps_its_amount():
 def test_no_state_redacts_the_steps_alone():
     steps, after = redact_money([entry("final", "settlement", SETTLED)])
     assert after is None and "amount" not in steps[0].data and steps[0].outcome == ""
+
+
+def test_a_simulated_settlement_of_a_test_run_keeps_its_amounts():
+    simulated = {**SETTLED, "sandbox": True}
+    steps = [entry("commissioning", "settlement", simulated, "[模拟] 结算 60.00 CNY")]
+    out_steps, after = redact_money(steps, state(commissioning=simulated))
+    assert out_steps == steps
+    assert after is not None and after.variables["commissioning"] == simulated
