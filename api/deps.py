@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
@@ -32,6 +34,8 @@ from servflow.org.service import principal_of
 from servflow.platform.errors import Forbidden, Unauthorized
 from servflow.platform.security import hash_api_key
 from servflow.platform.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -102,8 +106,16 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
 def get_session(ctx: CtxDep) -> Iterator[Session]:
-    with ctx.session_factory() as session:
+    session = ctx.session_factory()
+    try:
         yield session
+    finally:
+        try:
+            session.close()
+        except SQLAlchemyError:
+            # The connection died under the session (a terminated PostgreSQL backend): the
+            # pool discards it; the request's answer must not be lost to a teardown error.
+            log.warning("database session teardown failed", exc_info=True)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -219,15 +219,58 @@ async def submit(
 
 async def cancel(client: Client, order_id: str, cancellation: Cancellation) -> None:
     """Asks the order to cancel (Signal); compensation runs in the workflow."""
-    try:
-        await client.get_workflow_handle(order_id).signal(c.SIGNAL_CANCEL, cancellation)
-    except RPCError as err:
-        raise _closed(order_id, err) from err
+    await _signal(client, order_id, c.SIGNAL_CANCEL, cancellation)
 
 
 async def reassign(client: Client, order_id: str, reassignment: Reassignment) -> None:
     """Gives a waiting step to someone else (Signal)."""
+    await _signal(client, order_id, c.SIGNAL_REASSIGN, reassignment)
+
+
+async def _signal(client: Client, order_id: str, name: str, arg: Any) -> None:
+    """Signals the order within QUERY_TIMEOUT. Only "no such order" means it is closed;
+    Temporal being unreachable or slow propagates (the API answers 503, retry later)."""
     try:
-        await client.get_workflow_handle(order_id).signal(c.SIGNAL_REASSIGN, reassignment)
+        await client.get_workflow_handle(order_id).signal(name, arg, rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
-        raise _closed(order_id, err) from err
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise _closed(order_id, err) from err
+        raise
+
+
+async def described(client: Client, order_id: str) -> OrderState | None:
+    """What Temporal itself knows of an order when no worker answers its `state` query
+    (none running yet, or all busy): its status, definition and placement from the search
+    attributes and memo, nothing active. None when Temporal knows no such order."""
+    try:
+        description = await client.get_workflow_handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    found = description.typed_search_attributes
+    memo = await description.memo()
+    return OrderState(
+        order_id=order_id,
+        definition_key=str(memo.get("definition_key") or found.get(c.SA_DEFINITION_KEY) or ""),
+        definition_version=int(memo.get("definition_version") or 0),
+        status=_status_of(description.status, str(found.get(c.SA_STATUS) or "running")),
+        context=OrderContext(
+            region=str(found.get(c.SA_REGION) or ""),
+            outlet=str(found.get(c.SA_OUTLET) or ""),
+            priority=int(found.get(c.SA_PRIORITY) or 3),
+        ),
+        active=[],
+        variables={},
+        timeline=[],
+        breaches=[],
+    )
+
+
+def _status_of(execution: WorkflowExecutionStatus | None, listed: str) -> Any:
+    """The order's status as a `state` query would say it, from Temporal's own."""
+    if execution == WorkflowExecutionStatus.CANCELED:
+        return "cancelled"
+    if execution in (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TERMINATED):
+        return "failed"
+    return listed

@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from servflow.orders.rules import STEP_OUTCOME_LENGTH
 from servflow.platform.base import Base, utcnow
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ class WorkOrderStep(Base):
     visit: Mapped[int] = mapped_column(Integer)
     node_type: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(100), default="")
-    outcome: Mapped[str] = mapped_column(String(500), default="")
+    outcome: Mapped[str] = mapped_column(String(STEP_OUTCOME_LENGTH), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()

@@ -16,6 +16,7 @@ from workflows.definition import Definition
 CLOSED_STATUSES = ("completed", "cancelled", "failed")
 ORDER_NAMESPACE = uuid.UUID("6f1c1f0e-3b7a-5d0e-9a51-5e7f1c0a0001")
 TEST_SUFFIX = "-test"
+STEP_OUTCOME_LENGTH = 500  # work_order_step.outcome: a failure's or a cancel's message
 _TYPE_CHECKS: dict[str, tuple[type, ...]] = {
     "text": (str,),
     "number": (int, float),
@@ -83,20 +84,25 @@ def order_defaults(step: StepInput | WaitingStep) -> dict[str, Any]:
 
 
 def step_rows(entries: Iterable[TimelineEntry]) -> list[dict[str, Any]]:
-    """Read-model step rows of completed timeline entries."""
-    return [
-        {
-            "node_id": e.node_id,
-            "node_type": e.node_type,
-            "visit": e.visit,
-            "actor": e.actor,
-            "outcome": e.outcome,
-            "data": e.model_dump(mode="json")["data"],
-            "started_at": e.started_at,
-            "completed_at": e.completed_at,
-        }
-        for e in entries
-    ]
+    """Read-model step rows of completed timeline entries, one per (node, visit): the first
+    entry of a visit wins (one upsert may not name a row twice — a failed order's close
+    step names its failed node), and an outcome is cut to the column's length."""
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for e in entries:
+        rows.setdefault(
+            (e.node_id, e.visit),
+            {
+                "node_id": e.node_id,
+                "node_type": e.node_type,
+                "visit": e.visit,
+                "actor": e.actor,
+                "outcome": e.outcome[:STEP_OUTCOME_LENGTH],
+                "data": e.model_dump(mode="json")["data"],
+                "started_at": e.started_at,
+                "completed_at": e.completed_at,
+            },
+        )
+    return list(rows.values())
 
 
 # What a settlement step's output says about money: removed for callers without money

@@ -5,6 +5,7 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.main import create_app
+from servflow.orders.models import WorkOrder
 from servflow.platform.db import make_engine, make_session_factory
 from tests.api.conftest import api_settings, order_body
 
@@ -19,6 +20,11 @@ class DownTemporal:
 
     async def start_workflow(self, *args, **kwargs):
         raise RPCError("connection refused", self.status, b"")
+
+    def get_workflow_handle(self, *args, **kwargs):
+        return self
+
+    query = signal = describe = start_workflow
 
 
 def client_for(app) -> httpx.AsyncClient:
@@ -57,3 +63,27 @@ async def test_database_down_is_a_503_to_retry():
     engine.dispose()
     assert response.status_code == 503
     assert response.json() == {"detail": "the database is unavailable or busy; retry"}
+
+
+async def test_a_cancel_during_a_temporal_outage_is_a_503_not_a_false_no_longer_running(demo):
+    # The order runs (the read model says so); Temporal is down for a moment.
+    with demo() as session:
+        session.add(
+            WorkOrder(order_id="o-out", status="dispatched", region="huabei", org_path="/hq/huabei")
+        )
+        session.commit()
+    app = create_app(
+        api_settings(),
+        session_factory=demo,
+        temporal_client=DownTemporal(RPCStatusCode.UNAVAILABLE),
+    )
+    async with client_for(app) as http:
+        login = await http.post(
+            "/api/auth/login", json={"username": "dispatcher_huabei", "password": "demo1234"}
+        )
+        token = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        response = await http.post(
+            "/api/orders/o-out/cancel", json={"reason": "客户取消"}, headers=token
+        )
+    assert response.status_code == 503, response.text
+    assert response.headers.get("Retry-After") == "1"

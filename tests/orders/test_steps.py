@@ -97,3 +97,44 @@ async def test_closing_a_cancelled_order_keeps_it_cancelled(run, world, session)
     order = session.scalars(select(WorkOrder)).one()
     assert order.status == "cancelled"
     assert order.completed_at is not None
+
+
+def failed_dispatch_entry(message: str) -> TimelineEntry:
+    return TimelineEntry(
+        node_id="dispatch",
+        node_type="dispatch",
+        visit=1,
+        started_at=datetime(2026, 11, 22, 8, 1, tzinfo=UTC),
+        completed_at=datetime(2026, 11, 22, 8, 2, tzinfo=UTC),
+        outcome=f"failed: {message}",
+    )
+
+
+async def test_a_failed_order_closes_with_its_failed_step_on_every_database(run, world, session):
+    # The close step names the failed node: its own row and the failed entry share a key.
+    await run("report", make_step("report"))
+    close = make_step(
+        "dispatch",
+        status="failed",
+        final=True,
+        unrecorded=[failed_dispatch_entry("no qualified engineer")],
+    )
+    await run("close_order", close)
+
+    order = session.scalars(select(WorkOrder)).one()
+    assert order.status == "failed" and order.completed_at is not None
+    failed = session.scalars(select(WorkOrderStep).where(WorkOrderStep.node_id == "dispatch")).one()
+    assert failed.outcome == "failed: no qualified engineer"
+
+
+async def test_a_long_failure_message_is_kept_as_far_as_the_column_allows(run, world, session):
+    await run("report", make_step("report"))
+    reason = "数据库连接中断 " * 200  # far over the column's 500 characters
+    close = make_step(
+        "dispatch", status="failed", final=True, unrecorded=[failed_dispatch_entry(reason)]
+    )
+    await run("close_order", close)
+
+    failed = session.scalars(select(WorkOrderStep).where(WorkOrderStep.node_id == "dispatch")).one()
+    assert len(failed.outcome) == 500
+    assert failed.outcome.startswith("failed: 数据库连接中断")
