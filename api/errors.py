@@ -59,7 +59,11 @@ def validation_errors(errors: list[Any]) -> dict[str, str]:
 
 def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = None
+    if exc.status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif exc.status_code in (503, 504):
+        headers = {"Retry-After": "1"}  # a passing condition: the same request may succeed
     return JSONResponse(
         {"detail": exc.message, **exc.extra}, status_code=exc.status_code, headers=headers
     )

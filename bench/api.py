@@ -35,10 +35,12 @@ import httpx
 from temporalio.client import Client
 
 from bench.support import (
+    BENCH_ACTOR_KEY,
     ENGINEER,
     FIVE_STEPS,
     SERVICE_DATA,
     SIGNOFF_DATA,
+    proven,
     run_concurrently,
     wait_active,
 )
@@ -186,7 +188,9 @@ class DirectDriver:
             accepted = await timed(
                 self.latencies,
                 "step",
-                handle.execute_update("submit_step", step, result_type=StepAccepted),
+                handle.execute_update(
+                    "submit_step", proven(order_id, step), result_type=StepAccepted
+                ),
             )
             active = accepted.active
         result = await handle.result()
@@ -322,6 +326,9 @@ async def main() -> None:
                 "SERVFLOW_TASK_QUEUE": real_queue,
                 "SERVFLOW_API_PORT": str(api_port),
                 "SERVFLOW_JWT_SECRET": uuid.uuid4().hex * 2,
+                "SERVFLOW_ACTOR_KEY": BENCH_ACTOR_KEY,
+                # The bench logs in as the demo's users.
+                "SERVFLOW_DEMO": "1",
                 "SERVFLOW_PAYLOAD_KEY": base64.b64encode(os.urandom(32)).decode(),
             }
             worker_cmd = [

@@ -10,10 +10,12 @@ from activities.registry import ActivityDeps, build_activities
 from bench.handwritten import HandwrittenFiveSteps
 from bench.support import INSTANT_ACTIVITIES
 from servflow.platform.db import make_engine, make_session_factory
+from servflow.platform.keys import secret
 from servflow.platform.settings import get_settings
 from servflow.platform.shutdown import exit_now
 from servflow.platform.temporal import connect
 from worker import build_worker
+from workflows import trust
 
 
 async def main() -> None:
@@ -22,6 +24,7 @@ async def main() -> None:
     parser.add_argument("--bare-queue", required=True)
     args = parser.parse_args()
     settings = get_settings()
+    trust.configure(secret(settings.actor_key, setting="actor_key", demo=settings.demo))
     client = await connect(settings)
     deps = ActivityDeps(session_factory=make_session_factory(make_engine(settings.database_url)))
     real = build_worker(client, task_queue=args.real_queue, activities=build_activities(deps))

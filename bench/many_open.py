@@ -25,6 +25,7 @@ from bench.support import (
     SERVICE_DATA,
     SIGNOFF_DATA,
     dev_server,
+    proven,
     run_concurrently,
 )
 from servflow.platform.shutdown import exit_now
@@ -99,7 +100,9 @@ async def main() -> None:
 
             async def submit(node_id: str, data: dict[str, str], i: int) -> None:
                 step = StepSubmission(node_id=node_id, actor=ACTOR, data=data)
-                await client.get_workflow_handle(ids[i]).execute_update("submit_step", step)
+                await client.get_workflow_handle(ids[i]).execute_update(
+                    "submit_step", proven(ids[i], step)
+                )
 
             print(f"opening {ORDERS} orders in batches of {BATCH} (worker cache {CACHE})")
             # Orders arrive in batches, each reaching its human step before the next comes:

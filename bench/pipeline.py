@@ -17,17 +17,20 @@ from temporalio.client import Client
 
 from bench.handwritten import HandwrittenFiveSteps
 from bench.support import (
+    BENCH_ACTOR_KEY,
     ENGINEER,
     FIVE_STEPS,
     INSTANT_ACTIVITIES,
     SERVICE_DATA,
     SIGNOFF_DATA,
     dev_server,
+    proven,
     run_concurrently,
     wait_active,
 )
 from servflow.platform.shutdown import exit_now
 from worker import build_worker
+from workflows import trust
 from workflows.contracts import Actor, OrderContext, StartOrderInput, StepSubmission
 from workflows.interpreter import WorkOrderWorkflow
 
@@ -47,9 +50,8 @@ async def one_pipeline(client: Client, workflow_name: str, queue: str) -> None:
     handle = await client.start_workflow(workflow_name, start, id=order_id, task_queue=queue)
     for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
         await wait_active(handle, "state", node_id)
-        await handle.execute_update(
-            "submit_step", StepSubmission(node_id=node_id, actor=ACTOR, data=data)
-        )
+        step = StepSubmission(node_id=node_id, actor=ACTOR, data=data)
+        await handle.execute_update("submit_step", proven(order_id, step))
     result: Any = await handle.result()
     assert result["status"] == "completed", result
 
@@ -62,6 +64,7 @@ async def measure(client: Client, workflow_name: str, queue: str) -> float:
 
 
 async def main() -> None:
+    trust.configure(BENCH_ACTOR_KEY)
     async with dev_server() as client:
         queue = f"bench-{uuid.uuid4()}"
         worker = build_worker(

@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from servflow.cli.devserver import DevServer, free_port
 from workflows import constants as c
-from workflows.contracts import StepInput, StepResult, WaitingStep
+from workflows import trust
+from workflows.contracts import StepInput, StepResult, StepSubmission, WaitingStep
 from workflows.definition import Definition
 
 FIVE_STEPS = Definition.model_validate(
@@ -58,6 +60,16 @@ FIVE_STEPS = Definition.model_validate(
     }
 )
 ENGINEER = "engineer_bench"
+# The actor key of the bench's workers and clients: submissions are proven as the API proves
+# them (the interpreter refuses unproven steps), so the bench measures that check too.
+BENCH_ACTOR_KEY = "bench-actor-key-" + "0123456789abcdef" * 3
+
+
+def proven(order_id: str, step: StepSubmission) -> StepSubmission:
+    """`step` signed with the bench's actor key, as the API signs a submission."""
+    return trust.prove(BENCH_ACTOR_KEY, order_id, step, datetime.now(UTC))
+
+
 SERVICE_DATA = {"diagnosis": "ok"}
 SIGNOFF_DATA = {"signature": "file-1"}
 

@@ -9,9 +9,10 @@ import signal
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.support import INSTANT_ACTIVITIES
+from bench.support import BENCH_ACTOR_KEY, INSTANT_ACTIVITIES
 from servflow.platform.shutdown import exit_now
 from worker import build_worker
+from workflows import trust
 
 
 async def main() -> None:
@@ -20,6 +21,7 @@ async def main() -> None:
     parser.add_argument("--task-queue", required=True)
     parser.add_argument("--max-cached-workflows", type=int, default=2000)
     args = parser.parse_args()
+    trust.configure(BENCH_ACTOR_KEY)
     client = await Client.connect(args.address, data_converter=pydantic_data_converter)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

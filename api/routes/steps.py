@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query
+from fastapi import APIRouter, BackgroundTasks, Header, Query
+from temporalio.client import Client
 
-from api.deps import CtxDep, CurrentUser, Manager, TemporalDep
+from api.deps import AppContext, CtxDep, CurrentUser, Manager, TemporalDep
 from api.order_access import best_effort, db, visible_order
 from api.schemas import (
     ERRORS,
@@ -22,13 +25,51 @@ from servflow.definitions import service as definitions
 from servflow.inventory import service as inventory
 from servflow.orders import engine, steps
 from servflow.orders import service as orders
-from servflow.orders.rules import CLOSED_STATUSES
+from servflow.orders.rules import CLOSED_STATUSES, step_update_id
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
 from servflow.platform.errors import Conflict
-from workflows.contracts import Actor, Cancellation, Reassignment, StepSubmission
+from workflows.contracts import (
+    Actor,
+    Cancellation,
+    Reassignment,
+    StepAccepted,
+    StepSubmission,
+)
 
 router = APIRouter(prefix="/api", tags=["orders"])
+
+
+# A step the read model shows waiting may not be the order's yet for a moment (its worker
+# restarted and is replaying): so many short retries before its 409 is believed.
+CATCH_UP_TRIES = 5
+
+
+async def _submit(
+    ctx: AppContext,
+    client: Client,
+    order_id: str,
+    submission: StepSubmission,
+    update_id: str | None,
+) -> StepAccepted:
+    wait = timedelta(seconds=ctx.settings.step_wait_seconds)
+    for attempt in range(1, CATCH_UP_TRIES + 1):
+        try:
+            return await engine.submit(
+                client,
+                order_id,
+                submission,
+                actor_key=ctx.actor_key,
+                update_id=update_id,
+                wait=wait,
+            )
+        except Conflict:
+            seen = await ctx.step_watch.now(order_id)
+            waiting = any(s.node_id == submission.node_id for s in seen.steps)
+            if not waiting or attempt == CATCH_UP_TRIES:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 @router.post("/orders/{order_id}/steps/{node_id}", response_model=StepDone, responses=ERRORS)
@@ -40,11 +81,20 @@ async def submit_step(
     ctx: CtxDep,
     client: TemporalDep,
     background: BackgroundTasks,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="a retry with the same key is answered with the first result",
+        ),
+    ] = None,
 ) -> StepDone:
     """Completes a human step as the authenticated user (Temporal Update `submit_step`).
 
     409: the step is not waiting; 403: the step is assigned to someone else; 422: the form
-    has errors (`errors` names each field as `data.<field>`).
+    has errors (`errors` names each field as `data.<field>`); 504: the order did not take
+    the step in time (retry with the same Idempotency-Key: it is never applied twice).
     """
     row, state = await visible_order(ctx, client, user, order_id, want_state=False)
     # Parts are checked against the catalogue and stock here: the Update validator does no I/O.
@@ -55,7 +105,13 @@ async def submit_step(
         data=body.data,
         outcome=body.outcome,
     )
-    accepted = await engine.submit(client, order_id, submission, actor_key=ctx.actor_key)
+    accepted = await _submit(
+        ctx,
+        client,
+        order_id,
+        submission,
+        step_update_id(user.username, order_id, node_id, idempotency_key),
+    )
     if accepted.step is not None:
         # After the answer is sent: the field app need not wait for the list's copy, and the
         # next activity writes the same row anyway if this one never lands.

@@ -15,6 +15,7 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import (
@@ -26,7 +27,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from servflow.orders.service import Placement
-from servflow.platform.errors import AppError, Conflict, Forbidden, Invalid
+from servflow.platform.errors import AppError, Conflict, Forbidden, Invalid, NotTakenInTime
 from workflows import constants as c
 from workflows import trust
 from workflows.contracts import (
@@ -43,6 +44,8 @@ from workflows.contracts import (
 from workflows.definition import Definition
 
 QUERY_TIMEOUT = timedelta(seconds=10)
+# How long a step submission waits for the order to take it (a worker must run it).
+SUBMIT_WAIT = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -200,15 +203,36 @@ def _closed(order_id: str, err: RPCError) -> AppError:
 
 
 async def submit(
-    client: Client, order_id: str, submission: StepSubmission, *, actor_key: str
+    client: Client,
+    order_id: str,
+    submission: StepSubmission,
+    *,
+    actor_key: str,
+    update_id: str | None = None,
+    wait: timedelta = SUBMIT_WAIT,
 ) -> StepAccepted:
     """Hands a human step to the order (Update `submit_step`), signed with `actor_key` so
     the order knows the actor was authenticated here; the order's validator's refusal
-    becomes a Conflict (not waiting), Forbidden (not yours, or not proven) or Invalid."""
+    becomes a Conflict (not waiting), Forbidden (not yours, or not proven) or Invalid.
+
+    `update_id` makes a retry safe: Temporal answers an Update it already took with that
+    id by its first result. No answer within `wait` (no worker) is NotTakenInTime.
+    """
     handle = client.get_workflow_handle(order_id)
     proven = trust.prove(actor_key, order_id, submission, datetime.now(UTC))
     try:
-        return await handle.execute_update(c.UPDATE_SUBMIT_STEP, proven, result_type=StepAccepted)
+        async with asyncio.timeout(wait.total_seconds()):
+            return await handle.execute_update(
+                c.UPDATE_SUBMIT_STEP, proven, id=update_id, result_type=StepAccepted
+            )
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+        # The SDK reports the wait running out as its own error, or as ours when it is
+        # cancelled by asyncio.timeout: either way the order did not take the step yet.
+        raise NotTakenInTime(
+            f"order '{order_id}' did not take step '{submission.node_id}' within "
+            f"{wait.total_seconds():g} s; retry (with the same Idempotency-Key)",
+            node_id=submission.node_id,
+        ) from err
     except WorkflowUpdateFailedError as err:
         raise _refusal(order_id, submission.node_id, err) from err
     except RPCError as err:

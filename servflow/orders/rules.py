@@ -163,3 +163,14 @@ def _redact_step(step: StepT) -> StepT:
         return step
     outcome = MASKED_OUTCOME if getattr(step, "outcome", "") else ""
     return step.model_copy(update={"data": _without_money(data), "outcome": outcome})
+
+
+def step_update_id(
+    username: str, order_id: str, node_id: str, idempotency_key: str | None
+) -> str | None:
+    """The Temporal Update id of a step submission with an Idempotency-Key: the same caller
+    retrying the same key on the same step gets the first submission's answer."""
+    if not idempotency_key:
+        return None
+    text = json.dumps([username, order_id, node_id, idempotency_key], ensure_ascii=False)
+    return "step-" + hashlib.sha256(text.encode()).hexdigest()[:40]

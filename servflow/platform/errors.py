@@ -49,3 +49,10 @@ class BusinessRuleViolation(AppError):
     retrying cannot fix it, so an order's activity fails at once with this message."""
 
     status_code = 422
+
+
+class NotTakenInTime(AppError):
+    """504: the order did not take a step in time (no worker, or all busy). Nothing is
+    lost: a retry with the same Idempotency-Key is answered with the first one's result."""
+
+    status_code = 504

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     )
     login_attempts_per_minute: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    step_wait_seconds: float = Field(
+        default=20, gt=0, le=120, description="how long a step submission waits for the order"
+    )
 
     wecom_webhook_url: str = ""
 

@@ -136,11 +136,19 @@ async def test_a_draft_runs_as_a_test_order(api, worker, headers):
     order_id = started.json()["order_id"]
     body = await wait_for(api, order_id, waiting_at("service"), headers("designer"))
     assert body["state"]["context"]["started_by"] == "test-run:designer"
+    # A test run is its designer's alone: the engineer dispatch would have chosen never
+    # sees it; the designer submits its steps.
     engineer = headers(engineer_of(body))
-    done = await api.post(
+    hidden = await api.post(
         f"/api/orders/{order_id}/steps/service", json={"data": SERVICE_OK}, headers=engineer
     )
-    assert done.status_code == 200
+    assert hidden.status_code == 404
+    done = await api.post(
+        f"/api/orders/{order_id}/steps/service",
+        json={"data": SERVICE_OK},
+        headers=headers("designer"),
+    )
+    assert done.status_code == 200, done.text
 
 
 async def test_a_broken_draft_is_not_test_run(api, headers):
@@ -198,10 +206,20 @@ async def test_a_step_for_a_role_is_in_the_tasks_of_that_role_within_scope(api, 
             {"id": "end", "type": "end"},
         ],
     }
+    designer = headers("designer")
+    assert (
+        await api.post("/api/definitions", json={"definition": draft}, headers=designer)
+    ).is_success
+    assert (await api.post("/api/definitions/approval/publish", headers=designer)).is_success
     started = await api.post(
-        "/api/orders/test-run",
-        json={"definition": draft, "customer": CUSTOMER_GZ, "region": "huanan"},
-        headers=headers("designer"),
+        "/api/orders",
+        json={
+            "definition_key": "approval",
+            "customer": CUSTOMER_GZ,
+            "region": "huanan",
+            "variables": {},
+        },
+        headers=headers("hq_admin"),
     )
     assert started.status_code == 201, started.text
     order_id = started.json()["order_id"]
