@@ -325,7 +325,8 @@ def save_price_table(
 
     Raises:
         Invalid: an unknown region (field `region`) or table (field `id`).
-        Forbidden: the region, or the table's current one, is outside `scope_path`.
+        Invalid: the region, or the table's current one, is outside `scope_path`
+            (answered as if unknown).
     """
     unit = org.region_in_scope(session, code_or_name=region, scope_path=scope_path)
     if table_id is not None:
@@ -333,7 +334,10 @@ def save_price_table(
         if table is None:
             raise Invalid(f"id: no price table {table_id}", errors={"id": "no such price table"})
         org.check_in_scope(
-            org.path_of_unit(session, unit_id=table.region_id), scope_path, field="id"
+            org.path_of_unit(session, unit_id=table.region_id),
+            scope_path,
+            field="id",
+            unknown="no such price table",
         )
     else:
         table = repo.get_price_table_by_key(

@@ -274,19 +274,22 @@ def save_engineer(
     Raises:
         Invalid: naming the field: an unknown outlet, or a login that is no engineer's or
             another engineer's.
-        Forbidden: the outlet, or the engineer's current outlet, is outside `scope_path`.
+        Invalid: the outlet, or the engineer's current outlet, is outside `scope_path`
+            (answered as if unknown).
     """
     unit = org.get_unit_by_code(session, code=outlet)
     if unit is None or unit.kind != "outlet":
         raise _refuse("outlet", f"no outlet '{outlet}'")
-    org.check_in_scope(unit.path, scope_path, field="outlet")
+    org.check_in_scope(unit.path, scope_path, field="outlet", unknown=f"no outlet '{outlet}'")
     user_id = _login_of(session, username=username, code=code)
     engineer = repo.get_engineer_by_code(session, code=code)
     if engineer is None:
         engineer = Engineer(code=code, current_load=0)
         session.add(engineer)
     else:
-        org.check_in_scope(engineer.outlet.path, scope_path, field="code")
+        org.check_in_scope(
+            engineer.outlet.path, scope_path, field="code", unknown=f"no engineer '{code}'"
+        )
     if user_id is not None:
         engineer.user_id = user_id
     engineer.name, engineer.phone, engineer.outlet_id = name, phone, unit.id

@@ -64,7 +64,8 @@ def save_warehouse(
 
     Raises:
         Invalid: an unknown region (field `region`).
-        Forbidden: the region, or the warehouse's current one, is outside `scope_path`.
+        Invalid: the region, or the warehouse's current one, is outside `scope_path`
+            (answered as if unknown).
     """
     unit = org.region_in_scope(session, code_or_name=region, scope_path=scope_path)
     warehouse = repo.get_warehouse_by_code(session, code=code)
@@ -73,7 +74,10 @@ def save_warehouse(
         session.add(warehouse)
     else:
         org.check_in_scope(
-            org.path_of_unit(session, unit_id=warehouse.region_id), scope_path, field="code"
+            org.path_of_unit(session, unit_id=warehouse.region_id),
+            scope_path,
+            field="code",
+            unknown=f"no warehouse '{code}'",
         )
     warehouse.name, warehouse.region_id, warehouse.city = name, unit.id, city
     warehouse.lat, warehouse.lng = lat, lng
@@ -124,13 +128,16 @@ def save_stock(
 
     Raises:
         Invalid: naming the field: an unknown warehouse or part, or more reserved than on hand.
-        Forbidden: the warehouse's region is outside `scope_path`.
+        Invalid: the warehouse's region is outside `scope_path` (answered as if unknown).
     """
     store = repo.get_warehouse_by_code(session, code=warehouse)
     if store is None:
         raise _refuse("warehouse", f"no warehouse '{warehouse}'")
     org.check_in_scope(
-        org.path_of_unit(session, unit_id=store.region_id), scope_path, field="warehouse"
+        org.path_of_unit(session, unit_id=store.region_id),
+        scope_path,
+        field="warehouse",
+        unknown=f"no warehouse '{warehouse}'",
     )
     part = repo.get_part_by_sku(session, sku=sku)
     if part is None:
@@ -205,7 +212,9 @@ def _warehouses_in_scope(
         raise _refuse("warehouse", f"no warehouse '{missing[0]}'")
     for store in stores.values():
         path = org.path_of_unit(session, unit_id=store.region_id)
-        org.check_in_scope(path, scope_path, field="warehouse")
+        org.check_in_scope(
+            path, scope_path, field="warehouse", unknown=f"no warehouse '{store.code}'"
+        )
     return stores
 
 

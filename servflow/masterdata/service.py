@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from servflow.masterdata.registry import MasterKind, get_kind
 from servflow.platform.errors import AppError, Conflict, Invalid, NotFound
 
 # ---- one row ---------------------------------------------------------------------------------
+
+log = logging.getLogger(__name__)
 
 
 def list_rows(
@@ -47,7 +50,8 @@ def _save(
         stored = kind.save(session, scope_path=scope_path, **row.model_dump(), **key)
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(f"conflicts with stored data: {exc.orig}") from exc
+        log.warning("master data %s refused by the database: %s", kind.name, exc.orig)
+        raise Conflict("conflicts with stored data") from exc
     return kind.show(session, stored)
 
 
@@ -197,7 +201,8 @@ def import_csv(
             problems = _row_problems(session, spec, raw, scope_path)
         except IntegrityError as exc:
             session.rollback()  # the transaction is unusable: no later row can be checked
-            problems, conflict = [("", f"conflicts with stored data: {exc.orig}")], True
+            log.warning("import of %s row %s refused by the database: %s", kind, line, exc.orig)
+            problems, conflict = [("", "conflicts with stored data")], True
         report.errors += [{"row": line, "field": f, "message": m} for f, m in problems]
         if conflict:
             break

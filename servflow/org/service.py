@@ -230,11 +230,12 @@ def visible(path: str, scope_path: str | None) -> bool:
     return scope_path is None or in_scope(path, scope_path)
 
 
-def check_in_scope(path: str, scope_path: str | None, *, field: str) -> None:
-    """Raises Forbidden naming `field` unless the unit at `path` lies within `scope_path`."""
+def check_in_scope(path: str, scope_path: str | None, *, field: str, unknown: str) -> None:
+    """Unless the unit at `path` lies within `scope_path`, raises exactly what a caller gets
+    for a code that does not exist (`unknown`, naming `field`): what lies outside your scope
+    is not yours to learn about, not even that it exists."""
     if not visible(path, scope_path):
-        message = f"is outside your scope ({scope_path})"
-        raise Forbidden(f"{field}: {message}", errors={field: message})
+        raise _refuse(field, unknown)
 
 
 def path_of_unit(session: Session, *, unit_id: int) -> str:
@@ -258,12 +259,12 @@ def region_in_scope(session: Session, *, code_or_name: str, scope_path: str | No
 
     Raises:
         Invalid: no such region (field `region`).
-        Forbidden: the region is outside the scope.
+        Invalid: the region is outside the scope (answered as if unknown).
     """
     region = repo.find_region(session, code_or_name=code_or_name)
     if region is None:
         raise _refuse("region", f"no region '{code_or_name}'")
-    check_in_scope(region.path, scope_path, field="region")
+    check_in_scope(region.path, scope_path, field="region", unknown=f"no region '{code_or_name}'")
     return region
 
 
@@ -302,17 +303,16 @@ def save_outlet(
     Raises:
         Invalid: naming the field: a wrong kind, an unknown or unfit parent, or a code taken
             by a unit of another kind or place.
-        Forbidden: the parent is outside `scope_path`.
     """
     if kind not in OUTLET_KINDS:
         raise _refuse("kind", f"must be one of {', '.join(OUTLET_KINDS)}")
     above = repo.get_unit_by_code(session, code=parent)
     if above is None:
         raise _refuse("parent", f"no org unit '{parent}'")
+    check_in_scope(above.path, scope_path, field="parent", unknown=f"no org unit '{parent}'")
     expected = PARENT_KIND[kind]
     if above.kind != expected:
         raise _refuse("parent", f"a {kind} must sit under a {expected}, not a {above.kind}")
-    check_in_scope(above.path, scope_path, field="parent")
     unit = repo.get_unit_by_code(session, code=code)
     if unit is None:
         return create_unit(
@@ -441,7 +441,7 @@ def _unit_in(session: Session, *, code: str, scope: str | None) -> OrgUnit:
     unit = repo.get_unit_by_code(session, code=code)
     if unit is None:
         raise _refuse("org_unit", f"no org unit '{code}'")
-    check_in_scope(unit.path, scope, field="org_unit")
+    check_in_scope(unit.path, scope, field="org_unit", unknown=f"no org unit '{code}'")
     return unit
 
 

@@ -39,8 +39,14 @@ async def test_hq_admin_creates_and_updates_an_outlet(api, headers):
 async def test_a_region_manager_works_only_inside_their_region(api, headers):
     huanan = headers("region_mgr_huanan")
     refused = await api.post("/api/outlets", json=OUTLET, headers=huanan)
-    assert refused.status_code == 403
-    assert "scope" in refused.json()["detail"]
+    # Outside their region is answered exactly as a code that does not exist: 华南 learns
+    # nothing of 华北's units, not even that they exist.
+    unknown = await api.post(
+        "/api/outlets", json={**OUTLET, "parent": "no-such-branch"}, headers=huanan
+    )
+    assert refused.status_code == unknown.status_code == 422
+    assert refused.json()["errors"] == {"parent": f"no org unit '{OUTLET['parent']}'"}
+    assert unknown.json()["errors"] == {"parent": "no org unit 'no-such-branch'"}
     listed = await api.get("/api/outlets?limit=500", headers=huanan)
     assert listed.status_code == 200
     assert listed.json()["count"] > 0
@@ -183,7 +189,7 @@ async def test_import_rows_outside_the_callers_scope_are_errors(api, headers):
     )
     assert response.status_code == 422
     assert response.json()["errors"] == [
-        {"row": 3, "field": "region", "message": "is outside your scope (/hq/huanan)"}
+        {"row": 3, "field": "region", "message": "no region 'huabei'"}
     ]
 
 

@@ -414,3 +414,21 @@ async def test_a_published_definition_always_starts(api, headers, worker):
     assert problem["node_id"] == "call_a" and problem["path"] == "$.nodes[0]"
     versions = await api.get("/api/definitions/big-parent/versions", headers=designer)
     assert versions.json()["data"] == []
+
+
+async def test_master_data_outside_the_scope_is_refused_like_an_unknown_code(api, headers):
+    # 华南's manager probes 华北's branch and outlet codes through master-data writes.
+    huanan = headers("region_mgr_huanan")
+    outlet = {"code": "x-1", "name": "x", "parent": "bj-branch", "city": "北京"}
+    known = await api.post("/api/outlets", json=outlet, headers=huanan)
+    unknown = await api.post("/api/outlets", json={**outlet, "parent": "zz-branch"}, headers=huanan)
+    assert known.status_code == unknown.status_code == 422
+    assert known.json()["errors"] == {"parent": "no org unit 'bj-branch'"}
+    engineer = {"code": "x-eng", "name": "x", "outlet": "bj-001", "skills": []}
+    known = await api.post("/api/engineers", json=engineer, headers=huanan)
+    unknown = await api.post("/api/engineers", json={**engineer, "outlet": "zz-1"}, headers=huanan)
+    assert known.status_code == unknown.status_code == 422
+    assert known.json()["errors"] == {"outlet": "no outlet 'bj-001'"}
+    assert unknown.json()["errors"] == {"outlet": "no outlet 'zz-1'"}
+    listed = await api.get("/api/engineers?limit=500", headers=headers("hq_admin"))
+    assert "x-eng" not in {e["code"] for e in listed.json()["data"]}

@@ -128,6 +128,7 @@ def test_parts_from_must_name_a_parts_field_of_a_human_node(source):
         "$.nodes[7].params.parts_from[0]",
     ]
     assert source in problems[0].message
+    assert f"「{source}」不是人工节点的备件字段" in problems[0].message_zh
 
 
 def test_a_free_text_parts_field_cannot_be_priced():
