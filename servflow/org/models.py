@@ -14,18 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from servflow.platform.base import Base, JSONType, utcnow
 
-ROLES = (
-    "designer",
-    "dispatcher",
-    "engineer",
-    "outlet_manager",
-    "region_manager",
-    "finance",
-    "hq_admin",
-    "api_client",
-)
-
-
 class OrgUnit(Base):
     """A node of the org tree HQ → region → branch → outlet.
 
