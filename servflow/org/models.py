@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from servflow.platform.base import Base, JSONType, utcnow
 
+
 class OrgUnit(Base):
     """A node of the org tree HQ → region → branch → outlet.
 
