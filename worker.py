@@ -6,6 +6,7 @@ Run `python worker.py` (settings from SERVFLOW_* variables; see settings.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Sequence
@@ -75,8 +76,28 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     async with worker:
         logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        await stop.wait()
+        reconciling = start_reconciler(settings, client)
+        try:
+            await stop.wait()
+        finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciling
     logging.info("worker stopped")
+
+
+def start_reconciler(settings: Settings, client: Client) -> asyncio.Task[None] | None:
+    """The background task repairing the read model from Temporal now and then every
+    `reconcile_every_seconds` (servflow.orders.reconcile); None when that is 0."""
+    if not settings.reconcile_every_seconds:
+        return None
+    from servflow.orders.reconcile import reconcile_forever
+    from servflow.platform.db import make_engine, make_session_factory
+
+    factory = make_session_factory(make_engine(settings.database_url))
+    every = settings.reconcile_every_seconds
+    return asyncio.create_task(reconcile_forever(factory, client, every=every), name="reconcile")
 
 
 def main() -> None:

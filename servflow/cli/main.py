@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from servflow.cli import accounts, definitions, demo, orders, platform, store
+from servflow.cli import accounts, definitions, demo, orders, platform, reconcile, store
 from servflow.platform.settings import Settings, get_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--var", action="append", default=[], help="NAME=VALUE order variable")
     sub.add_parser("worker", help="run a worker (settings from SERVFLOW_* variables)")
     accounts.add_parsers(sub)
+    reconcile.add_parser(sub)
     return parser
 
 
@@ -43,6 +44,7 @@ COMMANDS: dict[str, Command] = {
     "worker": lambda settings, _args: platform.cmd_worker(settings),
     "user": accounts.cmd_accounts,
     "apikey": accounts.cmd_accounts,
+    "reconcile": reconcile.cmd_reconcile,
 }
 
 

@@ -241,3 +241,32 @@ def open_steps_of(
         .order_by(WorkOrderStep.started_at)
     ).all()
     return statuses, list(steps)
+
+
+def stale_open_orders(
+    session: Session, *, before: datetime, limit: int, after: tuple[datetime, int] | None = None
+) -> list[tuple[str, datetime, int]]:
+    """Open orders (not closed) not updated since `before`, oldest first: their order id,
+    `updated_at` and row id; `after` (an `updated_at`, row id pair) continues a scan."""
+    query = select(WorkOrder.order_id, WorkOrder.updated_at, WorkOrder.id).where(
+        WorkOrder.completed_at.is_(None),
+        WorkOrder.status.not_in(CLOSED_STATUSES),
+        WorkOrder.updated_at < before,
+    )
+    if after is not None:
+        at, row_id = after
+        query = query.where(
+            or_(WorkOrder.updated_at > at, and_(WorkOrder.updated_at == at, WorkOrder.id > row_id))
+        )
+    rows = session.execute(query.order_by(WorkOrder.updated_at, WorkOrder.id).limit(limit))
+    return [(order_id, updated_at, row_id) for order_id, updated_at, row_id in rows.tuples()]
+
+
+def step_visits(session: Session, *, order_id: str) -> dict[tuple[str, int], bool]:
+    """The order's step rows: (node id, visit) -> whether the step is completed."""
+    rows = session.execute(
+        select(WorkOrderStep.node_id, WorkOrderStep.visit, WorkOrderStep.completed_at).where(
+            WorkOrderStep.order_id == order_id
+        )
+    ).tuples()
+    return {(node_id, visit): done is not None for node_id, visit, done in rows}

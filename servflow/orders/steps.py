@@ -4,7 +4,9 @@ An automatic step's effect (report here, dispatch, settlement, notify elsewhere)
 `run_step`'s transaction, once per idempotency key; a human step is written when it starts
 waiting (`record_waiting`), when the API's Update answer carries it (`record_submitted`) and
 when it changes hands (`hand_over`). Each path writes through `_write_timeline`, so a step
-row means the same whoever wrote it, and a completed step is never reopened.
+row means the same whoever wrote it, and a completed step is never reopened. When these
+writes fell behind, the reconciler (servflow.orders.reconcile) repairs through
+`repair_from_state` and `close_from_temporal`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from servflow.orders.rules import order_defaults, step_rows
 from servflow.org import service as org
 from servflow.platform import effects
 from servflow.platform.effects import Effect, OrderChanges, OrderFacts
-from workflows.contracts import StepAccepted, StepInput, StepResult, TimelineEntry, WaitingStep
+from workflows.contracts import (
+    ActiveNode,
+    OrderState,
+    StepAccepted,
+    StepInput,
+    StepResult,
+    TimelineEntry,
+    WaitingStep,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +171,17 @@ def _move_order(
     final_ok = step.final and step.status not in ("cancelled", "failed")
     order.status = "completed" if final_ok else step.status
     if step.final and order.completed_at is None:
-        order.completed_at = now
-        # A cancelled or failed order leaves no step waiting in the read model.
-        repo.close_waiting_steps(session, order_id=step.order_id, now=now, outcome=order.status)
-        dispatch.release_slot(session, engineer_id=order.current_engineer_id)
+        _close(session, order, now)
     session.flush()
+
+
+def _close(session: Session, order: WorkOrder, now: datetime) -> None:
+    """Closes an open order with the status it has: nothing of it waits any more, and its
+    engineer's slot is free (the caller checked `completed_at`, so this happens once)."""
+    order.completed_at = now
+    # A cancelled or failed order leaves no step waiting in the read model.
+    repo.close_waiting_steps(session, order_id=order.order_id, now=now, outcome=order.status)
+    dispatch.release_slot(session, engineer_id=order.current_engineer_id)
 
 
 def _write_timeline(session: Session, order_id: str, entries: Iterable[TimelineEntry]) -> None:
@@ -187,18 +203,7 @@ def record_waiting(session_factory: sessionmaker[Session], step: WaitingStep, cl
         if not moved:
             _open_order_row(session, step, now)
         _write_timeline(session, step.order_id, step.unrecorded_steps)
-        repo.record_waiting_step(
-            session,
-            order_id=step.order_id,
-            step={
-                "node_id": step.node_id,
-                "node_type": step.node_type,
-                "visit": step.visit,
-                "assignee": step.assignee,
-                "sla_deadline": step.sla_deadline,
-                "started_at": step.since,
-            },
-        )
+        repo.record_waiting_step(session, order_id=step.order_id, step=_waiting_row(step))
         session.commit()
 
 
@@ -291,3 +296,70 @@ def hand_over(session: Session, *, order_id: str, node_id: str, username: str) -
     row.current_engineer_id = engineer_id
     repo.reassign_waiting_step(session, order_id=order_id, node_id=node_id, assignee=username)
     session.commit()
+
+
+def repair_from_state(
+    session_factory: sessionmaker[Session], state: OrderState, *, asked_at: datetime, now: datetime
+) -> list[str]:
+    """Writes what the read model lacks of a running order's live `state` (the reconciler's
+    repair): the steps its timeline completed ("steps") and the human steps waiting with
+    their assignee and SLA deadline ("waiting"); the order then points at the step waiting.
+
+    Nothing is written when the order's row changed after `asked_at` (when `state` was
+    read): a writer is at work, and the state may be older than the row. A completed step
+    is never reopened, so running it twice changes nothing the second time.
+
+    Returns:
+        The kinds of repair made; empty when the read model had it all.
+    """
+    with session_factory() as session:
+        order = repo.lock_order(session, order_id=state.order_id)
+        if order is None or order.completed_at is not None or order.updated_at > asked_at:
+            return []
+        known = repo.step_visits(session, order_id=state.order_id)
+        done = [
+            entry
+            for entry in state.timeline
+            if entry.completed_at is not None and not known.get((entry.node_id, entry.visit))
+        ]
+        waiting = [a for a in state.active if a.human and (a.node_id, a.visit) not in known]
+        _write_timeline(session, state.order_id, done)
+        for active in waiting:
+            repo.record_waiting_step(session, order_id=state.order_id, step=_waiting_row(active))
+        if waiting:
+            order.current_node, order.status = waiting[0].node_id, state.status
+            order.updated_at = now
+        session.commit()
+    return [kind for kind, rows in (("steps", done), ("waiting", waiting)) if rows]
+
+
+def _waiting_row(step: WaitingStep | ActiveNode) -> dict[str, object]:
+    """The read-model row of a human step waiting for `step.assignee`."""
+    return {
+        "node_id": step.node_id,
+        "node_type": step.node_type,
+        "visit": step.visit,
+        "assignee": step.assignee,
+        "sla_deadline": step.sla_deadline,
+        "started_at": step.since,
+    }
+
+
+def close_from_temporal(
+    session_factory: sessionmaker[Session], *, order_id: str, status: str, now: datetime
+) -> bool:
+    """Closes an order Temporal has closed but the read model still shows open (its last
+    write failed, or it was terminated): `status` as Temporal tells it, its waiting steps
+    closed, its engineer's slot released — once; a closed order is left as it is.
+
+    Returns:
+        Whether this call closed the order.
+    """
+    with session_factory() as session:
+        order = repo.lock_order(session, order_id=order_id)
+        if order is None or order.completed_at is not None:
+            return False
+        order.status, order.updated_at = status, now
+        _close(session, order, now)
+        session.commit()
+    return True

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     step_wait_seconds: float = Field(
         default=20, gt=0, le=120, description="how long a step submission waits for the order"
     )
+    reconcile_every_seconds: float = Field(
+        default=60, ge=0, description="the worker repairs the read model this often; 0: off"
+    )
 
     wecom_webhook_url: str = ""
 
