@@ -18,9 +18,10 @@ from temporalio.worker import Worker
 
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.platform.keys import secret
+from servflow.platform.logs import configure_logging
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.shutdown import exit_now
-from servflow.platform.temporal import connect, sandbox_runner
+from servflow.platform.temporal import connect, metrics_runtime, sandbox_runner
 from workflows import trust
 from workflows.registry import WORKFLOWS
 
@@ -65,7 +66,7 @@ def production_activities(settings: Settings) -> list[Any]:
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     # Before the worker polls: the submit_step validators check every step's proof with it.
     trust.configure(secret(settings.actor_key, setting="actor_key", demo=settings.demo))
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
     worker = build_worker(
         client,
         task_queue=settings.task_queue,
@@ -101,7 +102,7 @@ def start_reconciler(settings: Settings, client: Client) -> asyncio.Task[None] |
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(get_settings().log_format)
     stop = asyncio.Event()
 
     async def serve() -> None:

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
+from api import health
 from api.deps import AppContext, PrincipalCache
 from api.errors import install_error_handlers
 from api.guards import install_guards
+from api.metrics import install_metrics
 from api.routes import (
     accounts,
     auth,
@@ -96,7 +98,9 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
+    install_metrics(app, session_factory)
     for module in (
+        health,
         auth,
         accounts,
         meta,

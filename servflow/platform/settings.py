@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=1)
     worker_max_cached_workflows: int = Field(default=2000, ge=0)
+    worker_metrics_address: str = Field(
+        default="", description="host:port of the worker's Prometheus metrics; empty: off"
+    )
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -56,6 +60,10 @@ class Settings(BaseSettings):
     )
 
     wecom_webhook_url: str = ""
+
+    log_format: Literal["text", "json"] = Field(
+        default="text", description='"json": one JSON object per line, for production'
+    )
 
 
 @cache

@@ -7,6 +7,7 @@ import dataclasses
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from servflow.platform.codec import codec_from_settings
@@ -36,11 +37,26 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A client with the encrypting data converter, as the worker, the API and the CLI need
-    (and all alike: what one encrypts, the others must read)."""
+    (and all alike: what one encrypts, the others must read).
+
+    Args:
+        settings: address, namespace and payload key.
+        runtime: the SDK runtime (e.g. one exporting Prometheus metrics); the default one
+            when None.
+    """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
+        runtime=runtime,
     )
+
+
+def metrics_runtime(bind_address: str) -> Runtime | None:
+    """A runtime serving the SDK's own metrics (workflow and activity task latencies,
+    slots, polls) for Prometheus on `bind_address` ("host:port"); None when empty (off)."""
+    if not bind_address:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
