@@ -40,7 +40,9 @@ _ZH = {
     "decision_has_next": "条件节点「{node}」应通过分支和默认分支流转，不能设置 next",
     "parallel_has_next": "并行节点「{node}」在汇合后继续，不能设置 next",
     "end_has_next": "结束节点「{node}」不能设置 next",
-    "settlement_parts_source_invalid": "节点「{node}」：「{source}」不是人工节点的备件字段（parts）",
+    "settlement_parts_source_invalid": (
+        "节点「{node}」：「{source}」不是人工节点的备件字段（parts）"
+    ),
     "unassigned_step": "节点「{node}」没有指定处理人：只有调度员、区域经理或总部管理员可以完成它",
 }
 

@@ -240,13 +240,14 @@ async def test_a_region_manager_cannot_escalate(demo):
     async with serving(demo) as http:
         mgr = bearer((await login(http, "region_mgr_huabei"))["access_token"])
         before = user_count(demo)
-        for body, field in (
-            ({"username": "x1", "roles": ["hq_admin"], "org_unit": "bj-001"}, "roles"),
-            ({"username": "x2", "roles": ["finance"], "org_unit": "bj-001"}, "roles"),
-            ({"username": "x3", "roles": ["engineer"], "org_unit": "huanan"}, "org_unit"),
+        for body, field, status in (
+            ({"username": "x1", "roles": ["hq_admin"], "org_unit": "bj-001"}, "roles", 403),
+            ({"username": "x2", "roles": ["finance"], "org_unit": "bj-001"}, "roles", 403),
+            # A unit outside their region is refused as if it did not exist.
+            ({"username": "x3", "roles": ["engineer"], "org_unit": "huanan"}, "org_unit", 422),
         ):
             response = await http.post("/api/users", headers=mgr, json=body)
-            assert response.status_code == 403, body
+            assert response.status_code == status, body
             assert field in response.json()["errors"]
         own_id = (await http.get("/api/me", headers=mgr)).json()["id"]
         promote = await http.patch(
