@@ -34,6 +34,21 @@ from servflow.platform.keys import secret
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.temporal import connect
 
+# Every router of the API, in the order OpenAPI lists them.
+ROUTERS = (
+    health,
+    auth,
+    accounts,
+    meta,
+    definitions,
+    node_templates,
+    orders,
+    steps,
+    settlements,
+    masterdata,
+    codec,
+)
+
 
 def _lifespan(
     ctx: AppContext, settings: Settings, *, owns_engine: bool
@@ -55,6 +70,30 @@ def _lifespan(
     return lifespan
 
 
+def _context(
+    settings: Settings,
+    session_factory: sessionmaker[Session] | None,
+    temporal_client: Client | None,
+    task_queue: str | None,
+) -> AppContext:
+    # Before any engine exists: a weak, published or missing secret (outside the demo)
+    # stops the start with WeakSecret naming the setting.
+    jwt_secret = secret(settings.jwt_secret, setting="jwt_secret", demo=settings.demo)
+    actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
+    if session_factory is None:
+        session_factory = make_session_factory(make_engine(settings.database_url))
+    return AppContext(
+        settings=settings,
+        session_factory=session_factory,
+        jwt_secret=jwt_secret,
+        task_queue=task_queue or settings.task_queue,
+        temporal_client=temporal_client,
+        actor_key=actor_key,
+        principals=PrincipalCache(seconds=settings.auth_cache_seconds),
+        logins=LoginLimiter(per_minute=settings.login_attempts_per_minute),
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -71,23 +110,8 @@ def create_app(
         task_queue: where orders start; defaults to `settings.task_queue`.
     """
     settings = settings or get_settings()
-    # Before any engine exists: a weak, published or missing secret (outside the demo)
-    # stops the start with WeakSecret naming the setting.
-    jwt_secret = secret(settings.jwt_secret, setting="jwt_secret", demo=settings.demo)
-    actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     owns_engine = session_factory is None
-    if session_factory is None:
-        session_factory = make_session_factory(make_engine(settings.database_url))
-    ctx = AppContext(
-        settings=settings,
-        session_factory=session_factory,
-        jwt_secret=jwt_secret,
-        task_queue=task_queue or settings.task_queue,
-        temporal_client=temporal_client,
-        actor_key=actor_key,
-        principals=PrincipalCache(seconds=settings.auth_cache_seconds),
-        logins=LoginLimiter(per_minute=settings.login_attempts_per_minute),
-    )
+    ctx = _context(settings, session_factory, temporal_client, task_queue)
 
     app = FastAPI(
         title="servflow API",
@@ -98,20 +122,8 @@ def create_app(
     app.state.ctx = ctx
     install_error_handlers(app)
     install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
-    install_metrics(app, session_factory)
-    for module in (
-        health,
-        auth,
-        accounts,
-        meta,
-        definitions,
-        node_templates,
-        orders,
-        steps,
-        settlements,
-        masterdata,
-        codec,
-    ):
+    install_metrics(app, ctx.session_factory)
+    for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(designer_router)
     return app

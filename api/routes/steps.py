@@ -72,6 +72,13 @@ async def _submit(
     raise AssertionError("unreachable")
 
 
+async def _record_accepted(ctx: AppContext, order_id: str, accepted: StepAccepted) -> None:
+    what = f"step {order_id}/{accepted.node_id}"
+    await best_effort(
+        ctx, what, steps.record_submitted, order_id=order_id, accepted=accepted, now=utcnow()
+    )
+
+
 @router.post("/orders/{order_id}/steps/{node_id}", response_model=StepDone, responses=ERRORS)
 async def submit_step(
     order_id: str,
@@ -115,15 +122,7 @@ async def submit_step(
     if accepted.step is not None:
         # After the answer is sent: the field app need not wait for the list's copy, and the
         # next activity writes the same row anyway if this one never lands.
-        background.add_task(
-            best_effort,
-            ctx,
-            f"step {order_id}/{node_id}",
-            steps.record_submitted,
-            order_id=order_id,
-            accepted=accepted,
-            now=utcnow(),
-        )
+        background.add_task(_record_accepted, ctx, order_id, accepted)
     return StepDone(
         node_id=accepted.node_id,
         visit=accepted.visit,
