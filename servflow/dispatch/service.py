@@ -13,7 +13,7 @@ from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.dispatch.rules import Candidate, Choice, choose_engineer, skill_label
 from servflow.org import service as org
 from servflow.platform.effects import OrderChanges, OrderFacts, StepOutcome
-from servflow.platform.errors import BusinessRuleViolation, Invalid
+from servflow.platform.errors import BusinessRuleViolation, invalid_field
 from servflow.platform.scope import region_code
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import DispatchParams
@@ -235,10 +235,6 @@ def page_engineers(
     return repo.page_engineers(session, outlet_ids=outlet_ids, limit=limit, offset=offset)
 
 
-def _refuse(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", errors={field: message})
-
-
 def _login_of(session: Session, *, username: str, code: str) -> int | None:
     """The id of the engineer user `username` (None when not given), unless another
     engineer has that login already."""
@@ -246,10 +242,10 @@ def _login_of(session: Session, *, username: str, code: str) -> int | None:
         return None
     user = org.get_user_by_username(session, username=username)
     if user is None or "engineer" not in user.roles:
-        raise _refuse("username", f"'{username}' is not an engineer user")
+        raise invalid_field("username", f"'{username}' is not an engineer user")
     other = repo.get_engineer_by_user(session, user_id=user.id)
     if other is not None and other.code != code:
-        raise _refuse("username", f"'{username}' is engineer '{other.code}' already")
+        raise invalid_field("username", f"'{username}' is engineer '{other.code}' already")
     return user.id
 
 
@@ -279,7 +275,7 @@ def save_engineer(
     """
     unit = org.get_unit_by_code(session, code=outlet)
     if unit is None or unit.kind != "outlet":
-        raise _refuse("outlet", f"no outlet '{outlet}'")
+        raise invalid_field("outlet", f"no outlet '{outlet}'")
     org.check_in_scope(unit.path, scope_path, field="outlet", unknown=f"no outlet '{outlet}'")
     user_id = _login_of(session, username=username, code=code)
     engineer = repo.get_engineer_by_code(session, code=code)

@@ -12,7 +12,7 @@ from servflow.definitions import service as definitions
 from servflow.inventory import repo
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.org import service as org
-from servflow.platform.errors import Forbidden, Invalid, NotFound
+from servflow.platform.errors import Forbidden, Invalid, NotFound, invalid_field
 from workflows.contracts import OrderState
 from workflows.definition import Definition as Pipeline
 from workflows.forms import PARTS_MAX_LINES, FormField
@@ -25,10 +25,6 @@ parts_by_sku = repo.parts_by_sku
 
 
 # ---- master data: warehouses and stock levels ----------------------------------------------
-
-
-def _refuse(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", errors={field: message})
 
 
 def find_warehouse(session: Session, *, code: str, scope_path: str | None) -> Warehouse | None:
@@ -132,7 +128,7 @@ def save_stock(
     """
     store = repo.get_warehouse_by_code(session, code=warehouse)
     if store is None:
-        raise _refuse("warehouse", f"no warehouse '{warehouse}'")
+        raise invalid_field("warehouse", f"no warehouse '{warehouse}'")
     org.check_in_scope(
         org.path_of_unit(session, unit_id=store.region_id),
         scope_path,
@@ -141,9 +137,9 @@ def save_stock(
     )
     part = repo.get_part_by_sku(session, sku=sku)
     if part is None:
-        raise _refuse("sku", f"no part '{sku}'")
+        raise invalid_field("sku", f"no part '{sku}'")
     if reserved > on_hand:
-        raise _refuse("reserved", "cannot exceed on_hand")
+        raise invalid_field("reserved", "cannot exceed on_hand")
     level = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
     if level is None:
         level = StockLevel(warehouse_id=store.id, part_id=part.id)
@@ -186,7 +182,7 @@ def add_parts(session: Session, *, scope_path: str | None, parts: Iterable[NewPa
     added: list[dict[str, object]] = []
     for row in rows:
         if row.price < 0:
-            raise _refuse("price", f"'{row.sku}' has a negative price")
+            raise invalid_field("price", f"'{row.sku}' has a negative price")
         if row.sku not in known:
             known.add(row.sku)
             added.append(row._asdict())
@@ -209,7 +205,7 @@ def _warehouses_in_scope(
     stores = repo.warehouses_by_code(session, codes=codes)
     missing = sorted(codes - set(stores))
     if missing:
-        raise _refuse("warehouse", f"no warehouse '{missing[0]}'")
+        raise invalid_field("warehouse", f"no warehouse '{missing[0]}'")
     for store in stores.values():
         path = org.path_of_unit(session, unit_id=store.region_id)
         org.check_in_scope(
@@ -243,11 +239,13 @@ def set_opening_stock(
     for row in rows:
         part = parts.get(row.sku)
         if part is None:
-            raise _refuse("sku", f"no part '{row.sku}'")
+            raise invalid_field("sku", f"no part '{row.sku}'")
         if row.on_hand < 0:
-            raise _refuse("on_hand", f"'{row.sku}' in '{row.warehouse}': cannot be negative")
+            raise invalid_field("on_hand", f"'{row.sku}' in '{row.warehouse}': cannot be negative")
         if row.reserved > row.on_hand:
-            raise _refuse("reserved", f"'{row.sku}' in '{row.warehouse}': cannot exceed on_hand")
+            raise invalid_field(
+                "reserved", f"'{row.sku}' in '{row.warehouse}': cannot exceed on_hand"
+            )
         pair = (stores[row.warehouse].id, part.id)
         if pair in have:
             continue

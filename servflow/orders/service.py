@@ -17,9 +17,15 @@ from servflow.orders.models import WorkOrder, WorkOrderStep
 from servflow.org import service as org
 from servflow.org.rules import Principal
 from servflow.platform.effects import OrderChanges, OrderFacts, StepOutcome
-from servflow.platform.errors import BusinessRuleViolation, Forbidden, Invalid
+from servflow.platform.errors import BusinessRuleViolation, Forbidden, Invalid, invalid_field
 from servflow.platform.scope import in_scope, region_path
-from workflows.contracts import OrderState, StepInput, StepResult, role_assignee
+from workflows.contracts import (
+    SANDBOX_STARTER_PREFIX,
+    OrderState,
+    StepInput,
+    StepResult,
+    role_assignee,
+)
 from workflows.definition import Definition
 from workflows.nodes.automatic import ReportParams
 
@@ -90,8 +96,7 @@ def _outlet_placement(
 
 def _no_unit(field: str, code: str) -> Invalid:
     """The one refusal for a unit that is unknown or outside the caller's scope."""
-    message = f"no {field} '{code}' within your scope"
-    return Invalid(f"{field}: {message}", errors={field: message})
+    return invalid_field(field, f"no {field} '{code}' within your scope")
 
 
 def _at_outlet(outlet: OrgUnit, region: OrgUnit | None) -> Placement:
@@ -128,8 +133,9 @@ TEST_ORDER_PREFIX = "test-"
 
 
 def test_run_by(username: str) -> str:
-    """The `started_by` of a test run `username` starts."""
-    return f"test-run:{username}"
+    """The `started_by` of a test run `username` starts (what the interpreter reads back
+    with `sandbox_starter`)."""
+    return f"{SANDBOX_STARTER_PREFIX}{username}"
 
 
 def _test_run_starter(row: WorkOrder | None, state: OrderState | None) -> str | None:

@@ -26,7 +26,13 @@ from servflow.org.rules import (
     unit_path,
 )
 from servflow.platform.base import utcnow
-from servflow.platform.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from servflow.platform.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    invalid_field,
+)
 from servflow.platform.geo import haversine_km
 from servflow.platform.scope import in_scope
 from servflow.platform.security import hash_api_key, hash_password, new_api_key, verify_password
@@ -235,7 +241,7 @@ def check_in_scope(path: str, scope_path: str | None, *, field: str, unknown: st
     for a code that does not exist (`unknown`, naming `field`): what lies outside your scope
     is not yours to learn about, not even that it exists."""
     if not visible(path, scope_path):
-        raise _refuse(field, unknown)
+        raise invalid_field(field, unknown)
 
 
 def path_of_unit(session: Session, *, unit_id: int) -> str:
@@ -250,10 +256,6 @@ def unit_ids_in_scope(*, scope_path: str | None) -> Select[tuple[int]] | None:
     return None if scope_path is None else repo.unit_ids_query(scope_path=scope_path)
 
 
-def _refuse(field: str, message: str) -> Invalid:
-    return Invalid(f"{field}: {message}", errors={field: message})
-
-
 def region_in_scope(session: Session, *, code_or_name: str, scope_path: str | None) -> OrgUnit:
     """The region named by code or name, which must lie within `scope_path`.
 
@@ -263,7 +265,7 @@ def region_in_scope(session: Session, *, code_or_name: str, scope_path: str | No
     """
     region = repo.find_region(session, code_or_name=code_or_name)
     if region is None:
-        raise _refuse("region", f"no region '{code_or_name}'")
+        raise invalid_field("region", f"no region '{code_or_name}'")
     check_in_scope(region.path, scope_path, field="region", unknown=f"no region '{code_or_name}'")
     return region
 
@@ -305,21 +307,21 @@ def save_outlet(
             by a unit of another kind or place.
     """
     if kind not in OUTLET_KINDS:
-        raise _refuse("kind", f"must be one of {', '.join(OUTLET_KINDS)}")
+        raise invalid_field("kind", f"must be one of {', '.join(OUTLET_KINDS)}")
     above = repo.get_unit_by_code(session, code=parent)
     if above is None:
-        raise _refuse("parent", f"no org unit '{parent}'")
+        raise invalid_field("parent", f"no org unit '{parent}'")
     check_in_scope(above.path, scope_path, field="parent", unknown=f"no org unit '{parent}'")
     expected = PARENT_KIND[kind]
     if above.kind != expected:
-        raise _refuse("parent", f"a {kind} must sit under a {expected}, not a {above.kind}")
+        raise invalid_field("parent", f"a {kind} must sit under a {expected}, not a {above.kind}")
     unit = repo.get_unit_by_code(session, code=code)
     if unit is None:
         return create_unit(
             session, kind=kind, code=code, name=name, parent=above, city=city, lat=lat, lng=lng
         )
     if unit.kind != kind or unit.parent_id != above.id:
-        raise _refuse("code", f"'{code}' exists already as a {unit.kind} elsewhere")
+        raise invalid_field("code", f"'{code}' exists already as a {unit.kind} elsewhere")
     unit.name, unit.city, unit.lat, unit.lng = name, city, lat, lng
     session.flush()
     return unit
@@ -440,7 +442,7 @@ def _set_password(session: Session, user: AppUser, password: str) -> None:
 def _unit_in(session: Session, *, code: str, scope: str | None) -> OrgUnit:
     unit = repo.get_unit_by_code(session, code=code)
     if unit is None:
-        raise _refuse("org_unit", f"no org unit '{code}'")
+        raise invalid_field("org_unit", f"no org unit '{code}'")
     check_in_scope(unit.path, scope, field="org_unit", unknown=f"no org unit '{code}'")
     return unit
 
@@ -462,7 +464,7 @@ def _managed_user(session: Session, *, actor: Principal, user_id: int) -> AppUse
 
 def _check_roles(actor: Principal, roles: list[str]) -> None:
     if not roles:
-        raise _refuse("roles", "give at least one role")
+        raise invalid_field("roles", "give at least one role")
     check_grant(actor, roles)
 
 
@@ -580,7 +582,7 @@ def add_api_key(
     """Issues a key for an api_client user; returns the row and the key (shown once)."""
     user = _managed_user(session, actor=actor, user_id=user_id)
     if "api_client" not in user.roles:
-        raise _refuse("user_id", "API keys are for users with the role api_client")
+        raise invalid_field("user_id", "API keys are for users with the role api_client")
     return create_api_key(session, user=user, name=name)
 
 

@@ -44,6 +44,11 @@ class Invalid(AppError):
     status_code = 422
 
 
+def invalid_field(field: str, message: str) -> Invalid:
+    """A 422 about one field: the detail reads "<field>: <message>", `errors` names it."""
+    return Invalid(f"{field}: {message}", errors={field: message})
+
+
 class BusinessRuleViolation(AppError):
     """A rule of the business refuses the step (no engineer, no price table, a duplicate):
     retrying cannot fix it, so an order's activity fails at once with this message."""
