@@ -39,7 +39,7 @@ from tests.workflows.support import (
     wait_for_step,
     wait_until,
 )
-from tests.workflows.test_flow_nodes import LOOP, PARALLEL
+from tests.workflows.test_flow_nodes import LOOP, PARALLEL, inspection_pipelines
 from worker import build_worker
 from workflows import trust
 from workflows.contracts import Cancellation, Reassignment
@@ -240,33 +240,7 @@ async def continues_as_new(rig: Rig) -> WorkflowHandle[Any, Any]:
 
 @scenario()
 async def subpipeline_child_order(rig: Rig) -> WorkflowHandle[Any, Any]:
-    child = definition(
-        [
-            {
-                "id": "check",
-                "type": "task",
-                "next": "stop",
-                "form": [{"name": "passed", "type": "boolean"}],
-            },
-            {"id": "stop", "type": "end"},
-        ],
-        key="inspection",
-        variables=[{"name": "serial", "type": "text"}],
-    )
-    parent = definition(
-        [
-            {
-                "id": "sub",
-                "type": "subpipeline",
-                "next": "stop",
-                "params": {
-                    "definition": "inspection",
-                    "inputs": {"serial": "'SN-' + order.region"},
-                },
-            },
-            {"id": "stop", "type": "end"},
-        ]
-    )
+    child, parent = inspection_pipelines()
     handle = await start_order(rig.client, parent, rig.queue, subdefinitions={"inspection": child})
     waiting = await wait_until(handle, lambda s: bool(s.active and s.active[0].child_workflow_id))
     child_handle = rig.client.get_workflow_handle(waiting.active[0].child_workflow_id or "")

@@ -24,6 +24,7 @@ from tests.workflows.support import (
 from worker import build_worker
 from workflows import constants as c
 from workflows.contracts import Cancellation, Reassignment, StartOrderInput, StepRefusal
+from workflows.definition import Definition
 from workflows.interpreter import WorkOrderWorkflow
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -95,9 +96,8 @@ async def test_parallel_branches_run_together_and_join_waits_for_all(
     assert fakes.calls["close_order"][0].final is True
 
 
-async def test_subpipeline_runs_as_child_and_returns_its_variables(
-    client: Client, task_queue: str
-) -> None:
+def inspection_pipelines() -> tuple[Definition, Definition]:
+    """A child pipeline (one task) and a parent that calls it with an input."""
     child = definition(
         [
             {
@@ -125,6 +125,13 @@ async def test_subpipeline_runs_as_child_and_returns_its_variables(
             {"id": "stop", "type": "end"},
         ]
     )
+    return child, parent
+
+
+async def test_subpipeline_runs_as_child_and_returns_its_variables(
+    client: Client, task_queue: str
+) -> None:
+    child, parent = inspection_pipelines()
     handle = await start_order(client, parent, task_queue, subdefinitions={"inspection": child})
     waiting = await wait_until(handle, lambda s: bool(s.active and s.active[0].child_workflow_id))
     child_handle = client.get_workflow_handle(waiting.active[0].child_workflow_id)
