@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 from servflow.customers import repo
 from servflow.customers.models import Customer, CustomerAddress
 
-get_customer = repo.get_customer
 lock_customer = repo.lock_customer
 
 

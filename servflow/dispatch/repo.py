@@ -60,16 +60,6 @@ def take_slot_if_free(session: Session, *, engineer_id: int) -> bool:
     return taken.rowcount == 1  # type: ignore[attr-defined]
 
 
-def list_decisions(session: Session, *, order_id: str) -> list[DispatchDecision]:
-    return list(
-        session.scalars(
-            select(DispatchDecision)
-            .where(DispatchDecision.order_id == order_id)
-            .order_by(DispatchDecision.id)
-        )
-    )
-
-
 def visits_and_last_distance(session: Session, *, order_id: str) -> tuple[int, Decimal]:
     """How many times the order was dispatched, and the latest decision's distance."""
     count, last_id = session.execute(

@@ -18,8 +18,6 @@ from servflow.platform.scope import region_code
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import DispatchParams
 
-get_engineer_by_user = repo.get_engineer_by_user
-list_decisions = repo.list_decisions
 visits_and_last_distance = repo.visits_and_last_distance
 
 
