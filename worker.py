@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
+from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.keys import secret
 from servflow.platform.logs import configure_logging
 from servflow.platform.settings import Settings, get_settings
@@ -51,14 +53,11 @@ def build_worker(
     )
 
 
-def production_activities(settings: Settings) -> list[Any]:
+def production_activities(settings: Settings, session_factory: sessionmaker[Session]) -> list[Any]:
     from activities.registry import ActivityDeps, build_activities
-    from servflow.platform.db import make_engine, make_session_factory
 
-    engine = make_engine(settings.database_url)
     deps = ActivityDeps(
-        session_factory=make_session_factory(engine),
-        settlement_ceiling=settings.settlement_ceiling,
+        session_factory=session_factory, settlement_ceiling=settings.settlement_ceiling
     )
     return build_activities(deps)
 
@@ -67,17 +66,19 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     # Before the worker polls: the submit_step validators check every step's proof with it.
     trust.configure(secret(settings.actor_key, setting="actor_key", demo=settings.demo))
     client = await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
+    # One pool for the activities and the reconciler.
+    session_factory = make_session_factory(make_engine(settings.database_url))
     worker = build_worker(
         client,
         task_queue=settings.task_queue,
-        activities=production_activities(settings),
+        activities=production_activities(settings, session_factory),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
     )
     async with worker:
         logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        reconciling = start_reconciler(settings, client)
+        reconciling = start_reconciler(settings, client, session_factory)
         try:
             await stop.wait()
         finally:
@@ -88,17 +89,19 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     logging.info("worker stopped")
 
 
-def start_reconciler(settings: Settings, client: Client) -> asyncio.Task[None] | None:
+def start_reconciler(
+    settings: Settings, client: Client, session_factory: sessionmaker[Session]
+) -> asyncio.Task[None] | None:
     """The background task repairing the read model from Temporal now and then every
     `reconcile_every_seconds` (servflow.orders.reconcile); None when that is 0."""
     if not settings.reconcile_every_seconds:
         return None
     from servflow.orders.reconcile import reconcile_forever
-    from servflow.platform.db import make_engine, make_session_factory
 
-    factory = make_session_factory(make_engine(settings.database_url))
     every = settings.reconcile_every_seconds
-    return asyncio.create_task(reconcile_forever(factory, client, every=every), name="reconcile")
+    return asyncio.create_task(
+        reconcile_forever(session_factory, client, every=every), name="reconcile"
+    )
 
 
 def main() -> None:

@@ -241,14 +241,12 @@ def test_the_cli_prints_the_report(session_factory, temporal_env, capsys):
 
 
 async def test_the_worker_repairs_the_read_model_as_it_starts(api, demo, headers, client):
-    assert start_reconciler(Settings(reconcile_every_seconds=0), client) is None
+    assert start_reconciler(Settings(reconcile_every_seconds=0), client, demo) is None
     started = await api.post("/api/orders", json=order_body(), headers=headers("hq_admin"))
     order_id = started.json()["order_id"]
     open_row(demo, order_id)
     await client.get_workflow_handle(order_id).terminate(reason="ended by operator")
-    url = demo.kw["bind"].url.render_as_string(hide_password=False)
-
-    task = start_reconciler(Settings(database_url=url, reconcile_every_seconds=3600), client)
+    task = start_reconciler(Settings(reconcile_every_seconds=3600), client, demo)
     assert task is not None
     try:
         status = await status_once_closed(demo, order_id)
