@@ -26,15 +26,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import require_roles
-from servflow.notify.models import Notification
-from servflow.orders.models import WorkOrder, WorkOrderStep
-from servflow.orders.rules import CLOSED_STATUSES
+from servflow.notify import service as notify
+from servflow.orders import service as orders
 from servflow.org.rules import Principal
 from servflow.platform.logs import bind_log_source
 
@@ -140,32 +138,18 @@ class BacklogCollector(Collector):
 
 def backlog_gauges(session: Session, *, now: datetime) -> Iterator[GaugeMetricFamily]:
     """Open orders by status and region, steps past their SLA, and the unsent outbox."""
-    live = (WorkOrder.sandbox.is_(False), WorkOrder.status.not_in(CLOSED_STATUSES))
     open_orders = GaugeMetricFamily(
         "servflow_open_orders", "Orders not yet closed", labels=["status", "region"]
     )
-    rows = session.execute(
-        select(WorkOrder.status, WorkOrder.region, func.count())
-        .where(*live)
-        .group_by(WorkOrder.status, WorkOrder.region)
-    )
-    for status, region, count in rows:
+    for status, region, count in orders.open_order_counts(session):
         open_orders.add_metric([status, region], count)
     yield open_orders
-    breached = session.scalar(
-        select(func.count())
-        .select_from(WorkOrderStep)
-        .join(WorkOrder, WorkOrder.order_id == WorkOrderStep.order_id)
-        .where(*live, WorkOrderStep.completed_at.is_(None), WorkOrderStep.sla_deadline < now)
-    )
     yield GaugeMetricFamily(
-        "servflow_steps_past_sla", "Steps still waiting after their SLA deadline", breached or 0
+        "servflow_steps_past_sla",
+        "Steps still waiting after their SLA deadline",
+        orders.steps_past_deadline(session, now=now),
     )
-    unsent, oldest = session.execute(
-        select(func.count(), func.min(Notification.created_at)).where(
-            Notification.sent_at.is_(None)
-        )
-    ).one()
+    unsent, oldest = notify.outbox_backlog(session)
     yield GaugeMetricFamily("servflow_outbox_unsent", "Messages not yet delivered", unsent)
     age = 0.0 if oldest is None else (now - _aware(oldest)).total_seconds()
     yield GaugeMetricFamily(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from servflow.dispatch import service as dispatch
@@ -121,3 +122,13 @@ def deliver(
             return
         row.sent_at = clock()
         session.commit()
+
+
+def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many messages wait to be delivered, and when the oldest of them was written."""
+    unsent, oldest = session.execute(
+        select(func.count(), func.min(Notification.created_at)).where(
+            Notification.sent_at.is_(None)
+        )
+    ).one()
+    return int(unsent), oldest

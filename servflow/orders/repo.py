@@ -270,3 +270,31 @@ def step_visits(session: Session, *, order_id: str) -> dict[tuple[str, int], boo
         )
     ).tuples()
     return {(node_id, visit): done is not None for node_id, visit, done in rows}
+
+
+def open_order_counts(session: Session) -> list[tuple[str, str, int]]:
+    """(status, region, count) of the orders not yet closed, test runs left out."""
+    rows = session.execute(
+        select(WorkOrder.status, WorkOrder.region, func.count())
+        .where(WorkOrder.sandbox.is_(False), WorkOrder.status.not_in(CLOSED_STATUSES))
+        .group_by(WorkOrder.status, WorkOrder.region)
+    ).tuples()
+    return [(status, region, count) for status, region, count in rows]
+
+
+def steps_past_deadline(session: Session, *, now: datetime) -> int:
+    """Steps of open orders (not test runs) still waiting after their SLA deadline."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(WorkOrderStep)
+            .join(WorkOrder, WorkOrder.order_id == WorkOrderStep.order_id)
+            .where(
+                WorkOrder.sandbox.is_(False),
+                WorkOrder.status.not_in(CLOSED_STATUSES),
+                WorkOrderStep.completed_at.is_(None),
+                WorkOrderStep.sla_deadline < now,
+            )
+        )
+        or 0
+    )

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from servflow.org.models import OrgUnit
 
 get_order = repo.get_order
+open_order_counts = repo.open_order_counts
+steps_past_deadline = repo.steps_past_deadline
 list_orders = repo.list_orders
 list_steps = repo.list_steps
 
