@@ -136,12 +136,20 @@ def _run_once(
             started_at=started,
             completed_at=finished,
         )
-        _write_timeline(session, step.order_id, [*step.unrecorded_steps, own])
+        own_rows = [own] if _is_the_node_step(step) else []
+        _write_timeline(session, step.order_id, [*step.unrecorded_steps, *own_rows])
         effects.save_result(
             session, idempotency_key=key, result=outcome.result.model_dump(mode="json")
         )
         session.commit()
         return outcome.result, True
+
+
+def _is_the_node_step(step: StepInput) -> bool:
+    """False for an SLA notice or escalation (node type `<type>:sla…`): it runs under the
+    node's id and visit beside the step still waiting, and written as that step it would
+    complete it (issue 11)."""
+    return not step.node_type.partition(":")[2].startswith("sla")
 
 
 def _place(session: Session, step: StepInput, order: WorkOrder) -> None:
