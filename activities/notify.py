@@ -1,5 +1,6 @@
-"""notify: write the message to the outbox, then hand it to the notifier (servflow.notify);
-a test run's message is only rendered."""
+"""notify: write the messages to the outbox, then make a first delivery attempt
+(servflow.notify); what fails the worker's relay retries. A test run's message is only
+rendered."""
 
 from __future__ import annotations
 
@@ -21,10 +22,6 @@ def notify(deps: ActivityDeps, step: StepInput) -> StepResult:
     )
     # A test run's message was only rendered: there is nothing to send.
     if applied and not step.sandbox:
-        service.deliver(
-            deps.session_factory,
-            deps.notifier,
-            notification_id=result.output["notification_id"],
-            clock=deps.clock,
-        )
+        ids = result.output.get("notification_ids") or [result.output["notification_id"]]
+        service.deliver(deps.session_factory, deps.notifier, notification_ids=ids, clock=deps.clock)
     return result

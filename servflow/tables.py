@@ -5,11 +5,13 @@ from servflow.billing import models as billing_models
 from servflow.customers import models as customers_models
 from servflow.definitions import models as definitions_models
 from servflow.dispatch import models as dispatch_models
+from servflow.integrations import models as integrations_models
 from servflow.inventory import models as inventory_models
 from servflow.notify import models as notify_models
 from servflow.orders import models as orders_models
 from servflow.org import models as org_models
 from servflow.platform import models as platform_models
+from servflow.reporting import models as reporting_models
 from servflow.platform.base import Base
 
 DOMAIN_MODELS = (
@@ -17,10 +19,12 @@ DOMAIN_MODELS = (
     customers_models,
     definitions_models,
     dispatch_models,
+    integrations_models,
     inventory_models,
     notify_models,
     orders_models,
     org_models,
     platform_models,
+    reporting_models,
 )
 metadata = Base.metadata

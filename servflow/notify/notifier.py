@@ -1,10 +1,11 @@
-"""Delivering notifications: a protocol, and the logging implementation used until WeCom."""
+"""Delivering notifications: a protocol, and the logging implementation used when no
+channel is configured (and by tests)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 log = logging.getLogger("servflow.notify")
 
@@ -16,6 +17,21 @@ class OutgoingMessage:
     recipients: tuple[str, ...]
     message: str
     order_id: str
+    kind: str = "text"
+    """text, markdown, textcard, template_card or robot (servflow.notify.models)."""
+    payload: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+class DeliveryFailed(Exception):
+    """A notifier could not deliver; `retryable` False when sending again cannot help (an
+    unknown user), `retry_after` when the receiver named a wait (a robot's rate limit)."""
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class Notifier(Protocol):
@@ -31,9 +47,10 @@ class LoggingNotifier:
 
     def send(self, message: OutgoingMessage) -> None:
         log.info(
-            "notify %s via %s to %s: %s",
+            "notify %s via %s (%s) to %s: %s",
             message.order_id,
             message.channel,
+            message.kind,
             ", ".join(message.recipients) or "(nobody)",
             message.message,
         )

@@ -59,7 +59,34 @@ class Settings(BaseSettings):
         default=60, ge=0, description="the worker repairs the read model this often; 0: off"
     )
 
-    wecom_webhook_url: str = ""
+    wecom_webhook_url: str = Field(
+        default="", description="group robot for escalations of regions without their own"
+    )
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    wecom_corp_id: str = ""
+    wecom_agent_id: int = 0
+    wecom_secret: str = Field(default="", description="the app's secret (gettoken)")
+    wecom_token: str = Field(default="", description="callback Token")
+    wecom_encoding_aes_key: str = Field(default="", description="callback EncodingAESKey")
+    wecom_region_webhooks: str = Field(
+        default="", description="region=robot webhook URL, comma-separated (escalations)"
+    )
+    wecom_user_map: str = Field(
+        default="", description="username=WeCom userid, comma-separated; else the username"
+    )
+    wecom_robot_per_minute: int = Field(default=20, ge=1, le=20)
+    notify_relay_every_seconds: float = Field(
+        default=2, ge=0, description="the worker delivers the outbox this often; 0: off"
+    )
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_claim_seconds: float = Field(
+        default=30, gt=0, description="a relay holds a message this long while sending it"
+    )
+    intake_definition_key: str = Field(
+        default="installation", description="the pipeline a paid marketplace order runs"
+    )
+    douyin_app_key: str = ""
+    douyin_app_secret: str = ""
 
     log_format: Literal["text", "json"] = Field(
         default="text", description='"json": one JSON object per line, for production'

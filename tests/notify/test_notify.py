@@ -3,7 +3,7 @@ from sqlalchemy import select
 from servflow.notify.models import Notification
 from servflow.notify.notifier import OutgoingMessage
 from servflow.notify.rules import render_message
-from tests.world import Runner, make_step
+from tests.world import NOW, Runner, make_step
 
 REFRIGERATION = {"skills": ["refrigeration"]}
 
@@ -31,14 +31,24 @@ async def test_notify_writes_the_outbox_to_in_scope_roles_and_the_engineer(
 
     result = await run("notify", step)
 
-    row = session.scalars(select(Notification)).one()
-    assert result.output["notification_id"] == row.id
+    text, card = session.scalars(select(Notification).order_by(Notification.id)).all()
+    assert result.output["notification_id"] == text.id
+    assert result.output["notification_ids"] == [text.id, card.id]
     # 华东's manager is out of scope; the order sits under bj-001 in 华北.
-    assert row.recipients == ["engineer_bj_near", "outlet_mgr_bj_001", "region_mgr_huabei"]
-    assert row.message == "工单 SF20261122-000001 已派单 (ac_leak)"
-    assert row.sent_at is not None
+    assert text.recipients == ["outlet_mgr_bj_001", "region_mgr_huabei"]
+    assert (card.kind, card.recipients) == ("template_card", ["engineer_bj_near"])
+    assert text.message == card.message == "工单 SF20261122-000001 已派单 (ac_leak)"
+    assert text.sent_at is not None and card.status == "sent"
+    assert result.output["recipients"] == [
+        "engineer_bj_near",
+        "outlet_mgr_bj_001",
+        "region_mgr_huabei",
+    ]
     assert notifier.sent == [
-        OutgoingMessage(row.id, "wecom", tuple(row.recipients), row.message, "order-1")
+        OutgoingMessage(text.id, "wecom", tuple(text.recipients), text.message, "order-1"),
+        OutgoingMessage(
+            card.id, "wecom", ("engineer_bj_near",), card.message, "order-1", "template_card"
+        ),
     ]
 
 
@@ -64,3 +74,5 @@ async def test_failed_delivery_leaves_the_message_unsent_in_the_outbox(run, worl
     )
     row = session.get(Notification, result.output["notification_id"])
     assert row is not None and row.sent_at is None
+    assert (row.status, row.attempts, row.last_error) == ("retry", 1, "ConnectionError: WeCom down")
+    assert row.next_attempt_at is not None and row.next_attempt_at > NOW

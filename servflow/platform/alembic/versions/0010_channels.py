@@ -1,4 +1,5 @@
-"""channels (reserved slot in the migration chain; filled by the work that needs it).
+"""channels: the outbox's delivery state, WeCom cards, marketplace messages in and out,
+customer identities, merges, assets, sign-off links and surveys.
 
 Revision ID: 0010
 Revises: 0009
@@ -7,15 +8,427 @@ Create Date: 2026-12-03 11:45:00
 
 from collections.abc import Sequence
 
-revision: str = '0010'
-down_revision: str | None = '0009'
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "inbound_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("msg_id", sa.String(length=128), nullable=False),
+        sa.Column("tag", sa.String(length=32), nullable=False),
+        sa.Column("external_order_id", sa.String(length=128), nullable=False),
+        sa.Column("sealed_body", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_message")),
+        sa.UniqueConstraint("platform", "msg_id", name=op.f("uq_inbound_message_platform_msg_id")),
+    )
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_inbound_message_external_order_id"), ["external_order_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_inbound_message_status"), ["status"], unique=False)
+
+    op.create_table(
+        "outbound_update",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("external_order_id", sa.String(length=128), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("payload", JSON, nullable=False),
+        sa.Column("idempotency_key", sa.String(length=300), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbound_update")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbound_update_idempotency_key")),
+    )
+    with op.batch_alter_table("outbound_update", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_outbound_update_external_order_id"), ["external_order_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_outbound_update_state"), ["state"], unique=False)
+
+    op.create_table(
+        "wecom_card",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(length=128), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("node_id", sa.String(length=100), nullable=False),
+        sa.Column("username", sa.String(length=100), nullable=False),
+        sa.Column("wecom_userid", sa.String(length=100), nullable=False),
+        sa.Column("org_path", sa.String(length=400), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("clicked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("response_code", sa.String(length=200), nullable=False),
+        sa.Column("applied", sa.String(length=16), nullable=False),
+        sa.Column("apply_error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wecom_card")),
+        sa.UniqueConstraint("task_id", name=op.f("uq_wecom_card_task_id")),
+    )
+    with op.batch_alter_table("wecom_card", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_wecom_card_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
+        "customer_asset",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("product", sa.String(length=200), nullable=False),
+        sa.Column("serial_no", sa.String(length=100), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("installed_on", sa.Date(), nullable=True),
+        sa.Column("warranty_until", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_customer_asset_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_asset")),
+    )
+    with op.batch_alter_table("customer_asset", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_asset_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "customer_identity",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_customer_identity_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_identity")),
+        sa.UniqueConstraint("kind", "value", name=op.f("uq_customer_identity_kind_value")),
+    )
+    with op.batch_alter_table("customer_identity", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_identity_customer_id"), ["customer_id"], unique=False
+        )
+
+    op.create_table(
+        "customer_merge",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kept_id", sa.Integer(), nullable=False),
+        sa.Column("merged_id", sa.Integer(), nullable=False),
+        sa.Column("rule", sa.String(length=64), nullable=False),
+        sa.Column("by", sa.String(length=100), nullable=False),
+        sa.Column("detail", JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["kept_id"], ["customer.id"], name=op.f("fk_customer_merge_kept_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_merge")),
+    )
+    with op.batch_alter_table("customer_merge", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_customer_merge_kept_id"), ["kept_id"], unique=False)
+
+    op.create_table(
+        "signoff_link",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("org_path", sa.String(length=400), nullable=False),
+        sa.Column("region", sa.String(length=64), nullable=False),
+        sa.Column("outlet", sa.String(length=64), nullable=False),
+        sa.Column("engineer", sa.String(length=100), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_signoff_link_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signoff_link")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_signoff_link_token_hash")),
+    )
+    with op.batch_alter_table("signoff_link", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_signoff_link_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
+        "survey",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.String(length=200), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("org_path", sa.String(length=400), nullable=False),
+        sa.Column("region", sa.String(length=64), nullable=False),
+        sa.Column("outlet", sa.String(length=64), nullable=False),
+        sa.Column("engineer", sa.String(length=100), nullable=False),
+        sa.Column("rating", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=False),
+        sa.Column("signature_file", sa.String(length=200), nullable=False),
+        sa.Column("follow_up", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_survey_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey")),
+        sa.UniqueConstraint("order_id", name=op.f("uq_survey_order_id")),
+    )
+    with op.batch_alter_table("survey", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_survey_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_survey_org_path"), ["org_path"], unique=False)
+
+    op.create_table(
+        "stock_alert",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("warehouse_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("open_pair", sa.String(length=40), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("available", sa.Integer(), nullable=False),
+        sa.Column("safety_level", sa.Integer(), nullable=False),
+        sa.Column("suggestion", JSON, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_by", sa.String(length=100), nullable=False),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_stock_alert_part_id_part")),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouse.id"], name=op.f("fk_stock_alert_warehouse_id_warehouse")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_alert")),
+        sa.UniqueConstraint("open_pair", name=op.f("uq_stock_alert_open_pair")),
+    )
+    op.create_table(
+        "stock_movement",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("warehouse_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("on_hand_delta", sa.Integer(), nullable=False),
+        sa.Column("reserved_delta", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("ref", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["part.id"], name=op.f("fk_stock_movement_part_id_part")
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"],
+            ["warehouse.id"],
+            name=op.f("fk_stock_movement_warehouse_id_warehouse"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_movement")),
+        sa.UniqueConstraint("key", name=op.f("uq_stock_movement_key")),
+    )
+    with op.batch_alter_table("stock_movement", schema=None) as batch_op:
+        batch_op.create_index("ix_stock_movement_pair", ["warehouse_id", "part_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_stock_movement_ref"), ["ref"], unique=False)
+
+    op.create_table(
+        "stock_reservation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("order_id", sa.String(length=100), nullable=False),
+        sa.Column("warehouse_id", sa.Integer(), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["part.id"], name=op.f("fk_stock_reservation_part_id_part")
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"],
+            ["warehouse.id"],
+            name=op.f("fk_stock_reservation_warehouse_id_warehouse"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_reservation")),
+        sa.UniqueConstraint("key", name=op.f("uq_stock_reservation_key")),
+    )
+    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_stock_reservation_order_id"), ["order_id"], unique=False
+        )
+
+    op.create_table(
+        "stock_transfer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=100), nullable=False),
+        sa.Column("order_id", sa.String(length=100), nullable=False),
+        sa.Column("line_key", sa.String(length=200), nullable=False),
+        sa.Column("part_id", sa.Integer(), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("destination_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("carrier", sa.String(length=64), nullable=False),
+        sa.Column("tracking_no", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["destination_id"],
+            ["warehouse.id"],
+            name=op.f("fk_stock_transfer_destination_id_warehouse"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["part_id"], ["part.id"], name=op.f("fk_stock_transfer_part_id_part")
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["warehouse.id"], name=op.f("fk_stock_transfer_source_id_warehouse")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_transfer")),
+        sa.UniqueConstraint("code", name=op.f("uq_stock_transfer_code")),
+    )
+    with op.batch_alter_table("stock_transfer", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_stock_transfer_order_id"), ["order_id"], unique=False)
+
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=16), server_default="text", nullable=False)
+        )
+        batch_op.add_column(sa.Column("payload", JSON, server_default="{}", nullable=False))
+        batch_op.add_column(
+            sa.Column("org_path", sa.String(length=400), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("status", sa.String(length=16), server_default="pending", nullable=False)
+        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("last_error", sa.Text(), server_default="", nullable=False))
+        batch_op.create_index(
+            "ix_notification_status_next", ["status", "next_attempt_at"], unique=False
+        )
+
+    with op.batch_alter_table("part", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("name_en", sa.String(length=200), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("unit", sa.String(length=16), server_default="pcs", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("cost", sa.Numeric(precision=18, scale=2), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("compatible_products", JSON, nullable=False))
+        batch_op.add_column(sa.Column("fault_types", JSON, nullable=False))
+
+    with op.batch_alter_table("stock_level", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("safety_level", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("reorder_point", sa.Integer(), server_default="0", nullable=False)
+        )
+
+    with op.batch_alter_table("warehouse", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("kind", sa.String(length=16), server_default="regional", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("engineer_code", sa.String(length=64), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("lead_time_hours", sa.Integer(), server_default="24", nullable=False)
+        )
+
+    # Rows the old notifier delivered are sent; the others wait for the relay.
+    op.execute("UPDATE notification SET status = 'sent' WHERE sent_at IS NOT NULL")
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("warehouse", schema=None) as batch_op:
+        batch_op.drop_column("lead_time_hours")
+        batch_op.drop_column("engineer_code")
+        batch_op.drop_column("kind")
+
+    with op.batch_alter_table("stock_level", schema=None) as batch_op:
+        batch_op.drop_column("reorder_point")
+        batch_op.drop_column("safety_level")
+
+    with op.batch_alter_table("part", schema=None) as batch_op:
+        batch_op.drop_column("fault_types")
+        batch_op.drop_column("compatible_products")
+        batch_op.drop_column("cost")
+        batch_op.drop_column("unit")
+        batch_op.drop_column("name_en")
+
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index("ix_notification_status_next")
+        batch_op.drop_column("last_error")
+        batch_op.drop_column("claimed_until")
+        batch_op.drop_column("next_attempt_at")
+        batch_op.drop_column("attempts")
+        batch_op.drop_column("status")
+        batch_op.drop_column("org_path")
+        batch_op.drop_column("payload")
+        batch_op.drop_column("kind")
+
+    with op.batch_alter_table("stock_transfer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stock_transfer_order_id"))
+
+    op.drop_table("stock_transfer")
+    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stock_reservation_order_id"))
+
+    op.drop_table("stock_reservation")
+    with op.batch_alter_table("stock_movement", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_stock_movement_ref"))
+        batch_op.drop_index("ix_stock_movement_pair")
+
+    op.drop_table("stock_movement")
+    op.drop_table("stock_alert")
+    with op.batch_alter_table("survey", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_survey_org_path"))
+        batch_op.drop_index(batch_op.f("ix_survey_customer_id"))
+
+    op.drop_table("survey")
+    with op.batch_alter_table("signoff_link", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_signoff_link_order_id"))
+
+    op.drop_table("signoff_link")
+    with op.batch_alter_table("customer_merge", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_merge_kept_id"))
+
+    op.drop_table("customer_merge")
+    with op.batch_alter_table("customer_identity", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_identity_customer_id"))
+
+    op.drop_table("customer_identity")
+    with op.batch_alter_table("customer_asset", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_asset_customer_id"))
+
+    op.drop_table("customer_asset")
+    with op.batch_alter_table("wecom_card", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_wecom_card_order_id"))
+
+    op.drop_table("wecom_card")
+    with op.batch_alter_table("outbound_update", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbound_update_state"))
+        batch_op.drop_index(batch_op.f("ix_outbound_update_external_order_id"))
+
+    op.drop_table("outbound_update")
+    with op.batch_alter_table("inbound_message", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inbound_message_status"))
+        batch_op.drop_index(batch_op.f("ix_inbound_message_external_order_id"))
+
+    op.drop_table("inbound_message")
