@@ -23,10 +23,12 @@ from api.routes import (
     meta,
     node_templates,
     orders,
+    reporting,
     settlements,
     steps,
 )
 from api.security import LoginLimiter
+from designer.routes import docs_router
 from designer.routes import router as designer_router
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.platform.db import make_engine, make_session_factory
@@ -47,6 +49,7 @@ ROUTERS = (
     settlements,
     masterdata,
     codec,
+    reporting,
 )
 
 
@@ -118,6 +121,8 @@ def create_app(
         version="0.1.0",
         description="Start, advance and follow work orders; design and publish pipelines.",
         lifespan=_lifespan(ctx, settings, owns_engine=owns_engine),
+        docs_url=None,  # /docs and /redoc come from local assets (designer.routes.docs_router)
+        redoc_url=None,
     )
     app.state.ctx = ctx
     install_error_handlers(app)
@@ -126,4 +131,5 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(designer_router)
+    app.include_router(docs_router)
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from api.deps import CtxDep, CurrentUser, Designer, MoneyReader, Starter, TemporalDep
 from api.order_access import db, visible_order
@@ -180,6 +181,7 @@ def _orders_page(
     definition_key: str | None,
     limit: int,
     offset: int,
+    filters: orders.DeskFilters | None = None,
 ) -> Page[OrderPublic]:
     rows, count = orders.search_orders(
         session,
@@ -189,12 +191,14 @@ def _orders_page(
         definition_key=definition_key,
         limit=limit,
         offset=offset,
+        filters=filters,
     )
     return Page(data=[OrderPublic.model_validate(r) for r in rows], count=count)
 
 
 @router.get("/orders", response_model=Page[OrderPublic], responses=ERRORS)
 async def read_orders(
+    request: Request,
     user: CurrentUser,
     ctx: CtxDep,
     status: Annotated[str | None, Query(max_length=32)] = None,
@@ -202,8 +206,34 @@ async def read_orders(
     definition_key: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    q: Annotated[
+        str | None,
+        Query(max_length=64, description="order number or id, customer name or phone"),
+    ] = None,
+    outlet: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="created at or after")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="created before")] = None,
+    definition_version: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Page[OrderPublic]:
-    """Orders the caller may see, newest first, from the read model."""
+    """Orders the caller may see, newest first, from the read model: searched by order
+    number (or id), customer name or phone (`q`), status, region, outlet, creation time
+    (`from`, `to` exclusive) and pipeline (`definition_key`, `definition_version`).
+    A parameter this search does not know is refused (422 naming it), never ignored."""
+    unknown = sorted(set(request.query_params) - _SEARCH_PARAMS)
+    if unknown:
+        raise Invalid(
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            errors={name: "is not a search parameter" for name in unknown},
+        )
+    filters = orders.DeskFilters(
+        q=q or "",
+        outlet=outlet or "",
+        created_from=_utc(start),
+        created_to=_utc(end),
+        definition_version=definition_version,
+    )
     page: Page[OrderPublic] = await db(
         ctx,
         _orders_page,
@@ -213,8 +243,22 @@ async def read_orders(
         definition_key=definition_key,
         limit=limit,
         offset=offset,
+        filters=filters,
     )
     return page
+
+
+_SEARCH_PARAMS = frozenset(
+    {"status", "region", "definition_key", "definition_version", "limit", "offset"}
+    | {"q", "outlet", "from", "to"}
+)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A time without an offset is taken as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def _details(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from servflow.customers import repo
@@ -56,3 +57,14 @@ def location(session: Session, *, customer_id: int) -> tuple[float, float] | Non
     if not located:
         return None
     return located[-1].lat or 0.0, located[-1].lng or 0.0
+
+
+def ids_matching(*, text: str) -> Select[tuple[int]]:
+    """SQL for the ids of customers whose name contains `text` or whose phone starts with it
+    (LIKE wildcards escaped), for another domain to filter its rows with `column.in_(...)`."""
+    return select(Customer.id).where(
+        or_(
+            Customer.name.contains(text, autoescape=True),
+            Customer.phone.startswith(text, autoescape=True),
+        )
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from servflow.orders.models import WorkOrder, WorkOrderStep
@@ -14,6 +15,36 @@ from servflow.orders.rules import CLOSED_STATUSES
 from servflow.platform import counters
 from servflow.platform.scope import under
 from servflow.platform.sql import insert_ignore, upsert
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    """The order desk's filters beyond status and pipeline: a text (order number or id, or
+    customers `customer_ids` selects by name or phone), creation time and version."""
+
+    text: str = ""
+    customer_ids: Select[tuple[int]] | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    definition_version: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.text:
+            matches = [
+                WorkOrder.order_no.contains(self.text, autoescape=True),
+                WorkOrder.order_id == self.text,
+            ]
+            if self.customer_ids is not None:
+                matches.append(WorkOrder.customer_id.in_(self.customer_ids))
+            out.append(or_(*matches))
+        if self.created_from is not None:
+            out.append(WorkOrder.created_at >= self.created_from)
+        if self.created_to is not None:
+            out.append(WorkOrder.created_at < self.created_to)
+        if self.definition_version is not None:
+            out.append(WorkOrder.definition_version == self.definition_version)
+        return out
 
 
 def get_order(session: Session, *, order_id: str) -> WorkOrder | None:
@@ -35,6 +66,7 @@ def list_orders(
     customer_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
+    search: OrderSearch | None = None,
 ) -> tuple[list[WorkOrder], int]:
     """Orders newest first, filtered; `scope_path` limits to orders at or under that unit.
 
@@ -55,6 +87,8 @@ def list_orders(
         query = query.where(WorkOrder.current_engineer_id == engineer_id)
     if customer_id is not None:
         query = query.where(WorkOrder.customer_id == customer_id)
+    if search is not None:
+        query = query.where(*search.conditions())
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(WorkOrder.created_at.desc(), WorkOrder.id.desc()).limit(limit).offset(offset)

@@ -360,6 +360,37 @@ def check_reassign_target(
         )
 
 
+@dataclass(frozen=True)
+class DeskFilters:
+    """What the order desk searches by besides status, region and pipeline."""
+
+    q: str = ""
+    outlet: str = ""
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    definition_version: int | None = None
+
+
+def _desk_search(
+    session: Session, user: Principal, scope: str | None, filters: DeskFilters
+) -> tuple[str | None, repo.OrderSearch]:
+    """The scope narrowed to `filters.outlet` ("" when that outlet is unknown or out of
+    scope: nothing matches) and the remaining filters as a repo search."""
+    if filters.outlet:
+        unit = org.get_unit_by_code(session, code=filters.outlet)
+        visible = unit is not None and (scope is None or in_scope(unit.path, scope))
+        scope = unit.path if unit is not None and visible else ""
+    text = filters.q.strip()
+    search = repo.OrderSearch(
+        text=text,
+        customer_ids=customers.ids_matching(text=text) if text else None,
+        created_from=filters.created_from,
+        created_to=filters.created_to,
+        definition_version=filters.definition_version,
+    )
+    return scope, search
+
+
 def search_orders(
     session: Session,
     user: Principal,
@@ -369,8 +400,10 @@ def search_orders(
     definition_key: str | None,
     limit: int,
     offset: int,
+    filters: DeskFilters | None = None,
 ) -> tuple[list[WorkOrder], int]:
-    """Orders the caller may see, newest first: an engineer's own, anyone else's scope."""
+    """Orders the caller may see, newest first: an engineer's own, anyone else's scope;
+    `filters` narrow them as the order desk searches (text, outlet, period, version)."""
     engineer_id = None
     scope: str | None = user.scope_path
     if user.engineer_only:
@@ -383,6 +416,11 @@ def search_orders(
     if region:
         unit = org.find_region(session, code_or_name=region)
         region = unit.code if unit else region
+    search = None
+    if filters is not None:
+        scope, search = _desk_search(session, user, scope, filters)
+        if scope == "":
+            return [], 0
     return repo.list_orders(
         session,
         scope_path=scope,
@@ -391,5 +429,6 @@ def search_orders(
         definition_key=definition_key,
         engineer_id=engineer_id,
         limit=limit,
+        search=search,
         offset=offset,
     )

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,8 @@ from servflow.orders.rules import order_defaults, step_rows
 from servflow.org import service as org
 from servflow.platform import effects
 from servflow.platform.effects import Effect, OrderChanges, OrderFacts
+from servflow.reporting import service as reporting
+from servflow.reporting.rules import OrderView, StepView
 from workflows.contracts import (
     ActiveNode,
     OrderState,
@@ -138,6 +141,7 @@ def _run_once(
         )
         own_rows = [own] if _is_the_node_step(step) else []
         _write_timeline(session, step.order_id, [*step.unrecorded_steps, *own_rows])
+        _report(session, order, finished, settled=outcome.result.output)
         effects.save_result(
             session, idempotency_key=key, result=outcome.result.model_dump(mode="json")
         )
@@ -192,6 +196,44 @@ def _close(session: Session, order: WorkOrder, now: datetime) -> None:
     dispatch.release_slot(session, engineer_id=order.current_engineer_id)
 
 
+def _report(
+    session: Session,
+    order: WorkOrder | None,
+    now: datetime,
+    *,
+    settled: dict[str, Any] | None = None,
+) -> None:
+    """Keeps the reporting counters (servflow.reporting) in step with the order, in the same
+    transaction as the write that moved it."""
+    if order is None:
+        return
+    session.flush()
+    view = OrderView(
+        order_id=order.order_id,
+        org_path=order.org_path,
+        status=order.status,
+        created_at=order.created_at,
+        definition_key=order.definition_key,
+        definition_version=order.definition_version,
+        completed_at=order.completed_at,
+        sandbox=order.sandbox,
+    )
+    steps = [
+        StepView(
+            node_id=row.node_id,
+            node_type=row.node_type,
+            visit=row.visit,
+            started_at=row.started_at,
+            completed_at=row.completed_at,
+            sla_deadline=row.sla_deadline,
+            outcome=row.outcome,
+            data=row.data or {},
+        )
+        for row in repo.list_steps(session, order_id=order.order_id)
+    ]
+    reporting.order_moved(session, order=view, steps=steps, now=now, settled=settled)
+
+
 def _write_timeline(session: Session, order_id: str, entries: Iterable[TimelineEntry]) -> None:
     """Completed visits: new ones inserted, a waiting one completed, a completed one kept."""
     repo.record_steps(session, order_id=order_id, steps=step_rows(entries))
@@ -212,6 +254,7 @@ def record_waiting(session_factory: sessionmaker[Session], step: WaitingStep, cl
             _open_order_row(session, step, now)
         _write_timeline(session, step.order_id, step.unrecorded_steps)
         repo.record_waiting_step(session, order_id=step.order_id, step=_waiting_row(step))
+        _report(session, repo.lock_order(session, order_id=step.order_id), now)
         session.commit()
 
 
@@ -283,6 +326,7 @@ def record_submitted(
         },
     )
     _write_timeline(session, order_id, [accepted.step])
+    _report(session, repo.lock_order(session, order_id=order_id), now)
     session.commit()
 
 
@@ -337,6 +381,7 @@ def repair_from_state(
         if waiting:
             order.current_node, order.status = waiting[0].node_id, state.status
             order.updated_at = now
+        _report(session, order, now)
         session.commit()
     return [kind for kind, rows in (("steps", done), ("waiting", waiting)) if rows]
 
@@ -369,5 +414,6 @@ def close_from_temporal(
             return False
         order.status, order.updated_at = status, now
         _close(session, order, now)
+        _report(session, order, now)
         session.commit()
     return True

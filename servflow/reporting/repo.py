@@ -1,0 +1,122 @@
+"""Queries of the reporting read model: counter increments and the dashboards' sums."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from servflow.platform.scope import region_code, under
+from servflow.reporting.models import ReportCounter, ReportOrder
+from servflow.reporting.rules import Cells
+
+Row = tuple[Any, ...]
+
+
+def get_fact(session: Session, *, order_id: str) -> ReportOrder | None:
+    return session.get(ReportOrder, order_id)
+
+
+def add_cells(session: Session, cells: Cells) -> None:
+    """Adds each cell's (n, amount) to its counter, creating the counter when missing.
+
+    Cells come sorted by key, so two transactions touching the same counters lock them in
+    the same order (no deadlock between two orders moving at once).
+    """
+    if not cells:
+        return
+    rows = [
+        {
+            "metric": metric,
+            "day": date.fromisoformat(day),
+            "org_path": path,
+            "region": region_code(path),
+            "key": key,
+            "bin": bin_,
+            "n": n,
+            "amount": amount,
+        }
+        for (metric, day, path, key, bin_), (n, amount) in sorted(cells.items())
+    ]
+    table = ReportCounter.__table__
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(table).values(rows)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["metric", "day", "org_path", "key", "bin"],
+            set_={"n": table.c.n + excluded.n, "amount": table.c.amount + excluded.amount},
+        )
+    )
+
+
+def sums_by_path(
+    session: Session, *, scope_path: str, start: date, end: date, metrics: Sequence[str]
+) -> list[Row]:
+    """(org_path, metric, key, n, amount) summed over the days of [start, end]."""
+    c = ReportCounter
+    query = (
+        select(c.org_path, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
+        .where(c.metric.in_(metrics), c.day >= start, c.day <= end, under(c.org_path, scope_path))
+        .group_by(c.org_path, c.metric, c.key)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def sums_by_day(
+    session: Session, *, scope_path: str, start: date, end: date, metrics: Sequence[str]
+) -> list[Row]:
+    """(day, metric, key, n, amount) summed over the units within `scope_path`."""
+    c = ReportCounter
+    query = (
+        select(c.day, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
+        .where(c.metric.in_(metrics), c.day >= start, c.day <= end, under(c.org_path, scope_path))
+        .group_by(c.day, c.metric, c.key)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def node_times(
+    session: Session, *, scope_path: str, start: date, end: date, key_prefix: str
+) -> list[Row]:
+    """(region, key, bin, n) of node times of one pipeline version, by region."""
+    c = ReportCounter
+    query = (
+        select(c.region, c.key, c.bin, func.sum(c.n))
+        .where(
+            c.metric == "node_time",
+            c.day >= start,
+            c.day <= end,
+            c.key.startswith(key_prefix, autoescape=True),
+            under(c.org_path, scope_path),
+        )
+        .group_by(c.region, c.key, c.bin)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def node_time_keys(session: Session, *, scope_path: str, start: date, end: date) -> list[Row]:
+    """(key, n) of every node-time counter key in scope: which pipeline versions have times."""
+    c = ReportCounter
+    query = (
+        select(c.key, func.sum(c.n))
+        .where(c.metric == "node_time", c.day >= start, c.day <= end, under(c.org_path, scope_path))
+        .group_by(c.key)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def open_deadlines(
+    session: Session, *, scope_path: str, now: datetime, risk_until: datetime
+) -> tuple[int, int]:
+    """(orders whose waiting step is past its deadline, orders due before `risk_until`)."""
+    o = ReportOrder
+    base = select(func.count()).where(o.sla_next.is_not(None), under(o.org_path, scope_path))
+    late = session.scalar(base.where(o.sla_next < now)) or 0
+    risk = session.scalar(base.where(o.sla_next >= now, o.sla_next < risk_until)) or 0
+    return int(late), int(risk)
+

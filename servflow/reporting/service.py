@@ -1,0 +1,324 @@
+"""Reporting use cases: keep the counters in step with the orders, and answer dashboards.
+
+`order_moved` is called by the work-order writer (servflow.orders.steps) in the same
+transaction as each write of an order, so the counters are as current as the orders and a
+rolled-back write rolls its counts back too. `dashboard` reads the counters alone, summed
+under the caller's scope: no dashboard reads orders or steps.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from servflow.org import service as org
+from servflow.org.rules import MONEY_ROLES, Principal
+from servflow.platform.errors import invalid_field
+from servflow.platform.scope import region_code
+from servflow.reporting import repo
+from servflow.reporting.models import ReportOrder
+from servflow.reporting.rules import (
+    AT_RISK_WITHIN,
+    Cells,
+    OrderView,
+    StepView,
+    cells_from_json,
+    cells_of,
+    cells_to_json,
+    child_path,
+    difference,
+    next_deadline,
+    nps_score,
+    percentile,
+    province_of,
+    settled_amount,
+)
+
+OPEN = ("running", "waiting", "dispatched", "in_progress")
+SUMMED = ("orders", "revenue", "demand", "sla", "ftf", "nps")
+
+
+def order_moved(
+    session: Session,
+    *,
+    order: OrderView,
+    steps: Iterable[StepView],
+    now: datetime,
+    settled: Mapping[str, Any] | None = None,
+) -> None:
+    """Brings the counters in step with `order` as it stands now (its steps, and the output
+    of a settlement step just run, if any). Idempotent for the same order state."""
+    fact = repo.get_fact(session, order_id=order.order_id)
+    if fact is None:
+        if order.sandbox:
+            return
+        fact = ReportOrder(order_id=order.order_id, revenue={}, cells=[], updated_at=now)
+        session.add(fact)
+    if order.org_path and order.org_path != fact.org_path:
+        fact.city = _city_of(session, order.org_path)
+        fact.province = province_of(fact.city) if fact.city else ""
+        fact.org_path = order.org_path
+    money = settled_amount(settled)
+    if money is not None:
+        currency, amount = money
+        revenue = dict(fact.revenue)
+        revenue[currency] = str(Decimal(revenue.get(currency, "0")) + amount)
+        fact.revenue = revenue
+    steps = list(steps)
+    after = cells_of(order, steps, revenue=fact.revenue, province=fact.province, city=fact.city)
+    repo.add_cells(session, difference(cells_from_json(fact.cells), after))
+    fact.cells = cells_to_json(after)
+    fact.sla_next = next_deadline(steps, closed=order.completed_at is not None or order.sandbox)
+    fact.updated_at = now
+
+
+def _city_of(session: Session, path: str) -> str:
+    """The city of the unit at `path` (an outlet's own, else the nearest unit's above it)."""
+    for code in reversed(path.strip("/").split("/")):
+        unit = org.get_unit_by_code(session, code=code)
+        if unit is not None and unit.city:
+            return unit.city
+        if unit is not None and unit.kind == "branch":
+            return unit.name
+    return ""
+
+
+def rebuild(session: Session, orders: Iterable[tuple[OrderView, list[StepView], Cells]]) -> int:
+    """Writes the counters of many orders at once into empty reporting tables (a backfill, or
+    the bench): `orders` yields each order, its steps and its settled revenue cells.
+
+    Returns:
+        How many orders were counted.
+    """
+    total: Cells = {}
+    count = 0
+    cities: dict[str, str] = {}
+    for order, steps, revenue_cells in orders:
+        if order.org_path not in cities:
+            cities[order.org_path] = _city_of(session, order.org_path)
+        city = cities[order.org_path]
+        revenue = {key[3]: str(amount) for key, (_, amount) in revenue_cells.items()}
+        cells = cells_of(order, steps, revenue=revenue, province=province_of(city), city=city)
+        for key, (n, amount) in cells.items():
+            n0, a0 = total.get(key, (0, Decimal(0)))
+            total[key] = (n0 + n, a0 + amount)
+        count += 1
+    items = sorted(total.items())
+    for start in range(0, len(items), 5000):
+        repo.add_cells(session, dict(items[start : start + 5000]))
+    return count
+
+
+# ---- dashboards -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    path: str
+    name: str
+    kind: str
+    code: str
+
+
+def scope_of(session: Session, user: Principal, *, unit: str | None) -> Scope:
+    """The unit a dashboard is about: the caller's own, or a unit within it (drill-down).
+
+    Raises:
+        Invalid: `unit` is unknown or outside the caller's scope (the same answer for both).
+    """
+    if unit:
+        found = org.get_unit_by_code(session, code=unit)
+        if found is None or not user.sees(found.path):
+            raise invalid_field("unit", f"no unit '{unit}' within your scope")
+        return Scope(found.path, found.name, found.kind, found.code)
+    own = org.get_unit(session, unit_id=user.org_unit_id) if user.org_unit_id else None
+    if own is None or not user.scope_path:
+        raise invalid_field("unit", "you have no org scope")
+    return Scope(own.path, own.name, own.kind, own.code)
+
+
+def dashboard(
+    session: Session,
+    user: Principal,
+    *,
+    unit: str | None,
+    start: date,
+    end: date,
+    pipeline: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Every figure of the dashboard of `unit` (default: the caller's own unit) over the
+    days [start, end], from the counters alone; money only for the roles that may see it."""
+    scope = scope_of(session, user, unit=unit)
+    money = user.has(*MONEY_ROLES)
+    summed = repo.sums_by_path(session, scope_path=scope.path, start=start, end=end, metrics=SUMMED)
+    by_day = repo.sums_by_day(
+        session, scope_path=scope.path, start=start, end=end, metrics=("orders", "revenue")
+    )
+    late, at_risk = repo.open_deadlines(
+        session, scope_path=scope.path, now=now, risk_until=now + AT_RISK_WITHIN
+    )
+    figures = _figures(summed, scope.path, money)
+    figures["sla"].update({"open_breached": late, "at_risk": at_risk})
+    return {
+        "scope": {"path": scope.path, "name": scope.name, "kind": scope.kind, "code": scope.code},
+        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "money_visible": money,
+        **figures,
+        "by_unit": _children(session, summed, scope.path, money),
+        "series": _series(by_day, money),
+        "bottleneck": _bottleneck(session, scope.path, start, end, pipeline),
+    }
+
+
+def _figures(rows: list[tuple[Any, ...]], scope_path: str, money: bool) -> dict[str, Any]:
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    revenue: dict[str, Decimal] = defaultdict(Decimal)
+    demand: dict[tuple[str, str], int] = defaultdict(int)
+    for _path, metric, key, n, amount in rows:
+        if metric == "revenue":
+            revenue[key] += Decimal(amount or 0)
+        elif metric == "demand":
+            province, _, city = key.partition("|")
+            demand[(province, city)] += int(n)
+        else:
+            counts[(metric, key)] += int(n)
+    statuses = {k: n for (m, k), n in counts.items() if m == "orders"}
+    ftf_yes, ftf_no = counts[("ftf", "yes")], counts[("ftf", "no")]
+    nps = {k: counts[("nps", k)] for k in ("promoter", "passive", "detractor")}
+    return {
+        "orders": {
+            "total": sum(statuses.values()),
+            "open": sum(n for s, n in statuses.items() if s not in _CLOSED),
+            "completed": statuses.get("completed", 0),
+            "cancelled": statuses.get("cancelled", 0),
+            "failed": statuses.get("failed", 0),
+            "by_status": dict(sorted(statuses.items())),
+        },
+        "revenue": _money(revenue) if money else None,
+        "demand": [{"province": p, "city": c, "orders": n} for (p, c), n in sorted(demand.items())],
+        "sla": {"met": counts[("sla", "met")], "breached": counts[("sla", "breached")]},
+        "first_time_fix": {
+            "fixed_first_time": ftf_yes,
+            "revisited": ftf_no,
+            "rate": round(ftf_yes / (ftf_yes + ftf_no), 4) if ftf_yes + ftf_no else None,
+        },
+        "nps": {**nps, "score": nps_score(nps["promoter"], nps["passive"], nps["detractor"])},
+    }
+
+
+_CLOSED = ("completed", "cancelled", "failed")
+
+
+def _money(amounts: Mapping[str, Decimal]) -> list[dict[str, str]]:
+    return [{"currency": c, "amount": f"{amounts[c]:.2f}"} for c in sorted(amounts)]
+
+
+def _children(
+    session: Session, rows: list[tuple[Any, ...]], scope_path: str, money: bool
+) -> list[dict[str, Any]]:
+    """The figures of each unit directly below the scope (HQ: regions; a region: its
+    branches; a branch: its outlets), for drill-down."""
+    orders: dict[str, int] = defaultdict(int)
+    open_: dict[str, int] = defaultdict(int)
+    done: dict[str, int] = defaultdict(int)
+    revenue: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for path, metric, key, n, amount in rows:
+        if path == scope_path.rstrip("/"):
+            continue
+        child = child_path(path, scope_path)
+        if metric == "orders":
+            orders[child] += int(n)
+            if key not in _CLOSED:
+                open_[child] += int(n)
+            if key == "completed":
+                done[child] += int(n)
+        elif metric == "revenue":
+            revenue[child][key] += Decimal(amount or 0)
+    units = {u.path: u for u in org.list_units(session, under_path=scope_path)}
+    out = []
+    for path in sorted(set(orders) | set(revenue)):
+        unit = units.get(path)
+        out.append(
+            {
+                "path": path,
+                "code": unit.code if unit else path.rsplit("/", 1)[-1],
+                "name": unit.name if unit else path.rsplit("/", 1)[-1],
+                "kind": unit.kind if unit else "",
+                "region": region_code(path),
+                "orders": orders[path],
+                "open": open_[path],
+                "completed": done[path],
+                "revenue": _money(revenue[path]) if money else None,
+            }
+        )
+    return out
+
+
+def _series(rows: list[tuple[Any, ...]], money: bool) -> list[dict[str, Any]]:
+    orders: dict[str, int] = defaultdict(int)
+    revenue: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for day, metric, key, n, amount in rows:
+        stamp = day.isoformat() if isinstance(day, date) else str(day)
+        if metric == "orders":
+            orders[stamp] += int(n)
+        else:
+            revenue[stamp][key] += Decimal(amount or 0)
+    return [
+        {
+            "day": stamp,
+            "orders": orders[stamp],
+            "revenue": _money(revenue[stamp]) if money else None,
+        }
+        for stamp in sorted(set(orders) | set(revenue))
+    ]
+
+
+def _bottleneck(
+    session: Session, scope_path: str, start: date, end: date, pipeline: str | None
+) -> dict[str, Any]:
+    """Time per node of one pipeline version (the most used one unless `pipeline` names
+    one as "key|version"), p50 and p90 by region and overall."""
+    first = start.replace(day=1)
+    keys = repo.node_time_keys(session, scope_path=scope_path, start=first, end=end)
+    volumes: dict[str, int] = defaultdict(int)
+    for key, n in keys:
+        definition_key, version, _ = key.split("|", 2)
+        volumes[f"{definition_key}|{version}"] += int(n)
+    choices = sorted(volumes, key=lambda k: (-volumes[k], k))
+    chosen = pipeline if pipeline in volumes else (choices[0] if choices else None)
+    if chosen is None:
+        return {"pipeline": None, "pipelines": [], "nodes": [], "regions": [], "cells": []}
+    rows = repo.node_times(
+        session, scope_path=scope_path, start=first, end=end, key_prefix=chosen + "|"
+    )
+    hist: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for region, key, bin_, n in rows:
+        node = key.split("|", 2)[2]
+        hist[(region, node)][int(bin_)] += int(n)
+        hist[("", node)][int(bin_)] += int(n)
+    nodes = sorted({node for _, node in hist})
+    regions = sorted({region for region, _ in hist if region})
+    cells = [
+        {
+            "region": region,
+            "node": node,
+            "count": sum(h.values()),
+            "p50_s": percentile(h, 0.5),
+            "p90_s": percentile(h, 0.9),
+        }
+        for (region, node), h in sorted(hist.items())
+    ]
+    return {
+        "pipeline": chosen,
+        "pipelines": choices,
+        "nodes": nodes,
+        "regions": regions,
+        "cells": cells,
+    }
