@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from servflow.definitions import service as definitions
-from servflow.inventory import repo
-from servflow.inventory.models import Part, StockLevel, Warehouse
+from servflow.inventory import repo, rules
+from servflow.inventory.models import (
+    Part,
+    Reservation,
+    StockAlert,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    Warehouse,
+)
 from servflow.org import service as org
-from servflow.platform.errors import Forbidden, Invalid, NotFound, invalid_field
-from workflows.contracts import OrderState
+from servflow.platform.base import utcnow
+from servflow.platform.effects import OrderFacts, StepOutcome
+from servflow.platform.errors import Conflict, Forbidden, Invalid, NotFound, invalid_field
+from workflows.contracts import OrderState, StepInput, StepResult, TransferInput
 from workflows.definition import Definition as Pipeline
 from workflows.forms import PARTS_MAX_LINES, FormField
 
@@ -55,8 +67,12 @@ def save_warehouse(
     city: str = "",
     lat: float | None = None,
     lng: float | None = None,
+    kind: str = "regional",
+    engineer_code: str = "",
+    lead_time_hours: int = 24,
 ) -> Warehouse:
-    """Creates or updates the warehouse `code` of a region (by code or name).
+    """Creates or updates the warehouse `code` of a region (by code or name): its kind
+    (central, regional, outlet, or an engineer's van: `engineer_code`), place and lead time.
 
     Raises:
         Invalid: an unknown region (field `region`).
@@ -77,6 +93,10 @@ def save_warehouse(
         )
     warehouse.name, warehouse.region_id, warehouse.city = name, unit.id, city
     warehouse.lat, warehouse.lng = lat, lng
+    if kind == "van" and not engineer_code:
+        raise invalid_field("engineer_code", "a van belongs to an engineer")
+    warehouse.kind, warehouse.engineer_code = kind, engineer_code if kind == "van" else ""
+    warehouse.lead_time_hours = lead_time_hours
     session.flush()
     return warehouse
 
@@ -118,12 +138,18 @@ def save_stock(
     warehouse: str,
     sku: str,
     on_hand: int,
-    reserved: int = 0,
+    reserved: int | None = None,
+    now: datetime | None = None,
+    actor: str = "",
 ) -> StockEntry:
-    """Sets the stock level of part `sku` in warehouse `warehouse` (created when missing).
+    """Sets the on-hand count of part `sku` in warehouse `warehouse` (created when missing):
+    the difference is journalled (a receipt for a new level, an adjustment "stock count"
+    otherwise). Reserved stock moves only by reservations: `reserved`, when given, must
+    equal what is reserved.
 
     Raises:
-        Invalid: naming the field: an unknown warehouse or part, or more reserved than on hand.
+        Invalid: naming the field: an unknown warehouse or part, or another reserved figure.
+        Conflict: a count below what is reserved.
         Invalid: the warehouse's region is outside `scope_path` (answered as if unknown).
     """
     store = repo.get_warehouse_by_code(session, code=warehouse)
@@ -138,15 +164,89 @@ def save_stock(
     part = repo.get_part_by_sku(session, sku=sku)
     if part is None:
         raise invalid_field("sku", f"no part '{sku}'")
+    now = now or utcnow()
+    current = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
+    if reserved is None:
+        reserved = current.reserved if current is not None else 0
     if reserved > on_hand:
         raise invalid_field("reserved", "cannot exceed on_hand")
     level = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
-    if level is None:
-        level = StockLevel(warehouse_id=store.id, part_id=part.id)
-        session.add(level)
-    level.on_hand, level.reserved = on_hand, reserved
-    session.flush()
+    before = (level.on_hand, level.reserved) if level is not None else (0, 0)
+    if level is not None and reserved != level.reserved:
+        raise invalid_field("reserved", "moves only by reservations and releases")
+    if level is None and reserved:
+        raise invalid_field("reserved", "a new stock level starts with nothing reserved")
+    if on_hand != before[0]:
+        # A count: the difference is an adjustment in the journal, never an overwrite.
+        move(
+            session,
+            warehouse=store,
+            part=part,
+            kind="receipt" if level is None else "adjustment",
+            qty=on_hand - before[0],
+            key=f"count:{store.id}:{part.id}:{now.isoformat()}:{before[0]}",
+            now=now,
+            reason="stock count",
+            actor=actor,
+        )
+    else:
+        repo.ensure_level(session, warehouse_id=store.id, part_id=part.id)
+    level = repo.level_of(session, warehouse_id=store.id, part_id=part.id)
+    assert level is not None
     return StockEntry(level, store, part)
+
+
+# ---- the parts catalogue (master data "parts") ------------------------------------------------
+
+
+def page_parts(
+    session: Session, *, scope_path: str | None, limit: int, offset: int, q: str | None = None
+) -> tuple[list[Part], int]:
+    """The catalogue by SKU (every region shares it), those matching `q` when given."""
+    return repo.page_parts(session, q=q, limit=limit, offset=offset)
+
+
+def find_part(session: Session, *, sku: str, scope_path: str | None) -> Part | None:
+    return repo.get_part_by_sku(session, sku=sku)
+
+
+def save_part(
+    session: Session,
+    *,
+    scope_path: str | None,
+    sku: str,
+    name: str,
+    price: Decimal,
+    name_en: str = "",
+    category: str = "",
+    unit: str = "pcs",
+    cost: Decimal = Decimal("0"),
+    currency: str = "CNY",
+    compatible_products: list[str] | None = None,
+    fault_types: list[str] | None = None,
+) -> Part:
+    """Creates or updates the catalogue entry `sku`.
+
+    Raises:
+        Forbidden: the caller is not HQ (`scope_path` not None): the catalogue is HQ's.
+        Invalid: a negative price or cost (naming the field).
+    """
+    if scope_path is not None:
+        message = "the parts catalogue is kept by HQ"
+        raise Forbidden(f"sku: {message}", errors={"sku": message})
+    for field, value in (("price", price), ("cost", cost)):
+        if value < 0:
+            raise invalid_field(field, "cannot be negative")
+    part = repo.get_part_by_sku(session, sku=sku)
+    if part is None:
+        part = Part(sku=sku)
+        session.add(part)
+    part.name, part.name_en, part.category, part.unit = name, name_en, category, unit
+    part.price, part.cost, part.currency = price, cost, currency
+    part.compatible_products = list(compatible_products or [])
+    part.fault_types = list(fault_types or [])
+    session.flush()
+    return part
 
 
 # ---- bulk: the parts catalogue and opening stock (demo data, CSV imports) ------------------
@@ -160,6 +260,11 @@ class NewPart(NamedTuple):
     price: Decimal
     category: str = ""
     currency: str = "CNY"
+    name_en: str = ""
+    unit: str = "pcs"
+    cost: Decimal = Decimal("0")
+    compatible_products: list[str] = []  # noqa: RUF012 - never mutated
+    fault_types: list[str] = []  # noqa: RUF012 - never mutated
 
 
 def add_parts(session: Session, *, scope_path: str | None, parts: Iterable[NewPart]) -> list[str]:
@@ -259,6 +364,27 @@ def set_opening_stock(
             }
         )
     repo.insert_stock_levels(session, rows=added)
+    # The journal is the truth: the opening balance is a receipt (and a reservation).
+    now = utcnow()
+    movements = [
+        {
+            "key": f"opening:{row['warehouse_id']}:{row['part_id']}:{kind}",
+            "warehouse_id": row["warehouse_id"],
+            "part_id": row["part_id"],
+            "kind": kind,
+            "qty": qty,
+            "on_hand_delta": qty if kind == "receipt" else 0,
+            "reserved_delta": qty if kind == "reservation" else 0,
+            "reason": "opening stock",
+            "ref": "",
+            "actor": "",
+            "created_at": now,
+        }
+        for row in added
+        for kind, qty in (("receipt", row["on_hand"]), ("reservation", row["reserved"]))
+        if qty > 0
+    ]
+    repo.insert_movements(session, rows=movements)
     return len(added)
 
 
@@ -337,3 +463,1128 @@ def _unavailable(
         elif sku not in stocked:
             errors[path] = f"part '{sku}' is in no warehouse of the order's region"
     return errors
+
+
+# ---- the journal: the one writer of stock movements ------------------------------------------
+
+
+class MovementDone(NamedTuple):
+    """A journal line and whether this call wrote it (False: its key was there already)."""
+
+    movement: StockMovement
+    applied: bool
+
+
+def move(
+    session: Session,
+    *,
+    warehouse: Warehouse,
+    part: Part,
+    kind: str,
+    qty: int,
+    key: str,
+    now: datetime,
+    ref: str = "",
+    reason: str = "",
+    actor: str = "",
+    need_available: bool = False,
+) -> MovementDone:
+    """Appends one movement to the journal and moves the balance with it, once per `key`.
+
+    The balance moves by one conditional UPDATE (`repo.shift_level`) that refuses a result
+    below zero or more reserved than on hand, and, with `need_available`, fewer than `qty`
+    available; the journal row is written in the same savepoint, so the two never part.
+    A movement whose key exists already is returned as it is (a retry moves nothing).
+
+    Raises:
+        Conflict: the stock cannot take the move: `shortfall` (units missing) and
+            `available` in the body.
+        Invalid: an adjustment without a reason, or a bad quantity (field `qty`).
+    """
+    done = repo.movement_by_key(session, key=key)
+    if done is not None:
+        return MovementDone(done, False)
+    if kind == "adjustment" and not reason.strip():
+        raise invalid_field("reason", "an adjustment needs a reason")
+    try:
+        on_hand_delta, reserved_delta = rules.deltas(kind, qty)
+    except ValueError as exc:
+        raise invalid_field("qty", str(exc)) from None
+    stored_kind = "consumption" if kind == "consumption_unreserved" else kind
+    try:
+        with session.begin_nested():
+            if on_hand_delta > 0:
+                repo.ensure_level(session, warehouse_id=warehouse.id, part_id=part.id)
+            moved = repo.shift_level(
+                session,
+                warehouse_id=warehouse.id,
+                part_id=part.id,
+                on_hand_delta=on_hand_delta,
+                reserved_delta=reserved_delta,
+                need_available=qty if need_available else 0,
+            )
+            if not moved:
+                raise _short(session, warehouse, part, kind, qty, on_hand_delta)
+            movement = repo.add_movement(
+                session,
+                row={
+                    "key": key,
+                    "warehouse_id": warehouse.id,
+                    "part_id": part.id,
+                    "kind": stored_kind,
+                    "qty": abs(qty),
+                    "on_hand_delta": on_hand_delta,
+                    "reserved_delta": reserved_delta,
+                    "reason": reason[:500],
+                    "ref": ref[:200],
+                    "actor": actor[:100],
+                    "created_at": now,
+                },
+            )
+    except IntegrityError:
+        # The same key committed by a concurrent call: the savepoint undid our move.
+        done = repo.movement_by_key(session, key=key)
+        if done is None:
+            raise
+        return MovementDone(done, False)
+    check_safety(session, warehouse=warehouse, part=part, now=now)
+    return MovementDone(movement, True)
+
+
+def _short(
+    session: Session, warehouse: Warehouse, part: Part, kind: str, qty: int, on_hand_delta: int
+) -> Conflict:
+    level = repo.level_of(session, warehouse_id=warehouse.id, part_id=part.id)
+    available = level.on_hand - level.reserved if level is not None else 0
+    if kind in ("release", "consumption", "transfer_out"):
+        have = level.reserved if level is not None else 0
+        what = "reserved"
+    elif kind == "adjustment" and on_hand_delta < 0:
+        have = level.on_hand - level.reserved if level is not None else 0
+        what = "available"
+    else:
+        have, what = available, "available"
+    shortfall = max(abs(qty) - have, 1)
+    return Conflict(
+        f"{warehouse.code} has {have} of {part.sku} {what}, {abs(qty)} asked",
+        shortfall=shortfall,
+        available=available,
+        warehouse=warehouse.code,
+        sku=part.sku,
+    )
+
+
+def _warehouse(session: Session, code: str, scope_path: str | None, field: str) -> Warehouse:
+    store = find_warehouse(session, code=code, scope_path=scope_path)
+    if store is None:
+        raise invalid_field(field, f"no warehouse '{code}'")
+    return store
+
+
+def _part(session: Session, sku: str, field: str = "sku") -> Part:
+    part = repo.get_part_by_sku(session, sku=sku)
+    if part is None:
+        raise invalid_field(field, f"no part '{sku}'")
+    return part
+
+
+RECORDABLE = ("receipt", "adjustment")
+
+
+def record_movement(
+    session: Session,
+    *,
+    scope_path: str | None,
+    warehouse: str,
+    sku: str,
+    kind: str,
+    qty: int,
+    reason: str,
+    key: str,
+    actor: str,
+    now: datetime,
+) -> MovementDone:
+    """A receipt or an adjustment (with its reason) entered by a person over the API;
+    every other kind is written by the use case it belongs to (reserve, transfer, consume).
+
+    Raises:
+        Invalid: naming the field (unknown warehouse or part, other kinds, no reason).
+        Conflict: an adjustment that would take more than is available.
+    """
+    if kind not in RECORDABLE:
+        raise invalid_field("kind", f"one of {', '.join(RECORDABLE)}")
+    store = _warehouse(session, warehouse, scope_path, "warehouse")
+    return move(
+        session,
+        warehouse=store,
+        part=_part(session, sku),
+        kind=kind,
+        qty=qty,
+        key=f"manual:{key}",
+        now=now,
+        reason=reason,
+        actor=actor,
+        need_available=kind == "adjustment" and qty < 0,
+    )
+
+
+class JournalMismatch(NamedTuple):
+    warehouse_id: int
+    part_id: int
+    on_hand: int
+    reserved: int
+    journal_on_hand: int
+    journal_reserved: int
+
+
+def journal_mismatches(session: Session) -> list[JournalMismatch]:
+    """The balances that differ from the sums of their journal (none, when all is well)."""
+    totals = repo.journal_totals(session)
+    bad = []
+    seen = set()
+    for level in repo.all_levels(session):
+        pair = (level.warehouse_id, level.part_id)
+        seen.add(pair)
+        on_hand, reserved = totals.get(pair, (0, 0))
+        if (on_hand, reserved) != (level.on_hand, level.reserved):
+            bad.append(JournalMismatch(*pair, level.on_hand, level.reserved, on_hand, reserved))
+    for pair, (on_hand, reserved) in totals.items():
+        if pair not in seen and (on_hand, reserved) != (0, 0):
+            bad.append(JournalMismatch(*pair, 0, 0, on_hand, reserved))
+    return bad
+
+
+class MovementEntry(NamedTuple):
+    movement: StockMovement
+    warehouse: Warehouse
+    part: Part
+
+
+def page_movements(
+    session: Session,
+    *,
+    scope_path: str | None,
+    limit: int,
+    offset: int,
+    warehouse: str | None = None,
+    sku: str | None = None,
+    ref: str | None = None,
+) -> tuple[list[MovementEntry], int]:
+    """The journal, newest first, of the warehouses within `scope_path`."""
+    rows, count = repo.page_movements(
+        session,
+        region_ids=org.unit_ids_in_scope(scope_path=scope_path),
+        warehouse=warehouse,
+        sku=sku,
+        ref=ref,
+        limit=limit,
+        offset=offset,
+    )
+    return [MovementEntry(*row) for row in rows], count
+
+
+# ---- reservations: never oversell ------------------------------------------------------------
+
+RESERVATION_TTL = timedelta(hours=48)
+
+
+def reserve(
+    session: Session,
+    *,
+    key: str,
+    order_id: str,
+    warehouse: Warehouse,
+    part: Part,
+    qty: int,
+    now: datetime,
+    ttl: timedelta | None = RESERVATION_TTL,
+    actor: str = "",
+) -> Reservation:
+    """Holds `qty` of the part in the warehouse for the order line `key`: one conditional
+    update (available >= qty) and the reservation row, in one savepoint. Idempotent: a
+    second call with the key answers the first reservation and moves nothing.
+
+    Raises:
+        Conflict: fewer than `qty` available (`shortfall` and `available` in the body), or
+            the key holds a reservation of another part, warehouse or quantity.
+    """
+    existing = repo.reservation_by_key(session, key=key)
+    if existing is None:
+        try:
+            with session.begin_nested():
+                move(
+                    session,
+                    warehouse=warehouse,
+                    part=part,
+                    kind="reservation",
+                    qty=qty,
+                    key=f"reserve:{key}",
+                    now=now,
+                    ref=order_id,
+                    actor=actor,
+                    need_available=True,
+                )
+                held = Reservation(
+                    key=key,
+                    order_id=order_id,
+                    warehouse_id=warehouse.id,
+                    part_id=part.id,
+                    qty=qty,
+                    status="held",
+                    created_at=now,
+                    expires_at=now + ttl if ttl is not None else None,
+                )
+                session.add(held)
+                session.flush()
+            return held
+        except IntegrityError:
+            existing = repo.reservation_by_key(session, key=key)
+            if existing is None:
+                raise
+    if (existing.warehouse_id, existing.part_id, existing.qty) != (warehouse.id, part.id, qty):
+        raise Conflict(f"reservation '{key}' holds another part, warehouse or quantity")
+    return existing
+
+
+def reserve_for_order(
+    session: Session,
+    *,
+    scope_path: str | None,
+    order_id: str,
+    line: str,
+    warehouse: str,
+    sku: str,
+    qty: int,
+    now: datetime,
+    ttl_minutes: int | None,
+    actor: str,
+) -> Reservation:
+    """`reserve` for a caller: the warehouse must lie within its scope."""
+    store = _warehouse(session, warehouse, scope_path, "warehouse")
+    ttl = timedelta(minutes=ttl_minutes) if ttl_minutes else RESERVATION_TTL
+    return reserve(
+        session,
+        key=f"{order_id}/{line}",
+        order_id=order_id,
+        warehouse=store,
+        part=_part(session, sku),
+        qty=qty,
+        now=now,
+        ttl=ttl,
+        actor=actor,
+    )
+
+
+def release(session: Session, *, key: str, now: datetime, reason: str = "released") -> bool:
+    """Gives a held reservation back to available stock, once. Returns whether it was held
+    (a reservation consumed, shipped or released already is left as it is)."""
+    held = repo.reservation_by_key(session, key=key)
+    if held is None or held.status != "held":
+        return False
+    store = repo.warehouse_by_id(session, warehouse_id=held.warehouse_id)
+    part = repo.part_by_id(session, part_id=held.part_id)
+    assert store is not None and part is not None
+    move(
+        session,
+        warehouse=store,
+        part=part,
+        kind="release",
+        qty=held.qty,
+        key=f"release:{key}",
+        now=now,
+        ref=held.order_id,
+        reason=reason,
+    )
+    held.status = "released"
+    session.flush()
+    return True
+
+
+def release_order(session: Session, *, order_id: str, now: datetime, reason: str) -> int:
+    """Releases every reservation the order still holds (the order was cancelled)."""
+    return sum(
+        release(session, key=held.key, now=now, reason=reason)
+        for held in repo.held_reservations(session, order_id=order_id)
+    )
+
+
+def release_expired(session: Session, *, now: datetime, limit: int = 500) -> int:
+    """Releases reservations held past their expiry (timeout); returns how many."""
+    return sum(
+        release(session, key=held.key, now=now, reason="expired")
+        for held in repo.expired_reservations(session, now=now, limit=limit)
+    )
+
+
+def find_reservation(session: Session, *, key: str) -> Reservation | None:
+    return repo.reservation_by_key(session, key=key)
+
+
+# ---- safety stock and replenishment ----------------------------------------------------------
+
+DEMAND_WINDOW = timedelta(days=28)
+
+
+def _pair(warehouse_id: int, part_id: int) -> str:
+    return f"{warehouse_id}:{part_id}"
+
+
+def check_safety(session: Session, *, warehouse: Warehouse, part: Part, now: datetime) -> None:
+    """After a movement (and in the scheduled scan): a balance below its safety level gets
+    ONE open alert with a suggestion, however many movements follow; a balance back at or
+    above it closes its alert, so the next crossing raises a new one."""
+    level = repo.level_of(session, warehouse_id=warehouse.id, part_id=part.id)
+    if level is None or level.safety_level <= 0:
+        return
+    available = level.on_hand - level.reserved
+    pair = _pair(warehouse.id, part.id)
+    alert = repo.open_alert(session, pair=pair)
+    if not rules.crossed_below(available, level.safety_level):
+        if alert is not None:
+            alert.open_pair, alert.resolved_at = None, now
+            if alert.status == "open":
+                alert.status = "resolved"
+            session.flush()
+        return
+    if alert is not None:
+        alert.available = available  # still below: the one alert shows the latest figure
+        session.flush()
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                StockAlert(
+                    warehouse_id=warehouse.id,
+                    part_id=part.id,
+                    open_pair=pair,
+                    status="open",
+                    available=available,
+                    safety_level=level.safety_level,
+                    suggestion=suggest(
+                        session, warehouse=warehouse, part=part, level=level, now=now
+                    ),
+                    created_at=now,
+                )
+            )
+            session.flush()
+    except IntegrityError:
+        pass  # a concurrent movement raised the alert first: one alert, not two
+
+
+def daily_demand(session: Session, *, warehouse: Warehouse, part: Part, now: datetime) -> float:
+    """Units of the part consumed per day from the warehouse over the last four weeks."""
+    used = repo.consumed_since(
+        session, part_id=part.id, warehouse_ids=[warehouse.id], since=now - DEMAND_WINDOW
+    )
+    return used / DEMAND_WINDOW.days
+
+
+def suggest(
+    session: Session, *, warehouse: Warehouse, part: Part, level: StockLevel, now: datetime
+) -> dict[str, Any]:
+    """What to do about a balance below safety: how many (back to the reorder point plus the
+    lead time's demand) and from where: a central warehouse purchases; any other takes a
+    transfer from the nearest warehouse that has that many above its own safety level,
+    else purchases."""
+    demand = daily_demand(session, warehouse=warehouse, part=part, now=now)
+    qty = rules.replenish_qty(
+        available=level.on_hand - level.reserved,
+        safety_level=level.safety_level,
+        reorder_point=level.reorder_point,
+        daily_demand=demand,
+        lead_time_days=warehouse.lead_time_hours / 24,
+    )
+    base = {"qty": qty, "daily_demand": round(demand, 2), "unit_cost": str(part.cost)}
+    if warehouse.kind != "central":
+        donors = [
+            rules.Candidate(
+                store.code,
+                store.kind,
+                store.lat,
+                store.lng,
+                (held.on_hand - held.reserved) - held.safety_level,
+                store.lead_time_hours,
+                store.engineer_code,
+            )
+            for store, held in repo.holders(session, part_id=part.id, at_least=qty)
+            if store.id != warehouse.id and store.kind != "van"
+        ]
+        plan = rules.plan_line(part.sku, qty, donors, lat=warehouse.lat, lng=warehouse.lng)
+        if plan.picks and not plan.shortfall and len(plan.picks) == 1:
+            pick = plan.picks[0]
+            return {
+                **base,
+                "action": "transfer",
+                "source": pick.warehouse,
+                "distance_km": pick.distance_km,
+                "reason": plan.reason,
+            }
+    return {
+        **base,
+        "action": "purchase",
+        "source": "",
+        "reason": f"{warehouse.code} ({warehouse.kind}): purchase {qty} {part.unit}",
+    }
+
+
+def set_safety(
+    session: Session,
+    *,
+    scope_path: str | None,
+    warehouse: str,
+    sku: str,
+    safety_level: int,
+    reorder_point: int,
+    now: datetime,
+) -> StockLevel:
+    """Sets the safety level and reorder point of a part in a warehouse, and checks it."""
+    store = _warehouse(session, warehouse, scope_path, "warehouse")
+    part = _part(session, sku)
+    if reorder_point and reorder_point < safety_level:
+        raise invalid_field("reorder_point", "cannot be below the safety level")
+    repo.ensure_level(session, warehouse_id=store.id, part_id=part.id)
+    level = repo.level_of(session, warehouse_id=store.id, part_id=part.id)
+    assert level is not None
+    level.safety_level, level.reorder_point = safety_level, reorder_point
+    session.flush()
+    check_safety(session, warehouse=store, part=part, now=now)
+    return level
+
+
+def scan_safety(session: Session, *, now: datetime, batch: int = 1000) -> int:
+    """The scheduled scan: checks every balance with a safety level (so a level lowered
+    without a movement, or a missed check, still raises its one alert) and releases the
+    reservations past their expiry. Returns how many balances it checked."""
+    release_expired(session, now=now)
+    checked, after = 0, 0
+    while True:
+        levels = repo.levels_to_scan(session, after_id=after, limit=batch)
+        if not levels:
+            return checked
+        for level in levels:
+            store = repo.warehouse_by_id(session, warehouse_id=level.warehouse_id)
+            part = repo.part_by_id(session, part_id=level.part_id)
+            assert store is not None and part is not None
+            check_safety(session, warehouse=store, part=part, now=now)
+        checked += len(levels)
+        after = levels[-1].id
+
+
+class AlertEntry(NamedTuple):
+    alert: StockAlert
+    warehouse: Warehouse
+    part: Part
+
+
+def page_alerts(
+    session: Session, *, scope_path: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[AlertEntry], int]:
+    rows, count = repo.page_alerts(
+        session,
+        region_ids=org.unit_ids_in_scope(scope_path=scope_path),
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    return [AlertEntry(*row) for row in rows], count
+
+
+def acknowledge_alert(
+    session: Session, *, alert_id: int, scope_path: str | None, by: str, now: datetime
+) -> AlertEntry:
+    """Marks an alert seen (it stays the pair's open alert until stock is back above
+    safety). An alert outside the scope is answered as missing.
+
+    Raises:
+        NotFound: no such alert in the caller's scope.
+    """
+    alert = repo.alert_by_id(session, alert_id=alert_id)
+    store = repo.warehouse_by_id(session, warehouse_id=alert.warehouse_id) if alert else None
+    if (
+        alert is None
+        or store is None
+        or not org.visible(org.path_of_unit(session, unit_id=store.region_id), scope_path)
+    ):
+        raise NotFound(f"no alert {alert_id}")
+    if alert.status == "open":
+        alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", by, now
+        session.flush()
+    part = repo.part_by_id(session, part_id=alert.part_id)
+    assert part is not None
+    return AlertEntry(alert, store, part)
+
+
+# ---- sourcing --------------------------------------------------------------------------------
+
+
+class Location(NamedTuple):
+    lat: float | None
+    lng: float | None
+
+
+def _destination(
+    session: Session,
+    *,
+    destination: str | None,
+    lat: float | None,
+    lng: float | None,
+    scope_path: str | None,
+) -> tuple[Warehouse | None, Location]:
+    if destination:
+        store = _warehouse(session, destination, scope_path, "destination")
+        return store, Location(
+            lat if lat is not None else store.lat, lng if lng is not None else store.lng
+        )
+    if lat is None or lng is None:
+        raise invalid_field("destination", "give a destination warehouse or lat and lng")
+    return None, Location(lat, lng)
+
+
+def plan_lines(
+    session: Session,
+    *,
+    lines: list[tuple[str, int]],
+    lat: float | None,
+    lng: float | None,
+    engineer: str = "",
+) -> list[rules.Plan]:
+    """For each (sku, qty): where it comes from and why (`rules.plan_line` over every
+    warehouse holding the part: the whole catalogue and every region, since a part is
+    worth a transfer across regions when none is nearer)."""
+    plans = []
+    for index, (sku, qty) in enumerate(lines):
+        part = _part(session, sku, field=f"lines[{index}].sku")
+        candidates = [
+            rules.Candidate(
+                store.code,
+                store.kind,
+                store.lat,
+                store.lng,
+                level.on_hand - level.reserved,
+                store.lead_time_hours,
+                store.engineer_code,
+            )
+            for store, level in repo.holders(session, part_id=part.id)
+        ]
+        plans.append(rules.plan_line(sku, qty, candidates, lat=lat, lng=lng, engineer=engineer))
+    return plans
+
+
+def source(
+    session: Session,
+    *,
+    scope_path: str | None,
+    lines: list[tuple[str, int]],
+    destination: str | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    engineer: str = "",
+) -> list[rules.Plan]:
+    """Sourcing for a caller: the job is at `destination` (a warehouse within the caller's
+    scope, e.g. the outlet's store) or at `lat`/`lng`. Reads only: nothing is reserved."""
+    _, at = _destination(session, destination=destination, lat=lat, lng=lng, scope_path=scope_path)
+    return plan_lines(session, lines=lines, lat=at.lat, lng=at.lng, engineer=engineer)
+
+
+# ---- transfers (the saga's steps; workflows/transfer.py runs them) ---------------------------
+
+
+class TransferView(NamedTuple):
+    transfer: Transfer
+    part: Part
+    source: Warehouse
+    destination: Warehouse
+
+
+def _view(session: Session, transfer: Transfer) -> TransferView:
+    part = repo.part_by_id(session, part_id=transfer.part_id)
+    src = repo.warehouse_by_id(session, warehouse_id=transfer.source_id)
+    dst = repo.warehouse_by_id(session, warehouse_id=transfer.destination_id)
+    assert part is not None and src is not None and dst is not None
+    return TransferView(transfer, part, src, dst)
+
+
+def plan_transfer(
+    session: Session,
+    *,
+    scope_path: str | None,
+    order_id: str,
+    line: str,
+    sku: str,
+    qty: int,
+    destination: str,
+    source: str | None = None,
+) -> tuple[str, str, rules.Plan | None]:
+    """The source and destination codes of a transfer to ask for: `source` as given (any
+    warehouse holding the part), else the one sourcing chooses for the destination.
+
+    Raises:
+        Invalid: unknown codes (naming the field); Conflict: no warehouse can fill the line
+            (`shortfall` in the body).
+    """
+    dst = _warehouse(session, destination, scope_path, "destination")
+    part = _part(session, sku)
+    if source:
+        src = repo.get_warehouse_by_code(session, code=source)
+        if src is None:
+            raise invalid_field("source", f"no warehouse '{source}'")
+        return src.code, dst.code, None
+    (plan,) = plan_lines(session, lines=[(part.sku, qty)], lat=dst.lat, lng=dst.lng)
+    if not plan.picks or len(plan.picks) > 1 or plan.shortfall:
+        raise Conflict(
+            f"no single warehouse can send {qty} of {sku}: {plan.reason}",
+            shortfall=plan.shortfall or qty,
+            plan=[{"warehouse": p.warehouse, "qty": p.qty} for p in plan.picks],
+        )
+    return plan.picks[0].warehouse, dst.code, plan
+
+
+def open_transfer(
+    session: Session,
+    *,
+    code: str,
+    order_id: str,
+    line_key: str,
+    sku: str,
+    qty: int,
+    source: str,
+    destination: str,
+    now: datetime,
+) -> TransferView:
+    """Step 1 of the saga: records the transfer and reserves the part at the source
+    (key `<code>/source`). Idempotent by `code`.
+
+    Raises:
+        Conflict: the source no longer has `qty` available (shortfall in the body).
+    """
+    transfer = repo.transfer_by_code(session, code=code)
+    part = _part(session, sku)
+    src = repo.get_warehouse_by_code(session, code=source)
+    dst = repo.get_warehouse_by_code(session, code=destination)
+    if src is None or dst is None:
+        raise invalid_field("source" if src is None else "destination", "no such warehouse")
+    if transfer is None:
+        transfer = Transfer(
+            code=code,
+            order_id=order_id,
+            line_key=line_key,
+            part_id=part.id,
+            qty=qty,
+            source_id=src.id,
+            destination_id=dst.id,
+            status="requested",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(transfer)
+        session.flush()
+    if transfer.status == "requested":
+        reserve(
+            session,
+            key=f"{code}/source",
+            order_id=order_id or code,
+            warehouse=src,
+            part=part,
+            qty=qty,
+            now=now,
+            ttl=None,
+        )
+        transfer.status, transfer.updated_at = "reserved", now
+        session.flush()
+    return _view(session, transfer)
+
+
+def _transfer(session: Session, code: str) -> Transfer:
+    transfer = repo.transfer_by_code(session, code=code)
+    if transfer is None:
+        raise NotFound(f"no transfer '{code}'")
+    return transfer
+
+
+def ship_transfer(
+    session: Session, *, code: str, carrier: str, tracking_no: str, now: datetime, actor: str = ""
+) -> TransferView:
+    """Step 2: the source sent it (carrier and tracking number): the reserved units leave
+    the source (transfer_out, key `<code>/out`). Idempotent."""
+    transfer = _transfer(session, code)
+    view = _view(session, transfer)
+    if transfer.status == "reserved":
+        move(
+            session,
+            warehouse=view.source,
+            part=view.part,
+            kind="transfer_out",
+            qty=transfer.qty,
+            key=f"{code}/out",
+            now=now,
+            ref=transfer.order_id or code,
+            reason=f"{carrier} {tracking_no}",
+            actor=actor,
+        )
+        held = repo.reservation_by_key(session, key=f"{code}/source")
+        if held is not None:
+            held.status = "shipped"
+        transfer.status, transfer.carrier, transfer.tracking_no = "shipped", carrier, tracking_no
+        transfer.updated_at = now
+        session.flush()
+    return view
+
+
+def receive_transfer(
+    session: Session, *, code: str, now: datetime, actor: str = ""
+) -> TransferView:
+    """Step 3: the destination received it (transfer_in, key `<code>/in`) and holds it for
+    the order line (a reservation under the line's key). Idempotent."""
+    transfer = _transfer(session, code)
+    view = _view(session, transfer)
+    if transfer.status == "shipped":
+        move(
+            session,
+            warehouse=view.destination,
+            part=view.part,
+            kind="transfer_in",
+            qty=transfer.qty,
+            key=f"{code}/in",
+            now=now,
+            ref=transfer.order_id or code,
+            actor=actor,
+        )
+        reserve(
+            session,
+            key=transfer.line_key or f"{code}/destination",
+            order_id=transfer.order_id or code,
+            warehouse=view.destination,
+            part=view.part,
+            qty=transfer.qty,
+            now=now,
+            ttl=None,
+        )
+        transfer.status, transfer.updated_at = "received", now
+        session.flush()
+    return view
+
+
+def cancel_transfer(session: Session, *, code: str, reason: str, now: datetime) -> TransferView:
+    """Compensation, whatever step the transfer reached: a reservation at the source is
+    released; shipped units come back to the source (transfer_in `<code>/return`); units
+    received are sent back (the destination's hold released, transfer_out
+    `<code>/return-out`, transfer_in `<code>/return`). Stock ends where it was. Idempotent;
+    a consumed transfer is not undone."""
+    transfer = _transfer(session, code)
+    view = _view(session, transfer)
+    status = transfer.status
+    if status in ("cancelled", "consumed"):
+        return view
+    ref = transfer.order_id or code
+    if status in ("requested", "reserved"):
+        release(session, key=f"{code}/source", now=now, reason=f"transfer cancelled: {reason}")
+    if status == "received":
+        line_key = transfer.line_key or f"{code}/destination"
+        held = repo.reservation_by_key(session, key=line_key)
+        if held is not None and held.status == "held":
+            held.status = "returned"
+            move(
+                session,
+                warehouse=view.destination,
+                part=view.part,
+                kind="transfer_out",
+                qty=transfer.qty,
+                key=f"{code}/return-out",
+                now=now,
+                ref=ref,
+                reason=f"return: {reason}",
+            )
+    if status in ("shipped", "received"):
+        move(
+            session,
+            warehouse=view.source,
+            part=view.part,
+            kind="transfer_in",
+            qty=transfer.qty,
+            key=f"{code}/return",
+            now=now,
+            ref=ref,
+            reason=f"return: {reason}",
+        )
+    transfer.status, transfer.reason, transfer.updated_at = "cancelled", reason[:500], now
+    session.flush()
+    return view
+
+
+def find_transfer(session: Session, *, code: str, scope_path: str | None) -> TransferView:
+    """The transfer, when its source or destination lies within the scope.
+
+    Raises:
+        NotFound: no such transfer in the caller's scope.
+    """
+    transfer = repo.transfer_by_code(session, code=code)
+    if transfer is None:
+        raise NotFound(f"no transfer '{code}'")
+    view = _view(session, transfer)
+    if not any(
+        org.visible(org.path_of_unit(session, unit_id=w.region_id), scope_path)
+        for w in (view.source, view.destination)
+    ):
+        raise NotFound(f"no transfer '{code}'")
+    return view
+
+
+def check_transfer_side(
+    session: Session, *, code: str, scope_path: str | None, side: str
+) -> TransferView:
+    """The transfer, when its `side` ("source" ships, "destination" receives) lies within
+    the caller's scope: only that warehouse's people enter its step.
+
+    Raises:
+        NotFound: no such transfer visible; Forbidden: the other side's step.
+    """
+    view = find_transfer(session, code=code, scope_path=scope_path)
+    store = view.source if side == "source" else view.destination
+    if not org.visible(org.path_of_unit(session, unit_id=store.region_id), scope_path):
+        raise Forbidden(f"only {store.code} enters this step of transfer '{code}'")
+    return view
+
+
+def transfers_of_order(session: Session, *, order_id: str) -> list[TransferView]:
+    return [_view(session, t) for t in repo.transfers_of_order(session, order_id=order_id)]
+
+
+# ---- consumption -----------------------------------------------------------------------------
+
+
+class Consumed(NamedTuple):
+    sku: str
+    qty: int
+    warehouse: str
+    source: str  # "van" | "reservation" | "" (nothing in stock to take it from)
+
+
+def consume_parts(
+    session: Session,
+    *,
+    order_id: str,
+    key: str,
+    lines: list[tuple[str, int]],
+    engineer: str,
+    now: datetime,
+) -> list[Consumed]:
+    """Takes the parts used on the order out of stock, exactly once per `key` and line:
+    from the engineer's van when it holds them, else from the order's reservation of that
+    part (a transfer's or a direct one), consumed and closed. A line nothing holds is
+    reported with an empty source, not taken (the settlement prices it all the same, from
+    the catalogue)."""
+    van = repo.van_of(session, engineer_code=engineer) if engineer else None
+    holds = repo.held_reservations(session, order_id=order_id)
+    done: list[Consumed] = []
+    for index, (sku, qty) in enumerate(lines):
+        part = repo.get_part_by_sku(session, sku=sku)
+        if part is None or qty <= 0:
+            continue
+        line_key = f"consume:{key}/{index}"
+        taken = repo.movement_by_key(session, key=line_key)
+        if taken is not None:
+            store = repo.warehouse_by_id(session, warehouse_id=taken.warehouse_id)
+            origin = "reservation" if taken.reserved_delta else "van"
+            done.append(Consumed(sku, qty, store.code if store else "", origin))
+            continue
+        if van is not None:
+            level = repo.level_of(session, warehouse_id=van.id, part_id=part.id)
+            if level is not None and level.on_hand - level.reserved >= qty:
+                move(
+                    session,
+                    warehouse=van,
+                    part=part,
+                    kind="consumption_unreserved",
+                    qty=qty,
+                    key=line_key,
+                    now=now,
+                    ref=order_id,
+                    need_available=True,
+                )
+                done.append(Consumed(sku, qty, van.code, "van"))
+                continue
+        held = next(
+            (h for h in holds if h.part_id == part.id and h.status == "held" and h.qty >= qty),
+            None,
+        )
+        if held is None:
+            done.append(Consumed(sku, qty, "", ""))
+            continue
+        store = repo.warehouse_by_id(session, warehouse_id=held.warehouse_id)
+        assert store is not None
+        move(
+            session,
+            warehouse=store,
+            part=part,
+            kind="consumption",
+            qty=qty,
+            key=line_key,
+            now=now,
+            ref=order_id,
+        )
+        if held.qty > qty:
+            move(
+                session,
+                warehouse=store,
+                part=part,
+                kind="release",
+                qty=held.qty - qty,
+                key=f"{line_key}/rest",
+                now=now,
+                ref=order_id,
+                reason="not used",
+            )
+        held.status = "consumed"
+        session.flush()
+        done.append(Consumed(sku, qty, store.code, "reservation"))
+    for transfer in repo.transfers_of_order(session, order_id=order_id):
+        line = (
+            repo.reservation_by_key(session, key=transfer.line_key) if transfer.line_key else None
+        )
+        if transfer.status == "received" and line is not None and line.status == "consumed":
+            transfer.status, transfer.updated_at = "consumed", now
+    session.flush()
+    return done
+
+
+def price_of(session: Session, *, sku: str) -> tuple[Decimal, str] | None:
+    """The catalogue price and currency of a part (what the settlement charges)."""
+    part = repo.get_part_by_sku(session, sku=sku)
+    return (part.price, part.currency) if part is not None else None
+
+
+# ---- the order's steps: the parts node sources, the consume node takes out of stock ----------
+
+
+def _job_location(step: StepInput) -> Location:
+    customer = step.context.customer or {}
+    lat, lng = customer.get("lat"), customer.get("lng")
+    ok = isinstance(lat, int | float) and isinstance(lng, int | float)
+    return Location(float(lat), float(lng)) if ok else Location(None, None)  # type: ignore[arg-type]
+
+
+def _engineer(step: StepInput) -> str:
+    """The engineer the order's latest dispatch chose (its output's `engineer_id`)."""
+    engineer = ""
+    for value in step.variables.values():
+        if isinstance(value, dict) and isinstance(value.get("engineer_id"), str):
+            engineer = str(value["engineer_id"])
+    return engineer
+
+
+def _nearest_store(session: Session, *, region: str, at: Location) -> Warehouse | None:
+    unit = org.find_region(session, code_or_name=region) if region else None
+    region_ids = org.unit_ids_in_scope(scope_path=unit.path) if unit is not None else None
+    stores = [
+        w
+        for w in repo.page_warehouses(session, region_ids=region_ids, limit=10_000, offset=0)[0]
+        if w.kind != "van"
+    ]
+    if not stores:
+        return None
+    ranked = rules.rank(
+        [rules.Candidate(w.code, w.kind, w.lat, w.lng, 1, 0) for w in stores],
+        lat=at.lat,
+        lng=at.lng,
+    )
+    return next(w for w in stores if w.code == ranked[0].code)
+
+
+def source_for_order(
+    session: Session, step: StepInput, now: datetime, facts: OrderFacts
+) -> StepOutcome:
+    """The parts node's effect: sources the parts the step named (`params.parts_from`) for
+    the job: a line the engineer's van or the job's nearest store (the destination) can
+    fill is reserved there for the order; any other is reserved at the warehouse sourcing
+    chooses and becomes a transfer to the destination (`transfers` in the output: the node
+    runs one transfer workflow each and waits). Lines nothing can fill are `shortfall`."""
+    sources = [str(s) for s in step.params.get("parts_from", [])]
+    lines = rules.parts_lines(step.variables, sources)
+    at = _job_location(step)
+    engineer = _engineer(step)
+    dest = _nearest_store(session, region=facts.region or step.context.region, at=at)
+    if dest is not None and at.lat is None:
+        at = Location(dest.lat, dest.lng)
+    plans = plan_lines(session, lines=lines, lat=at.lat, lng=at.lng, engineer=engineer)
+    reserved, transfers, shortfall, reasons = [], [], [], []
+    for plan in plans:
+        reasons.append(f"{plan.sku}: {plan.reason}")
+        if plan.shortfall:
+            shortfall.append({"sku": plan.sku, "qty": plan.shortfall})
+        for index, pick in enumerate(plan.picks):
+            line_key = f"{step.order_id}/{plan.sku}/{index}"
+            store = repo.get_warehouse_by_code(session, code=pick.warehouse)
+            assert store is not None
+            local = pick.van or dest is None or store.id == dest.id
+            if local:
+                reserve(
+                    session,
+                    key=line_key,
+                    order_id=step.order_id,
+                    warehouse=store,
+                    part=_part(session, plan.sku),
+                    qty=pick.qty,
+                    now=now,
+                    ttl=None,
+                )
+                reserved.append({"sku": plan.sku, "qty": pick.qty, "warehouse": store.code})
+                continue
+            assert dest is not None
+            code = f"{step.order_id}.{plan.sku}.{index}"
+            open_transfer(
+                session,
+                code=code,
+                order_id=step.order_id,
+                line_key=line_key,
+                sku=plan.sku,
+                qty=pick.qty,
+                source=store.code,
+                destination=dest.code,
+                now=now,
+            )
+            transfers.append(
+                TransferInput(
+                    code=code,
+                    order_id=step.order_id,
+                    line_key=line_key,
+                    sku=plan.sku,
+                    qty=pick.qty,
+                    source=store.code,
+                    destination=dest.code,
+                ).model_dump(mode="json")
+            )
+    output = {
+        "destination": dest.code if dest is not None else "",
+        "reserved": reserved,
+        "transfers": transfers,
+        "shortfall": shortfall,
+        "reason": "; ".join(reasons)[:2000],
+    }
+    summary = f"{len(reserved)} reserved, {len(transfers)} transfers, {len(shortfall)} short"
+    return StepOutcome(result=StepResult(output=output, summary=summary))
+
+
+def consume_for_step(
+    session: Session, step: StepInput, now: datetime, facts: OrderFacts
+) -> StepOutcome:
+    """The consume node's effect: the parts the step reported used (`params.parts_from`)
+    leave stock once (`consume_parts`, keyed by the step's idempotency key)."""
+    sources = [str(s) for s in step.params.get("parts_from", [])]
+    lines = rules.parts_lines(step.variables, sources)
+    done = consume_parts(
+        session,
+        order_id=step.order_id,
+        key=step.idempotency_key,
+        lines=lines,
+        engineer=_engineer(step),
+        now=now,
+    )
+    output = {"consumed": [c._asdict() for c in done]}
+    summary = ", ".join(f"{c.sku} x{c.qty} @ {c.warehouse or '-'}" for c in done)
+    return StepOutcome(result=StepResult(output=output, summary=summary[:500]))
+
+
+def cancel_order_parts(session: Session, *, order_id: str, now: datetime, reason: str) -> int:
+    """An order cancelled: its reservations are released (transfers compensate in their
+    own workflow)."""
+    return release_order(session, order_id=order_id, now=now, reason=reason)
