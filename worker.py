@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
+from servflow.integrations.wecom.service import notifier_from_settings
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.keys import secret
 from servflow.platform.logs import configure_logging
@@ -53,12 +54,16 @@ def build_worker(
     )
 
 
-def production_activities(settings: Settings, session_factory: sessionmaker[Session]) -> list[Any]:
+def production_activities(
+    settings: Settings, session_factory: sessionmaker[Session], notifier: Any = None
+) -> list[Any]:
     from activities.registry import ActivityDeps, build_activities
 
     deps = ActivityDeps(
         session_factory=session_factory, settlement_ceiling=settings.settlement_ceiling
     )
+    if notifier is not None:
+        deps.notifier = notifier
     return build_activities(deps)
 
 
@@ -68,10 +73,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
     # One pool for the activities and the reconciler.
     session_factory = make_session_factory(make_engine(settings.database_url))
+    notifier = notifier_from_settings(settings, session_factory)
     worker = build_worker(
         client,
         task_queue=settings.task_queue,
-        activities=production_activities(settings, session_factory),
+        activities=production_activities(settings, session_factory, notifier),
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
@@ -79,9 +85,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with worker:
         logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         reconciling = start_reconciler(settings, client, session_factory)
+        relaying = start_relay(settings, session_factory, notifier)
         try:
             await stop.wait()
         finally:
+            if relaying is not None:
+                relaying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relaying
             if reconciling is not None:
                 reconciling.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -102,6 +113,27 @@ def start_reconciler(
     return asyncio.create_task(
         reconcile_forever(session_factory, client, every=every), name="reconcile"
     )
+
+
+def start_relay(
+    settings: Settings, session_factory: sessionmaker[Session], notifier: Any
+) -> asyncio.Task[None] | None:
+    """The background task delivering the outbox every `notify_relay_every_seconds`
+    (servflow.notify.service.relay_forever); None when that is 0."""
+    if not settings.notify_relay_every_seconds:
+        return None
+    from servflow.notify.service import relay_forever
+    from servflow.platform.base import utcnow
+
+    relay = relay_forever(
+        session_factory,
+        notifier,
+        every=settings.notify_relay_every_seconds,
+        clock=utcnow,
+        claim_seconds=settings.notify_claim_seconds,
+        max_attempts=settings.notify_max_attempts,
+    )
+    return asyncio.create_task(relay, name="outbox-relay")
 
 
 def main() -> None:

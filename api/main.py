@@ -17,6 +17,7 @@ from api.metrics import install_metrics
 from api.routes import (
     accounts,
     auth,
+    channels,
     codec,
     definitions,
     masterdata,
@@ -50,6 +51,7 @@ ROUTERS = (
     masterdata,
     codec,
     reporting,
+    channels,
 )
 
 

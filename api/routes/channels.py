@@ -1,0 +1,179 @@
+"""Channels over HTTP: the WeCom callback (URL check and card clicks), the outbox and the
+cards sent, within the caller's scope."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import AppContext, CtxDep, CurrentUser, Manager
+from api.order_access import db
+from api.schemas import ERRORS, Page
+from servflow.integrations.wecom import service as wecom
+from servflow.integrations.wecom.crypto import CallbackError
+from servflow.notify import service as notify
+from servflow.platform.base import utcnow
+from servflow.platform.errors import Unauthorized
+
+router = APIRouter(prefix="/api", tags=["channels"])
+
+SIGNATURE = Query(max_length=64)
+STAMP = Query(max_length=32)
+
+
+class NotificationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    order_id: str | None
+    channel: str
+    kind: str
+    recipients: list[str]
+    message: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+class CardPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    task_id: str
+    order_id: str
+    username: str
+    status: str
+    clicked_at: datetime | None
+    applied: str
+    apply_error: str
+
+
+def _config(ctx: AppContext) -> wecom.WecomConfig:
+    return wecom.WecomConfig.from_settings(ctx.settings)
+
+
+@router.get("/wecom/callback", response_class=PlainTextResponse, responses=ERRORS)
+async def verify_wecom_url(
+    ctx: CtxDep,
+    msg_signature: Annotated[str, SIGNATURE],
+    timestamp: Annotated[str, STAMP],
+    nonce: Annotated[str, STAMP],
+    echostr: Annotated[str, Query(max_length=1024)],
+) -> PlainTextResponse:
+    """WeCom's URL check: the decrypted echostr, raw (no quotes, no JSON)."""
+    try:
+        plain = wecom.verify_url(
+            _config(ctx),
+            msg_signature=msg_signature,
+            timestamp=timestamp,
+            nonce=nonce,
+            echostr=echostr,
+        )
+    except CallbackError as exc:
+        raise Unauthorized(f"msg_signature: {exc}") from None
+    return PlainTextResponse(plain)
+
+
+@router.post("/wecom/callback", response_class=PlainTextResponse, responses=ERRORS)
+async def receive_wecom_event(
+    request: Request,
+    ctx: CtxDep,
+    background: BackgroundTasks,
+    msg_signature: Annotated[str, SIGNATURE],
+    timestamp: Annotated[str, STAMP],
+    nonce: Annotated[str, STAMP],
+) -> PlainTextResponse:
+    """A WeCom callback (encrypted XML). A card's first accept/decline click is recorded
+    now and applied to its order after the answer (WeCom redelivers what is not answered
+    within 5 s); a redelivered or second click changes nothing. Answers an empty 200."""
+    body = await request.body()
+    try:
+        click = await db(
+            ctx,
+            _take_click,
+            _config(ctx),
+            msg_signature=msg_signature,
+            timestamp=timestamp,
+            nonce=nonce,
+            body=body,
+        )
+    except CallbackError as exc:
+        raise Unauthorized(f"msg_signature: {exc}") from None
+    if click is not None and ctx.temporal_client is not None:
+        background.add_task(
+            wecom.apply_click,
+            ctx.session_factory,
+            ctx.temporal_client,
+            click,
+            actor_key=ctx.actor_key,
+            clock=utcnow,
+        )
+    return PlainTextResponse("")
+
+
+def _take_click(session: Any, config: wecom.WecomConfig, **kwargs: Any) -> wecom.Click | None:
+    click = wecom.take_click(session, config, now=utcnow(), **kwargs)
+    session.commit()
+    return click
+
+
+def _notifications(session: Any, user: Any, **kwargs: Any) -> Page[NotificationPublic]:
+    rows, count = notify.page_notifications(session, user, **kwargs)
+    return Page(data=[NotificationPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/notifications", response_model=Page[NotificationPublic], responses=ERRORS)
+async def read_notifications(
+    user: Manager,
+    ctx: CtxDep,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    order_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[NotificationPublic]:
+    """The outbox within the caller's scope, newest first: each message's delivery status
+    (pending, retry, sent, dead), attempts and last error."""
+    page: Page[NotificationPublic] = await db(
+        ctx, _notifications, user, status=status, order_id=order_id, limit=limit, offset=offset
+    )
+    return page
+
+
+def _retry(session: Any, user: Any, notification_id: int) -> NotificationPublic:
+    row = notify.retry_notification(session, user, notification_id=notification_id, now=utcnow())
+    session.commit()
+    return NotificationPublic.model_validate(row)
+
+
+@router.post(
+    "/notifications/{notification_id}/retry",
+    response_model=NotificationPublic,
+    responses=ERRORS,
+)
+async def retry_notification(
+    notification_id: int, user: Manager, ctx: CtxDep
+) -> NotificationPublic:
+    """Queues a given-up or waiting message for delivery now (the relay sends it)."""
+    result: NotificationPublic = await db(ctx, _retry, user, notification_id)
+    return result
+
+
+def _cards(session: Any, user: Any, order_id: str) -> list[CardPublic]:
+    return [
+        CardPublic.model_validate(c) for c in wecom.cards_of_order(session, user, order_id=order_id)
+    ]
+
+
+@router.get("/wecom/cards", response_model=list[CardPublic], responses=ERRORS)
+async def read_cards(
+    user: CurrentUser, ctx: CtxDep, order_id: Annotated[str, Query(max_length=200)]
+) -> list[CardPublic]:
+    """The accept/decline cards sent for an order, and their clicks (within scope)."""
+    result: list[CardPublic] = await db(ctx, _cards, user, order_id)
+    return result

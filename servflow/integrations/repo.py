@@ -1,0 +1,109 @@
+"""The integrations' queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from servflow.integrations.models import InboundMessage, OutboundUpdate, WecomCard
+from servflow.platform.scope import under
+from servflow.platform.sql import insert_ignore
+
+
+def insert_card_once(session: Session, *, row: dict[str, Any]) -> None:
+    insert_ignore(session, WecomCard.__table__, [row], conflict=["task_id"])  # type: ignore[arg-type]
+
+
+def get_card(session: Session, *, task_id: str) -> WecomCard | None:
+    return session.scalar(select(WecomCard).where(WecomCard.task_id == task_id))
+
+
+def set_response_code(session: Session, *, task_id: str, response_code: str) -> None:
+    session.execute(
+        update(WecomCard).where(WecomCard.task_id == task_id).values(response_code=response_code)
+    )
+
+
+def take_click(
+    session: Session, *, task_id: str, status: str, response_code: str, now: datetime
+) -> bool:
+    """The first click on a card wins: True only for the call that moved it from sent."""
+    values: dict[str, Any] = {"status": status, "clicked_at": now}
+    if response_code:
+        values["response_code"] = response_code
+    result = session.execute(
+        update(WecomCard)
+        .where(WecomCard.task_id == task_id, WecomCard.status == "sent")
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def cards_of_order(session: Session, *, order_id: str, scope_path: str) -> list[WecomCard]:
+    return list(
+        session.scalars(
+            select(WecomCard)
+            .where(WecomCard.order_id == order_id, under(WecomCard.org_path, scope_path))
+            .order_by(WecomCard.id)
+        )
+    )
+
+
+def insert_inbound_once(session: Session, *, row: dict[str, Any]) -> bool:
+    """Stores a marketplace message unless one with its (platform, msg_id) is stored."""
+    table = InboundMessage.__table__
+    return insert_ignore(session, table, [row], conflict=["platform", "msg_id"]) == 1  # type: ignore[arg-type]
+
+
+def inbound_ids(session: Session, *, statuses: tuple[str, ...], limit: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.status.in_(statuses))
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+    )
+
+
+def claim_inbound(session: Session, *, message_id: int) -> InboundMessage | None:
+    """The message, locked for this processor on PostgreSQL (SKIP LOCKED: another
+    processor moves on); None when someone else holds it or it is done."""
+    statement = select(InboundMessage).where(
+        InboundMessage.id == message_id, InboundMessage.status == "received"
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return session.scalar(statement)
+
+
+def inbound_of(session: Session, *, platform: str, msg_id: str) -> InboundMessage | None:
+    return session.scalar(
+        select(InboundMessage).where(
+            InboundMessage.platform == platform, InboundMessage.msg_id == msg_id
+        )
+    )
+
+
+def insert_outbound_once(session: Session, *, row: dict[str, Any]) -> bool:
+    table = OutboundUpdate.__table__
+    return insert_ignore(session, table, [row], conflict=["idempotency_key"]) == 1  # type: ignore[arg-type]
+
+
+def due_outbound(session: Session, *, now: datetime, limit: int) -> list[OutboundUpdate]:
+    return list(
+        session.scalars(
+            select(OutboundUpdate)
+            .where(
+                OutboundUpdate.state.in_(("pending", "retry")),
+                (OutboundUpdate.next_attempt_at.is_(None))
+                | (OutboundUpdate.next_attempt_at <= now),
+            )
+            .order_by(OutboundUpdate.id)
+            .limit(limit)
+        )
+    )
