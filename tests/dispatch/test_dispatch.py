@@ -1,6 +1,4 @@
-import pytest
 from sqlalchemy import select
-from temporalio.exceptions import ApplicationError
 
 from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.orders.models import WorkOrder
@@ -58,21 +56,28 @@ async def test_least_loaded_strategy_skips_a_busy_nearer_engineer(run, world, se
     assert result.output["reason"].startswith("负载最低的持证工程师 王强 (制冷)")
 
 
-async def test_no_qualified_engineer_is_a_business_rule_violation(run, world, session):
+async def test_no_qualified_engineer_waits_for_a_dispatcher_with_the_reasons(run, world, session):
     await run("report", make_step("report"))
-    with pytest.raises(ApplicationError) as caught:
-        await run("dispatch", make_step("dispatch", params={"skills": ["medical_imaging"]}))
-    assert caught.value.type == "BusinessRuleViolation"
-    assert caught.value.non_retryable
-    assert "no qualified engineer" in caught.value.message
-    assert "医疗影像" in caught.value.message
-    assert session.scalars(select(DispatchDecision)).all() == []
+    result = await run("dispatch", make_step("dispatch", params={"skills": ["medical_imaging"]}))
+
+    handoff = result.output["handoff"]
+    assert handoff["assignee_role"] == "dispatcher" and handoff["answers"] == ["assign"]
+    assert result.output["rung"] == "dispatcher_queue"
+    decision = session.scalars(select(DispatchDecision)).one()
+    assert decision.status == "queued" and decision.engineer_id is None
+    counts = decision.explanation["rungs"][0]["excluded"]
+    assert counts["no_certificate"] == 4  # every 华北 engineer lacks 医疗影像
+    assert any("医疗影像" in c.get("rejected", "") for c in result.output["candidates"])
 
 
-async def test_radius_excludes_engineers_too_far_away(run, world):
+async def test_radius_excludes_engineers_too_far_away(run, world, session):
     await run("report", make_step("report"))
-    with pytest.raises(ApplicationError, match="1 km"):
-        await run("dispatch", make_step("dispatch", params={"skills": ["制冷"], "radius_km": 1}))
+    result = await run(
+        "dispatch", make_step("dispatch", params={"skills": ["制冷"], "radius_km": 1})
+    )
+    assert "handoff" in result.output
+    reasons = {c["code"]: c.get("rejected") for c in result.output["candidates"]}
+    assert reasons["bj_near"] == "距离 2.3 km 超过 1 km"
 
 
 async def test_cross_region_dispatch_may_pick_another_regions_engineer(run, world):
