@@ -30,7 +30,9 @@ def test_one_token_serves_many_messages(fake, client):
     for n in range(5):
         client.send_text(["zhangwei"], f"message {n}")
     assert fake.state.token_fetches == before + 1
-    assert [m["text"]["content"] for m in fake.state.delivered] == [f"message {n}" for n in range(5)]
+    assert [m["text"]["content"] for m in fake.state.delivered] == [
+        f"message {n}" for n in range(5)
+    ]
     assert fake.state.delivered[0]["touser"] == "zhangwei"
     assert fake.state.delivered[0]["agentid"] == AGENT_ID
 
