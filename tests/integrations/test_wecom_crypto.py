@@ -17,7 +17,8 @@ VERIFY = {
     "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
     "timestamp": "1476416373",
     "nonce": "47744683",
-    "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==",
+    "echostr": "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnF"
+    "yq6SVHyA==",
 }
 MESSAGE = {
     "msg_signature": "0c3914025cb4b4d68103f6bfc8db550f79dcf48e",
@@ -25,14 +26,14 @@ MESSAGE = {
     "nonce": "1597212914",
 }
 MESSAGE_XML = (
-    "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n"
-    "<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4m"
-    "Y7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6"
-    "GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EY"
-    "JIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49H"
-    "KYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
-    "<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
-).encode()
+    b"<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n"
+    b"<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4m"
+    b"Y7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6"
+    b"GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EY"
+    b"JIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49H"
+    b"KYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n"
+    b"<AgentID><![CDATA[1000002]]></AgentID>\n</xml>"
+)
 
 
 def crypt(receive_id: str = CORP_ID) -> MsgCrypt:
