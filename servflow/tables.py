@@ -7,6 +7,7 @@ from servflow.definitions import models as definitions_models
 from servflow.dispatch import models as dispatch_models
 from servflow.integrations import models as integrations_models
 from servflow.inventory import models as inventory_models
+from servflow.ledger import models as ledger_models
 from servflow.notify import models as notify_models
 from servflow.orders import models as orders_models
 from servflow.org import models as org_models
@@ -21,6 +22,7 @@ DOMAIN_MODELS = (
     dispatch_models,
     integrations_models,
     inventory_models,
+    ledger_models,
     notify_models,
     orders_models,
     org_models,

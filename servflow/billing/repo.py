@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from servflow.billing.models import PriceTable, Settlement
+from servflow.billing.models import (
+    Payout,
+    PriceRule,
+    PriceTable,
+    Settlement,
+    ShareAgreement,
+    Statement,
+)
 from servflow.platform.scope import under
 
 
@@ -115,3 +124,250 @@ def get_settlement(
     if lock:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+# ---- price rules and agreements ------------------------------------------------------------
+
+
+def _in_force(model: Any, at: datetime) -> list[ColumnElement[bool]]:
+    return [
+        model.valid_from <= at,
+        or_(model.valid_to.is_(None), model.valid_to > at),
+        or_(model.retired_at.is_(None), model.retired_at > at),
+    ]
+
+
+def rules_in_force(session: Session, *, paths: list[str], at: datetime) -> list[PriceRule]:
+    """Price rules in force at `at` scoped to one of `paths` (the order's unit and the
+    units above it)."""
+    return list(
+        session.scalars(
+            select(PriceRule)
+            .where(PriceRule.scope_path.in_(paths), *_in_force(PriceRule, at))
+            .order_by(PriceRule.code, PriceRule.version)
+        )
+    )
+
+
+def agreements_in_force(
+    session: Session, *, paths: list[str], at: datetime
+) -> list[ShareAgreement]:
+    return list(
+        session.scalars(
+            select(ShareAgreement)
+            .where(ShareAgreement.scope_path.in_(paths), *_in_force(ShareAgreement, at))
+            .order_by(ShareAgreement.code, ShareAgreement.version)
+        )
+    )
+
+
+def latest_version(session: Session, model: Any, *, code: str) -> int:
+    return session.scalar(select(func.max(model.version)).where(model.code == code)) or 0
+
+
+def frame_rules(session: Session, *, code: str, hq_path: str) -> list[PriceRule]:
+    """The HQ versions of rule `code` (the frame regions adjust within)."""
+    return list(
+        session.scalars(
+            select(PriceRule)
+            .where(PriceRule.code == code, PriceRule.scope_path == hq_path)
+            .order_by(PriceRule.version.desc())
+        )
+    )
+
+
+def page_rules(
+    session: Session,
+    model: Any,
+    *,
+    visible: ColumnElement[bool],
+    code: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Any], int]:
+    query = select(model).where(visible)
+    if code:
+        query = query.where(model.code == code)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(model.code, model.scope_path, model.version).limit(limit).offset(offset)
+    )
+    return list(rows), count
+
+
+def get_rule(session: Session, model: Any, *, rule_id: int) -> Any:
+    return session.get(model, rule_id)
+
+
+def orders_this_month(
+    session: Session, *, role: str, party: str, start: datetime, end: datetime
+) -> int:
+    """Distinct orders that paid `party` as `role` in [start, end)."""
+    return (
+        session.scalar(
+            select(func.count(func.distinct(Settlement.order_id)))
+            .join(Payout, Payout.settlement_id == Settlement.id)
+            .where(
+                Payout.payee_kind == role,
+                Payout.payee_id == party,
+                Settlement.created_at >= start,
+                Settlement.created_at < end,
+            )
+        )
+        or 0
+    )
+
+
+# ---- the settlement run, statements, finance views ------------------------------------------
+
+
+def accrued_in(session: Session, *, start: datetime, end: datetime) -> list[Settlement]:
+    return list(
+        session.scalars(
+            select(Settlement)
+            .options(selectinload(Settlement.payouts))
+            .where(
+                Settlement.status == "accrued",
+                Settlement.created_at >= start,
+                Settlement.created_at < end,
+            )
+            .order_by(Settlement.id)
+        )
+    )
+
+
+def mark_paid(session: Session, *, ids: list[int]) -> None:
+    for i in range(0, len(ids), 500):
+        session.execute(
+            update(Settlement).where(Settlement.id.in_(ids[i : i + 500])).values(status="paid")
+        )
+
+
+def party_totals(
+    session: Session, *, start: datetime, end: datetime
+) -> list[tuple[str, str, str, str, Decimal, int]]:
+    """(kind, id, party_path, currency, total, lines) of every payee paid in [start, end)."""
+    rows = session.execute(
+        select(
+            Payout.payee_kind,
+            Payout.payee_id,
+            func.max(Payout.party_path),
+            Payout.currency,
+            func.sum(Payout.amount),
+            func.count(),
+        )
+        .join(Settlement, Settlement.id == Payout.settlement_id)
+        .where(
+            Settlement.status == "paid",
+            Settlement.created_at >= start,
+            Settlement.created_at < end,
+        )
+        .group_by(Payout.payee_kind, Payout.payee_id, Payout.currency)
+    )
+    return [(k, i, p or "", c, Decimal(t), n) for k, i, p, c, t, n in rows]
+
+
+def statements_of(session: Session, *, period: str) -> dict[tuple[str, str, str], Statement]:
+    rows = session.scalars(select(Statement).where(Statement.period == period))
+    return {(s.party_kind, s.party_id, s.currency): s for s in rows}
+
+
+def get_statement(session: Session, *, statement_id: int, lock: bool = False) -> Statement | None:
+    query = select(Statement).where(Statement.id == statement_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def page_statements(
+    session: Session,
+    *,
+    visible: ColumnElement[bool],
+    period: str | None,
+    party_kind: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Statement], int]:
+    query = select(Statement).where(visible)
+    if period:
+        query = query.where(Statement.period == period)
+    if party_kind:
+        query = query.where(Statement.party_kind == party_kind)
+    if status:
+        query = query.where(Statement.status == status)
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Statement.period.desc(), Statement.party_kind, Statement.party_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), count
+
+
+def statement_lines(
+    session: Session, *, statement: Statement, start: datetime, end: datetime
+) -> list[tuple[Settlement, Payout]]:
+    rows = session.execute(
+        select(Settlement, Payout)
+        .join(Payout, Payout.settlement_id == Settlement.id)
+        .where(
+            Payout.payee_kind == statement.party_kind,
+            Payout.payee_id == statement.party_id,
+            Payout.currency == statement.currency,
+            Settlement.status == "paid",
+            Settlement.created_at >= start,
+            Settlement.created_at < end,
+        )
+        .order_by(Settlement.created_at, Settlement.id, Payout.id)
+    )
+    return [(s, p) for s, p in rows]
+
+
+def _month(session: Session, column: Any) -> ColumnElement[Any]:
+    """SQL: the China-time month ("2026-11") of a UTC timestamp column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")
+
+
+def totals(
+    session: Session,
+    *,
+    scope_path: str,
+    group_by: str,
+    start: datetime | None,
+    end: datetime | None,
+    region: str | None,
+    status: str | None,
+    party_kind: str | None,
+) -> list[tuple[str, str, Decimal, int]]:
+    """(key, currency, total, count) of settled money under `scope_path`, grouped by
+    period, region, status or party (payee kind:id)."""
+    by_party = group_by == "party" or party_kind is not None
+    amount = Payout.amount if by_party else Settlement.amount
+    keys: dict[str, Any] = {
+        "period": _month(session, Settlement.created_at),
+        "region": Settlement.region,
+        "status": Settlement.status,
+        "party": (Payout.payee_kind + literal(":", String) + Payout.payee_id),
+    }
+    key = keys[group_by]
+    currency = Payout.currency if by_party else Settlement.currency
+    query = select(key, currency, func.sum(amount), func.count()).where(
+        under(Settlement.org_path, scope_path)
+    )
+    if by_party:
+        query = query.join(Payout, Payout.settlement_id == Settlement.id)
+    if start is not None:
+        query = query.where(Settlement.created_at >= start)
+    if end is not None:
+        query = query.where(Settlement.created_at < end)
+    if region:
+        query = query.where(Settlement.region == region)
+    if status:
+        query = query.where(Settlement.status == status)
+    if party_kind:
+        query = query.where(Payout.payee_kind == party_kind)
+    rows = session.execute(query.group_by(key, currency).order_by(key, currency))
+    return [(str(k), c, Decimal(t or 0), n) for k, c, t, n in rows]

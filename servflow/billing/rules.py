@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from workflows.expressions import ExpressionError, compile_expression, evaluate
 
 CENT = Decimal("0.01")
 ENGINEER_SHARE = Decimal("0.30")
@@ -160,3 +164,509 @@ def declared_parts(variables: Mapping[str, Any], sources: Sequence[str]) -> list
                 raise ValueError(f"{source}: part {sku} has quantity {qty}")
             totals[sku] = totals.get(sku, 0) + qty
     return sorted(totals.items())
+
+
+# ---- price rules ---------------------------------------------------------------------------
+
+RULE_KINDS = ("rate", "coefficient", "surcharge", "tax", "fx", "deduction")
+HQ_ONLY_KINDS = ("tax", "fx")
+"""Kinds only HQ sets (a region adjusts rates, coefficients, surcharges and deductions)."""
+FACT_NAMES = (
+    "job_type",
+    "region",
+    "visits",
+    "hours",
+    "distance_km",
+    "parts_total",
+    "cross_region",
+    "urgent",
+    "night",
+    "weekend",
+    "sla_breached",
+    "nps",
+)
+"""The names a rule's condition may read."""
+BODY_FIELDS = {
+    "rate": {"visit_fee", "labour_per_hour", "parts_markup"},
+    "coefficient": {"factor"},
+    "surcharge": {"amount", "per_km_bands"},
+    "tax": {"rate"},
+    "fx": {"from", "to", "rate"},
+    "deduction": {"amount", "rate"},
+}
+MAX_BANDS = 20
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A price rule version as pricing reads it."""
+
+    id: int
+    code: str
+    version: int
+    kind: str
+    scope_path: str
+    job_type: str
+    condition: str
+    body: Mapping[str, Any]
+    currency: str
+    valid_from: Any = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.code}@v{self.version}"
+
+    def number(self, name: str, default: str = "0") -> Decimal:
+        return Decimal(str(self.body.get(name, default)))
+
+
+@dataclass(frozen=True)
+class PriceFacts:
+    """What pricing knows about the job (the names conditions read)."""
+
+    job_type: str
+    region: str = ""
+    visits: int = 1
+    hours: Decimal = Decimal(0)
+    distance_km: Decimal = Decimal(0)
+    parts_total: Decimal = Decimal(0)
+    cross_region: bool = False
+    urgent: bool = False
+    night: bool = False
+    weekend: bool = False
+    sla_breached: bool = False
+    nps: int = -1
+
+    def names(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FACT_NAMES}
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """One line of a price, with the rule version that produced it."""
+
+    kind: str
+    label: str
+    amount: Decimal
+    rule_id: int | None = None
+    rule: str = ""
+    detail: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "label": self.label,
+            "amount": str(self.amount),
+            "rule_id": self.rule_id,
+            "rule": self.rule,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Quote:
+    currency: str
+    lines: tuple[PricedLine, ...]
+    total: Decimal
+
+    def breakdown(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "lines": [line.row() for line in self.lines],
+            "total": str(self.total),
+            "rules": sorted({line.rule for line in self.lines if line.rule}),
+        }
+
+
+def _specificity(rule: Rule, job_type: str) -> tuple[int, int, Any, int]:
+    depth = rule.scope_path.rstrip("/").count("/")
+    return (depth, int(rule.job_type == job_type), rule.valid_from, rule.version)
+
+
+def choose(rules: Sequence[Rule], *, job_type: str) -> dict[str, Rule]:
+    """Per rule code, the version that applies: the most specific scope (outlet over
+    region over HQ), then a job-type rule over a general one, then the latest start, then
+    the highest version. `rules` are those in force and in the order's scope."""
+    chosen: dict[str, Rule] = {}
+    for rule in rules:
+        if rule.job_type not in ("*", job_type):
+            continue
+        best = chosen.get(rule.code)
+        if best is None or _specificity(rule, job_type) > _specificity(best, job_type):
+            chosen[rule.code] = rule
+    return chosen
+
+
+def holds(rule: Rule, facts: PriceFacts) -> bool:
+    """The rule's condition on these facts (an empty condition always holds).
+
+    Raises:
+        ValueError: the condition fails to evaluate (bounded safe expression).
+    """
+    if not rule.condition.strip():
+        return True
+    try:
+        return bool(evaluate(rule.condition, facts.names()))
+    except ExpressionError as exc:
+        raise ValueError(f"rule {rule.ref}: {exc}") from None
+
+
+def band_charge(distance_km: Decimal, bands: Sequence[Mapping[str, Any]]) -> Decimal:
+    """The per-km charge of `distance_km` over bands {from_km, to_km (None: open), per_km}."""
+    charge = Decimal(0)
+    for band in bands:
+        low = Decimal(str(band.get("from_km", "0")))
+        high_raw = band.get("to_km")
+        high = distance_km if high_raw in (None, "") else Decimal(str(high_raw))
+        covered = min(distance_km, high) - low
+        if covered > 0:
+            charge += covered * Decimal(str(band.get("per_km", "0")))
+    return money(charge)
+
+
+def price_with_rules(rules: Sequence[Rule], facts: PriceFacts, *, currency: str) -> Quote:
+    """Prices a job from its rules: the rate's visit fee × visits, labour × hours, parts
+    plus the markup; surcharges whose condition holds; coefficients (by code order, each on
+    the running amount); tax on the result; converted to `currency` by an fx rule when the
+    rate is in another. Every line names the rule version that produced it.
+
+    Raises:
+        LookupError: no rate for the job type, or no fx rule to `currency`.
+        ValueError: a condition that fails.
+    """
+    chosen = choose(rules, job_type=facts.job_type)
+    rates = [r for r in chosen.values() if r.kind == "rate"]
+    if not rates:
+        raise LookupError(f"no price rule (rate) for job type {facts.job_type!r}")
+    rate = max(rates, key=lambda r: _specificity(r, facts.job_type))
+    lines: list[PricedLine] = []
+
+    def add(kind: str, label: str, amount: Decimal, rule: Rule, detail: str = "") -> None:
+        lines.append(PricedLine(kind, label, amount, rule.id, rule.ref, detail))
+
+    fee = rate.number("visit_fee")
+    add("visit", "上门费", money(fee * facts.visits), rate, f"{fee} × {facts.visits}")
+    labour = rate.number("labour_per_hour")
+    if facts.hours > 0 and labour > 0:
+        add("labour", "工时费", money(labour * facts.hours), rate, f"{labour} × {facts.hours} h")
+    if facts.parts_total > 0:
+        add("parts", "配件", money(facts.parts_total), rate)
+        markup = rate.number("parts_markup")
+        if markup:
+            add("parts_markup", "配件加价", money(facts.parts_total * markup), rate, f"× {markup}")
+    ordered = sorted(chosen.values(), key=lambda r: r.code)
+    for rule in ordered:
+        if rule.kind != "surcharge" or not holds(rule, facts):
+            continue
+        if "per_km_bands" in rule.body:
+            charge = band_charge(facts.distance_km, rule.body["per_km_bands"])
+            if charge:
+                add("surcharge", "里程附加", charge, rule, f"{facts.distance_km} km")
+        else:
+            add("surcharge", "附加费", money(rule.number("amount")), rule)
+    running = sum((line.amount for line in lines), Decimal(0))
+    for rule in ordered:
+        if rule.kind != "coefficient" or not holds(rule, facts):
+            continue
+        factor = rule.number("factor", "1")
+        delta = money(running * factor) - running
+        if delta:
+            add("coefficient", "系数调整", delta, rule, f"× {factor}")
+            running += delta
+    taxes = [r for r in ordered if r.kind == "tax" and holds(r, facts)]
+    if taxes:
+        tax = max(taxes, key=lambda r: _specificity(r, facts.job_type))
+        tax_rate = tax.number("rate")
+        if tax_rate:
+            amount = money(running * tax_rate)
+            add("tax", "税费", amount, tax, f"{tax_rate}")
+            running += amount
+    if rate.currency != currency:
+        fx = [
+            r
+            for r in ordered
+            if r.kind == "fx"
+            and r.body.get("from") == rate.currency
+            and r.body.get("to") == currency
+        ]
+        if not fx:
+            raise LookupError(f"no exchange rate from {rate.currency} to {currency}")
+        conversion = fx[0].number("rate")
+        converted = money(running * conversion)
+        add(
+            "fx",
+            "汇率换算",
+            converted - running,
+            fx[0],
+            f"{rate.currency}→{currency} × {conversion}",
+        )
+        running = converted
+    return Quote(currency=currency, lines=tuple(lines), total=running)
+
+
+def deductions(
+    rules: Sequence[Rule], facts: PriceFacts, amount: Decimal
+) -> tuple[Decimal, list[PricedLine]]:
+    """A milestone's amount after its deductions and bonuses (deduction rules whose
+    condition holds: a signed fixed amount or a signed rate of `amount`), never below 0."""
+    lines = []
+    chosen = choose(rules, job_type=facts.job_type)
+    for rule in sorted(chosen.values(), key=lambda r: r.code):
+        if rule.kind != "deduction" or not holds(rule, facts):
+            continue
+        if "rate" in rule.body:
+            delta = money(amount * rule.number("rate"))
+        else:
+            delta = money(rule.number("amount"))
+        label = "奖励" if delta > 0 else "扣款"
+        lines.append(PricedLine("deduction", label, delta, rule.id, rule.ref))
+    total = amount + sum((line.amount for line in lines), Decimal(0))
+    return max(Decimal(0), total), lines
+
+
+def check_rule_body(kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body normalised (amounts as text), or ValueError naming the field."""
+    if kind not in RULE_KINDS:
+        raise ValueError(f"kind: one of {', '.join(RULE_KINDS)}")
+    allowed = BODY_FIELDS[kind] | {"bounds"}
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValueError(f"body.{unknown[0]}: not a field of a {kind} rule")
+    out: dict[str, Any] = {}
+    for name, value in body.items():
+        if name in ("from", "to"):
+            if not isinstance(value, str) or len(value) != 3 or not value.isupper():
+                raise ValueError(f"body.{name}: a currency code like CNY")
+            out[name] = value
+        elif name == "per_km_bands":
+            out[name] = _bands(value)
+        elif name == "bounds":
+            out[name] = _bounds(kind, value)
+        else:
+            out[name] = str(_decimal(value, f"body.{name}"))
+    if kind == "rate" and "visit_fee" not in out:
+        raise ValueError("body.visit_fee: a rate needs a visit fee")
+    if kind in ("coefficient",) and "factor" not in out:
+        raise ValueError("body.factor: a coefficient needs a factor")
+    if kind == "fx" and not {"from", "to", "rate"} <= set(out):
+        raise ValueError("body.rate: an fx rule needs from, to and rate")
+    if kind == "tax" and "rate" not in out:
+        raise ValueError("body.rate: a tax needs a rate")
+    if kind in ("surcharge", "deduction") and not (set(out) & {"amount", "rate", "per_km_bands"}):
+        raise ValueError("body.amount: give an amount")
+    for name in ("visit_fee", "labour_per_hour", "factor"):
+        if name in out and Decimal(out[name]) < 0:
+            raise ValueError(f"body.{name}: must not be negative")
+    return out
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise ValueError(f'{field}: a decimal number as text, like "80.00"')
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise ValueError(f'{field}: a decimal number as text, like "80.00"') from None
+    if not number.is_finite() or abs(number) >= Decimal("1e12"):
+        raise ValueError(f"{field}: out of range")
+    return number
+
+
+def _bands(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_BANDS:
+        raise ValueError(f"body.per_km_bands: a list of 1 to {MAX_BANDS} bands")
+    bands = []
+    for i, band in enumerate(value):
+        if not isinstance(band, Mapping):
+            raise ValueError(f"body.per_km_bands[{i}]: {{from_km, to_km, per_km}}")
+        to = band.get("to_km")
+        bands.append(
+            {
+                "from_km": str(
+                    _decimal(band.get("from_km", "0"), f"body.per_km_bands[{i}].from_km")
+                ),
+                "to_km": None
+                if to in (None, "")
+                else str(_decimal(to, f"body.per_km_bands[{i}].to_km")),
+                "per_km": str(_decimal(band.get("per_km"), f"body.per_km_bands[{i}].per_km")),
+            }
+        )
+    return bands
+
+
+def _bounds(kind: str, value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping):
+        raise ValueError("body.bounds: {field: [min, max]}")
+    out = {}
+    for name, pair in value.items():
+        if name not in BODY_FIELDS[kind] or not isinstance(pair, list) or len(pair) != 2:
+            raise ValueError(f"body.bounds.{name}: [min, max] of a field of this rule")
+        low, high = (_decimal(v, f"body.bounds.{name}") for v in pair)
+        if low > high:
+            raise ValueError(f"body.bounds.{name}: min above max")
+        out[name] = [str(low), str(high)]
+    return out
+
+
+def outside_bounds(frame: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
+    """The first field of `body` outside the HQ frame's bounds, as 'body.<field>: ...'."""
+    for name, (low, high) in (frame.get("bounds") or {}).items():
+        if name in body and not Decimal(low) <= Decimal(str(body[name])) <= Decimal(high):
+            return f"body.{name}: HQ allows {low} to {high}"
+    return None
+
+
+def check_condition(condition: str) -> None:
+    """ValueError unless `condition` is a safe expression reading only FACT_NAMES."""
+    if not condition.strip():
+        return
+    try:
+        expression = compile_expression(condition)
+    except ExpressionError as exc:
+        raise ValueError(f"condition: {exc}") from None
+    for path in expression.references:
+        if path[0] not in FACT_NAMES:
+            raise ValueError(
+                f"condition: unknown name {path[0]!r} (known: {', '.join(FACT_NAMES)})"
+            )
+
+
+# ---- revenue share -------------------------------------------------------------------------
+
+PARTY_ROLES = ("hq", "region", "branch", "outlet", "agent", "engineer")
+
+
+def split_largest_remainder(amount: Decimal, ratios: Sequence[Decimal]) -> list[Decimal]:
+    """Splits `amount` (non-negative, in cents) by `ratios` (non-negative, summing to 1):
+    each part is its exact share rounded down to the cent, and the cents left over go one
+    each to the parts with the largest remainders (the earliest on a tie). The parts sum to
+    `amount` exactly and each is within a cent of its exact share.
+
+    Raises:
+        ValueError: a negative amount or ratio, ratios not summing to 1, or no ratios.
+    """
+    if not ratios:
+        raise ValueError("no ratios to split by")
+    if any(r < 0 for r in ratios) or sum(ratios, Decimal(0)) != 1:
+        raise ValueError(f"ratios must be non-negative and sum to 1: {list(map(str, ratios))}")
+    cents = money(amount) / CENT
+    if cents < 0:
+        raise ValueError(f"cannot split a negative amount {amount}")
+    exact = [cents * r for r in ratios]
+    parts = [int(e) for e in exact]  # exact >= 0: int() rounds down
+    left = int(cents) - sum(parts)
+    order = sorted(range(len(exact)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[:left]:
+        parts[i] += 1
+    return [Decimal(p) * CENT for p in parts]
+
+
+@dataclass(frozen=True)
+class Share:
+    role: str
+    party: str
+    ratio: Decimal
+    unit: str = ""
+
+
+def check_parties(parties: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The agreement's parties normalised, or ValueError naming the field."""
+    if not 1 <= len(parties) <= 10:
+        raise ValueError("parties: 1 to 10 parties")
+    out = []
+    for i, party in enumerate(parties):
+        role = party.get("role")
+        if role not in PARTY_ROLES:
+            raise ValueError(f"parties[{i}].role: one of {', '.join(PARTY_ROLES)}")
+        name = party.get("party")
+        if not isinstance(name, str) or not 1 <= len(name) <= 64:
+            raise ValueError(f"parties[{i}].party: a code, or @outlet/@branch/@region/@engineer")
+        ratio = _decimal(party.get("ratio"), f"parties[{i}].ratio")
+        if not 0 <= ratio <= 1:
+            raise ValueError(f"parties[{i}].ratio: between 0 and 1")
+        unit = party.get("unit", "")
+        out.append({"role": role, "party": name, "ratio": str(ratio), "unit": str(unit)[:64]})
+    roles = [p["role"] for p in out]
+    if len(set(roles)) != len(roles):
+        raise ValueError("parties: each role once")
+    if sum((Decimal(p["ratio"]) for p in out), Decimal(0)) != 1:
+        raise ValueError("parties: the ratios must sum to 1")
+    return out
+
+
+def check_tiers(tiers: Sequence[Mapping[str, Any]], roles: Sequence[str]) -> list[dict[str, Any]]:
+    if len(tiers) > 10:
+        raise ValueError("tiers: at most 10")
+    out = []
+    for i, tier in enumerate(tiers):
+        role, source = tier.get("role"), tier.get("from_role")
+        if role not in roles or source not in roles or role == source:
+            raise ValueError(f"tiers[{i}]: role and from_role name two parties of the agreement")
+        count = tier.get("min_orders")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10**7:
+            raise ValueError(f"tiers[{i}].min_orders: a whole number of orders a month")
+        ratio = _decimal(tier.get("ratio"), f"tiers[{i}].ratio")
+        if not 0 <= ratio <= 1:
+            raise ValueError(f"tiers[{i}].ratio: between 0 and 1")
+        out.append({"role": role, "from_role": source, "min_orders": count, "ratio": str(ratio)})
+    return out
+
+
+def shares_with_tiers(
+    parties: Sequence[Mapping[str, Any]],
+    tiers: Sequence[Mapping[str, Any]],
+    orders_this_month: Mapping[str, int],
+) -> list[Share]:
+    """The agreement's shares this month: for each role, its highest tier reached
+    (`orders_this_month[role]` ≥ min_orders) sets its ratio, the difference taken from the
+    tier's `from_role` (never below 0)."""
+    ratios = {p["role"]: Decimal(str(p["ratio"])) for p in parties}
+    reached: dict[str, Mapping[str, Any]] = {}
+    for tier in tiers:
+        if orders_this_month.get(tier["role"], 0) >= tier["min_orders"]:
+            best = reached.get(tier["role"])
+            if best is None or tier["min_orders"] > best["min_orders"]:
+                reached[tier["role"]] = tier
+    for role, tier in reached.items():
+        delta = Decimal(str(tier["ratio"])) - ratios[role]
+        delta = min(delta, ratios[tier["from_role"]])
+        ratios[role] += delta
+        ratios[tier["from_role"]] -= delta
+    return [
+        Share(p["role"], p["party"], ratios[p["role"]], str(p.get("unit", ""))) for p in parties
+    ]
+
+
+# ---- periods -------------------------------------------------------------------------------
+
+PERIOD_ZONE = ZoneInfo("Asia/Shanghai")
+"""Months are counted in China time: an order settled at 23:30 on 31 May (UTC+8) is May's."""
+
+
+def period_of(moment: datetime) -> str:
+    """The month ("2026-11") `moment` falls in, China time."""
+    return moment.astimezone(PERIOD_ZONE).strftime("%Y-%m")
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """The UTC start (inclusive) and end (exclusive) of a month "YYYY-MM", China time.
+
+    Raises:
+        ValueError: not a month.
+    """
+    try:
+        start = datetime.strptime(period, "%Y-%m").replace(tzinfo=PERIOD_ZONE)
+    except ValueError:
+        raise ValueError(f"period: a month like 2026-11, not {period!r}") from None
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def previous_period(moment: datetime) -> str:
+    """The month before the one `moment` falls in (what a run on the 1st settles)."""
+    local = moment.astimezone(PERIOD_ZONE).replace(day=1)
+    return (local - timedelta(days=1)).strftime("%Y-%m")

@@ -9,26 +9,35 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from servflow.billing import repo
+from servflow.billing import pricing, repo
 from servflow.billing.models import Payout, PriceTable, Settlement
 from servflow.billing.rules import (
     ENGINEER_SHARE,
+    PERIOD_ZONE,
     SETTLEMENT_CEILING,
     JobPrice,
     PartLine,
+    PriceFacts,
     Tariff,
     declared_parts,
+    deductions,
     milestone_amount,
     money,
+    period_bounds,
+    period_of,
     price_job,
+    price_with_rules,
+    shares_with_tiers,
+    split_largest_remainder,
     split_payout,
 )
 from servflow.dispatch import service as dispatch
 from servflow.inventory import service as inventory
+from servflow.ledger import service as ledger
 from servflow.org import service as org
 from servflow.platform.effects import OrderFacts, StepOutcome
 from servflow.platform.errors import BusinessRuleViolation, Invalid, NotFound
-from servflow.platform.scope import in_scope
+from servflow.platform.scope import in_scope, region_code
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import SettlementParams
 
@@ -37,6 +46,10 @@ HOLD = "hold"
 """Breakdown key of a held settlement: why, and the payouts approval will write."""
 UNPRICED = "unpriced_parts"
 """Breakdown key of the parts the catalogue could not price (the job is held)."""
+FACTS = "facts"
+"""Breakdown key of the facts rule pricing read (conditions of deductions read them too)."""
+Payee = tuple[str, str, Decimal, str]
+"""(payee kind, payee id, amount, party path)."""
 
 
 def _part_lines(
@@ -90,19 +103,162 @@ def price(
     return job, unpriced
 
 
-def _payees(
-    session: Session, facts: OrderFacts, amount: Decimal, engineer_share: Decimal
-) -> list[tuple[str, str, Decimal]]:
-    """Who is paid what: the engineer their share and the outlet the rest; without an
-    engineer the outlet all of it; without an outlet HQ."""
+def _facts(
+    session: Session, step: StepInput, now: datetime, facts: OrderFacts, params: SettlementParams
+) -> PriceFacts:
+    """What rule pricing knows of the order: visits and distance from dispatch, whether the
+    engineer came from another region, urgency (priority 1), China-time night or weekend,
+    and the NPS score of the field `params.nps_from` names."""
+    visits, distance = dispatch.visits_and_last_distance(session, order_id=step.order_id)
     engineer = dispatch.engineer_of(session, engineer_id=facts.engineer_id)
+    home = ""
+    if engineer is not None:
+        home = region_code(org.path_of_unit(session, unit_id=engineer.outlet_id))
+    region = region_code(facts.org_path) or (facts.region or step.context.region)
+    local = now.astimezone(PERIOD_ZONE)
+    return PriceFacts(
+        job_type=params.job_type,
+        region=region,
+        visits=max(1, visits),
+        distance_km=distance,
+        cross_region=bool(home) and home != region,
+        urgent=step.context.priority == 1,
+        night=local.hour >= 22 or local.hour < 6,
+        weekend=local.weekday() >= 5,
+        nps=_nps(step.variables, params.nps_from),
+    )
+
+
+def _nps(variables: dict[str, Any], source: str) -> int:
+    node_id, _, name = source.partition(".")
+    output = variables.get(node_id) if source else None
+    value = output.get(name) if isinstance(output, dict) else None
+    try:
+        score = int(str(value))
+    except ValueError:
+        return -1
+    return score if 0 <= score <= 10 else -1
+
+
+def price_by_rules(
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    params: SettlementParams,
+) -> tuple[dict[str, Any], Decimal, list[str]]:
+    """The job priced from the price rules in force for its job type and place: breakdown
+    (every line naming its rule version), total, and what could not be priced."""
+    lines, unpriced = _part_lines(session, step, params.parts_from, params.currency)
+    known = _facts(session, step, now, facts, params)
+    known = PriceFacts(
+        **{**known.__dict__, "parts_total": sum((p.amount for p in lines), Decimal(0))}
+    )
+    path = facts.org_path or "/hq"
+    try:
+        quote = price_with_rules(
+            pricing.rules_for(session, path=path, at=now), known, currency=params.currency
+        )
+    except (LookupError, ValueError) as exc:
+        raise BusinessRuleViolation(f"order {step.order_id} cannot be priced: {exc}") from exc
+    breakdown = quote.breakdown()
+    breakdown["parts"] = [
+        {"sku": p.sku, "name": p.name, "qty": p.qty, "unit_price": str(p.unit_price)} for p in lines
+    ]
+    breakdown[FACTS] = {k: str(v) for k, v in known.names().items()}
+    return breakdown, quote.total, unpriced
+
+
+def _payees(
+    session: Session,
+    facts: OrderFacts,
+    amount: Decimal,
+    engineer_share: Decimal,
+    *,
+    job_type: str,
+    now: datetime,
+) -> tuple[list[Payee], dict[str, Any] | None, list[str]]:
+    """Who is paid what, and by which agreement: the revenue-share agreement in force for
+    the order (split by largest remainder), else the engineer their share and the outlet
+    the rest (without an engineer the outlet all of it; without an outlet HQ). Parties an
+    agreement names that the order lacks are reasons to hold."""
+    engineer = dispatch.engineer_of(session, engineer_id=facts.engineer_id)
+    path = facts.org_path or "/hq"
+    agreement = pricing.agreement_for(
+        session, path=path, job_type=job_type or "*", facts=PriceFacts(job_type=job_type), at=now
+    )
+    if agreement is not None:
+        return _agreed(session, agreement, facts, amount, engineer, now)
     outlet = org.get_unit(session, unit_id=facts.outlet_id) if facts.outlet_id else None
     if engineer is not None and outlet is not None:
         to_engineer, to_outlet = split_payout(amount, engineer_share=engineer_share)
-        return [("engineer", engineer.code, to_engineer), ("outlet", outlet.code, to_outlet)]
+        return (
+            [
+                ("engineer", engineer.code, to_engineer, outlet.path),
+                ("outlet", outlet.code, to_outlet, outlet.path),
+            ],
+            None,
+            [],
+        )
     if outlet is not None:
-        return [("outlet", outlet.code, amount)]
-    return [("hq", "hq", amount)]
+        return [("outlet", outlet.code, amount, outlet.path)], None, []
+    return [("hq", "hq", amount, pricing.ancestors(path)[0])], None, []
+
+
+def _agreed(
+    session: Session,
+    agreement: Any,
+    facts: OrderFacts,
+    amount: Decimal,
+    engineer: Any,
+    now: datetime,
+) -> tuple[list[Payee], dict[str, Any], list[str]]:
+    paths = pricing.ancestors(facts.org_path or "/hq")
+    start, end = period_bounds(period_of(now))
+    resolved, missing = [], []
+    for party in agreement.parties:
+        name, unit_path = _party(session, party, paths, engineer)
+        if not name:
+            missing.append(f"party {party['party']} ({party['role']}) is not known for this order")
+        resolved.append({**party, "party": name or party["party"], "path": unit_path})
+    counts = {
+        p["role"]: repo.orders_this_month(
+            session, role=p["role"], party=p["party"], start=start, end=end
+        )
+        for p in resolved
+        if any(t["role"] == p["role"] for t in agreement.tiers)
+    }
+    shares = shares_with_tiers(resolved, agreement.tiers, counts)
+    parts = split_largest_remainder(amount, [s.ratio for s in shares])
+    payees = [
+        (share.role, share.party, part, party["path"])
+        for share, part, party in zip(shares, parts, resolved, strict=True)
+    ]
+    used = {
+        "agreement": f"{agreement.code}@v{agreement.version}",
+        "agreement_id": agreement.id,
+        "ratios": {s.role: str(s.ratio) for s in shares},
+        "orders_this_month": counts,
+    }
+    return payees, used, missing
+
+
+def _party(
+    session: Session, party: dict[str, Any], paths: list[str], engineer: Any
+) -> tuple[str, str]:
+    """A party's code and the path of the unit answering for it ("" when unknown)."""
+    name, role = party["party"], party["role"]
+    levels = {"@region": 1, "@branch": 2, "@outlet": 3}
+    if name in levels:
+        level = levels[name]
+        return (paths[level].rsplit("/", 1)[-1], paths[level]) if len(paths) > level else ("", "")
+    if name == "@engineer":
+        if engineer is None:
+            return "", ""
+        return engineer.code, org.path_of_unit(session, unit_id=engineer.outlet_id)
+    unit_code = party.get("unit") or (name if role != "agent" else "")
+    unit = org.get_unit_by_code(session, code=unit_code) if unit_code else None
+    return name, unit.path if unit is not None else paths[-1]
 
 
 def _job_price(
@@ -118,6 +274,11 @@ def _job_price(
     if earlier:
         breakdown = {k: v for k, v in earlier[0].breakdown.items() if k != HOLD}
         return earlier[0].job_amount, earlier[0].currency, breakdown
+    if params.job_type:
+        breakdown, total, unpriced = price_by_rules(session, step, now, facts, params)
+        if unpriced:
+            breakdown[UNPRICED] = unpriced
+        return total, params.currency, breakdown
     job, unpriced = price(session, step, now, facts, params)
     breakdown = job.breakdown()
     if unpriced:
@@ -153,20 +314,38 @@ def settle(
     engineer_share: Decimal = ENGINEER_SHARE,
     ceiling: Decimal = SETTLEMENT_CEILING,
 ) -> StepOutcome:
-    """Creates this milestone's settlement and payouts; refuses shares that exceed 1.
+    """Creates this milestone's settlement and payouts, and their ledger entries; refuses
+    shares that exceed 1.
 
-    The job is priced by the order's first settlement; later milestones reuse that price, so
-    an order's milestones add up to exactly one job price. A job above `ceiling`, or with
-    parts the catalogue cannot price, is settled as "held": no payouts until finance
-    approves (`approve_settlement`), and the order goes on. A test run (`step.sandbox`)
-    is priced and answered, marked simulated, but nothing is written.
+    The job is priced by the order's first settlement (from the price rules of
+    `params.job_type` when set, else the region's table); later milestones reuse that
+    price, so an order's milestones add up to exactly one job price — the milestone that
+    completes the shares also carries the deduction rules whose condition holds (SLA
+    penalty, NPS bonus). The amount is split by the revenue-share agreement in force
+    (largest remainder), else engineer/outlet. A job above `ceiling`, or with parts the
+    catalogue cannot price, or an agreement party the order lacks, is settled as "held":
+    no payouts until finance approves (`approve_settlement`), and the order goes on. A
+    periodic milestone (`params.mode`) is "accrued": its payouts are paid by the monthly
+    run. A test run (`step.sandbox`) is priced and answered, marked simulated, but nothing
+    is written.
     """
     params = SettlementParams.model_validate(step.params)
     earlier = [] if step.sandbox else repo.list_settlements(session, order_id=step.order_id)
     job_total, currency, breakdown = _job_price(session, step, now, facts, params, earlier)
     amount = _milestone(job_total, params, earlier)
-    shares = _payees(session, facts, amount, engineer_share)
-    held = _hold_reasons(job_total, breakdown, money(ceiling))
+    breakdown = dict(breakdown)
+    last = sum((s.share for s in earlier), Decimal(0)) + params.share == 1
+    if params.job_type and last:
+        amount, adjustments = _deductions(session, step, now, facts, params, amount)
+        if adjustments:
+            breakdown["deductions"] = adjustments
+    shares, agreement, missing = _payees(
+        session, facts, amount, engineer_share, job_type=params.job_type, now=now
+    )
+    if agreement is not None:
+        breakdown["share"] = agreement
+    held = _hold_reasons(job_total, breakdown, money(ceiling)) + missing
+    status = "held" if held else ("accrued" if params.mode == "periodic" else "paid")
     settlement = Settlement(
         order_id=step.order_id,
         milestone=params.milestone,
@@ -179,7 +358,7 @@ def settle(
         created_at=now,
         org_path=facts.org_path,
         region=facts.region,
-        status="held" if held else "paid",
+        status=status,
     )
     if held:
         settlement.breakdown = {**breakdown, HOLD: {"reasons": held, "payouts": _rows(shares)}}
@@ -189,26 +368,85 @@ def settle(
         return StepOutcome(result=_settled(settlement, shares, simulated=True))
     session.add(settlement)
     session.flush()
+    if not held:
+        post_settlement(session, settlement, now=now, paid=status == "paid")
     return StepOutcome(result=_settled(settlement, shares))
 
 
-def _rows(shares: list[tuple[str, str, Decimal]]) -> list[dict[str, str]]:
-    return [{"payee_kind": kind, "payee_id": payee, "amount": str(v)} for kind, payee, v in shares]
+def _deductions(
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    params: SettlementParams,
+    amount: Decimal,
+) -> tuple[Decimal, list[dict[str, Any]]]:
+    known = _facts(session, step, now, facts, params)
+    rules = pricing.rules_for(session, path=facts.org_path or "/hq", at=now)
+    try:
+        adjusted, lines = deductions(rules, known, amount)
+    except ValueError as exc:
+        raise BusinessRuleViolation(f"order {step.order_id}: {exc}") from exc
+    return adjusted, [line.row() for line in lines]
 
 
-def _payouts(shares: list[tuple[str, str, Decimal]], currency: str) -> list[Payout]:
+def post_settlement(session: Session, settlement: Settlement, *, now: datetime, paid: bool) -> None:
+    """The settlement's ledger entries, in its region's stream: an accrual per payee
+    (expense → payable to the party) and, when paid now, the payout (payable → cash)."""
+    stream = settlement.region or "hq"
+    period = period_of(settlement.created_at)
+    for payout in settlement.payouts:
+        if payout.amount <= 0:
+            continue
+        party = f"{payout.payee_kind}:{payout.payee_id}"
+        common: dict[str, Any] = {
+            "stream": stream,
+            "amount": payout.amount,
+            "currency": payout.currency,
+            "ref": f"settlement:{settlement.id}",
+            "party": party,
+            "period": period,
+            "memo": f"{settlement.order_id} {settlement.milestone}",
+            "now": now,
+        }
+        ledger.post(
+            session, kind="accrual", debit="expense:service", credit=f"payable:{party}", **common
+        )
+        if paid:
+            ledger.post(
+                session,
+                kind="payout",
+                debit=f"payable:{party}",
+                credit=f"cash:{payout.currency}",
+                **common,
+            )
+
+
+def _rows(shares: list[Payee]) -> list[dict[str, str]]:
     return [
-        Payout(payee_kind=kind, payee_id=payee, amount=value, currency=currency)
-        for kind, payee, value in shares
+        {"payee_kind": kind, "payee_id": payee, "amount": str(v), "party_path": path}
+        for kind, payee, v, path in shares
     ]
 
 
-def _settled(
-    settlement: Settlement, shares: list[tuple[str, str, Decimal]], *, simulated: bool = False
-) -> StepResult:
+def _payouts(shares: list[Payee], currency: str) -> list[Payout]:
+    return [
+        Payout(payee_kind=kind, payee_id=payee, amount=value, currency=currency, party_path=path)
+        for kind, payee, value, path in shares
+    ]
+
+
+def _settled(settlement: Settlement, shares: list[Payee], *, simulated: bool = False) -> StepResult:
     amount, currency, job_total = settlement.amount, settlement.currency, settlement.job_amount
     milestone, held = settlement.milestone, settlement.status == "held"
-    payouts = [] if held else [{**row, "currency": currency} for row in _rows(shares)]
+    payouts = (
+        []
+        if held
+        else [
+            {"payee_kind": kind, "payee_id": payee, "amount": str(v), "currency": currency}
+            for kind, payee, v, _ in shares
+        ]
+    )
     output: dict[str, Any] = {
         "amount": str(amount),
         "currency": currency,
@@ -224,6 +462,8 @@ def _settled(
     if held:
         output["hold_reasons"] = settlement.breakdown[HOLD]["reasons"]
         summary += "，待财务审批"
+    if settlement.status == "accrued":
+        summary += "，月结"
     if simulated:
         output["sandbox"] = True  # as dispatch and notify mark their simulated results
         summary = f"[模拟] {summary}"
@@ -233,9 +473,9 @@ def _settled(
 def approve_settlement(
     session: Session, *, settlement_id: int, scope_path: str, by: str, now: datetime
 ) -> Settlement:
-    """Pays a held settlement out: writes the payouts worked out when it was held and marks
-    it paid, approved by `by`. A settlement already paid is returned as it is, so approving
-    twice pays once.
+    """Pays a held settlement out: writes the payouts worked out when it was held (and their
+    ledger entries) and marks it paid, approved by `by`. A settlement already paid is
+    returned as it is, so approving twice pays once.
 
     Raises:
         NotFound: no settlement `settlement_id` within `scope_path`.
@@ -252,11 +492,13 @@ def approve_settlement(
             payee_id=row["payee_id"],
             amount=money(row["amount"]),
             currency=settlement.currency,
+            party_path=row.get("party_path", ""),
         )
         for row in hold.get("payouts", [])
     ]
     settlement.status, settlement.approved_by, settlement.approved_at = "paid", by, now
     session.flush()
+    post_settlement(session, settlement, now=now, paid=True)
     return settlement
 
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     codec_allowed_origins: str = Field(
         default="http://localhost:8233", description="Temporal UI origins the codec answers"
     )
+    ledger_key: str = Field(
+        default="", description="base64 Ed25519 seed (32 bytes) signing ledger checkpoints"
+    )
     settlement_ceiling: Decimal = Field(
         default=Decimal("20000.00"), ge=0, description="an order above it waits for approval"
     )

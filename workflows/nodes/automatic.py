@@ -83,6 +83,19 @@ class SettlementParams(BaseModel):
         description="parts fields priced, as node.field (e.g. service.parts_used); nothing"
         " else in the order's variables adds money",
     )
+    job_type: str = Field(
+        default="",
+        pattern=r"^$|^[a-z][a-z0-9_]{0,63}$",
+        description="price from the price rules of this job type; empty: the region's table",
+    )
+    mode: Literal["realtime", "periodic"] = Field(
+        default="realtime", description="periodic: paid out by the monthly settlement run"
+    )
+    nps_from: str = Field(
+        default="",
+        pattern=r"^$|^" + PARTS_SOURCE[1:],
+        description="the NPS score (0-10) deduction rules read, as node.field",
+    )
 
 
 @node_type("settlement")
