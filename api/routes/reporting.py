@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from api.deps import SessionDep, require_roles
 from api.schemas import ERRORS
-from servflow.org.rules import Principal
+from servflow.org.rules import MANAGE_ROLES, Principal
 from servflow.platform.base import utcnow
 from servflow.platform.errors import invalid_field
 from servflow.reporting import service as reporting
@@ -19,6 +19,7 @@ from servflow.reporting.rules import business_day, period
 router = APIRouter(prefix="/api/reporting", tags=["reporting"])
 DASHBOARD_ROLES = ("hq_admin", "region_manager", "outlet_manager", "dispatcher", "finance")
 Viewer = Annotated[Principal, Depends(require_roles(*DASHBOARD_ROLES))]
+Dispatcher = Annotated[Principal, Depends(require_roles(*MANAGE_ROLES))]
 
 
 class Amount(BaseModel):
@@ -139,3 +140,37 @@ def read_dashboard(
     return reporting.dashboard(
         session, user, unit=unit, start=first, end=last, pipeline=pipeline, now=now
     )
+
+
+class BoardEngineer(BaseModel):
+    code: str
+    name: str
+    username: str
+    outlet: str
+    skills: list[str]
+    lat: float | None
+    lng: float | None
+    state: str
+    current_load: int
+    max_load: int
+
+
+class BoardOutlet(BaseModel):
+    code: str
+    name: str
+    path: str
+    lat: float | None
+    lng: float | None
+
+
+class Board(BaseModel):
+    engineers: list[BoardEngineer]
+    outlets: list[BoardOutlet]
+
+
+@router.get("/board", response_model=Board, responses=ERRORS)
+def read_board(session: SessionDep, user: Dispatcher) -> Any:
+    """The dispatch board's map: the engineers of the caller's scope (position, state, load,
+    skills, login) and its outlets' positions. Reassigning goes through
+    `POST /api/orders/{order_id}/reassign`, with its checks."""
+    return reporting.board(session, user)

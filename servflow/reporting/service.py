@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from servflow.dispatch import service as dispatch
 from servflow.org import service as org
 from servflow.org.rules import MONEY_ROLES, Principal
 from servflow.platform.errors import invalid_field
@@ -321,4 +322,37 @@ def _bottleneck(
         "nodes": nodes,
         "regions": regions,
         "cells": cells,
+    }
+
+
+# ---- the dispatch board -----------------------------------------------------------------------
+
+
+def board(session: Session, user: Principal) -> dict[str, Any]:
+    """Where the caller's engineers and outlets are, with each engineer's load: what the
+    dispatch board plots (orders come from the order search, reassigning from its route)."""
+    engineers, _ = dispatch.page_engineers(
+        session, scope_path=user.scope_path or "", limit=500, offset=0
+    )
+    outlets = org.list_units(session, kind="outlet", under_path=user.scope_path or "")
+    return {
+        "engineers": [
+            {
+                "code": e.code,
+                "name": e.name,
+                "username": e.user.username if e.user else "",
+                "outlet": e.outlet.code,
+                "skills": list(e.skills or []),
+                "lat": e.lat,
+                "lng": e.lng,
+                "state": e.state,
+                "current_load": e.current_load,
+                "max_load": e.max_load,
+            }
+            for e in engineers
+        ],
+        "outlets": [
+            {"code": u.code, "name": u.name, "path": u.path, "lat": u.lat, "lng": u.lng}
+            for u in outlets
+        ],
     }
