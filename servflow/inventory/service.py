@@ -1588,3 +1588,43 @@ def cancel_order_parts(session: Session, *, order_id: str, now: datetime, reason
     """An order cancelled: its reservations are released (transfers compensate in their
     own workflow)."""
     return release_order(session, order_id=order_id, now=now, reason=reason)
+
+
+def codes_of(session: Session, *, warehouse_id: int, part_id: int) -> tuple[str, str]:
+    """The warehouse code and SKU of a pair (for answers)."""
+    store = repo.warehouse_by_id(session, warehouse_id=warehouse_id)
+    part = repo.part_by_id(session, part_id=part_id)
+    return (store.code if store else "", part.sku if part else "")
+
+
+def movement_entry(session: Session, *, movement: StockMovement) -> MovementEntry:
+    store = repo.warehouse_by_id(session, warehouse_id=movement.warehouse_id)
+    part = repo.part_by_id(session, part_id=movement.part_id)
+    assert store is not None and part is not None
+    return MovementEntry(movement, store, part)
+
+
+def release_for_caller(
+    session: Session,
+    *,
+    scope_path: str | None,
+    order_id: str,
+    line: str | None,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Releases the order line's reservation (all the order's when `line` is None) held in
+    warehouses within the caller's scope; returns how many were released."""
+    keys = (
+        [f"{order_id}/{line}"]
+        if line
+        else [held.key for held in repo.held_reservations(session, order_id=order_id)]
+    )
+    count = 0
+    for key in keys:
+        held = repo.reservation_by_key(session, key=key)
+        store = repo.warehouse_by_id(session, warehouse_id=held.warehouse_id) if held else None
+        if store is None or find_warehouse(session, code=store.code, scope_path=scope_path) is None:
+            continue
+        count += release(session, key=key, now=now, reason=reason)
+    return count
