@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint fuzz venv clean
+.PHONY: run test bench chaos lint fuzz venv clean
 
 # The last pip line installs the `servflow` command, editable: code and data are used from
 # this tree. The egg-info setuptools leaves behind is a by-product (metadata is in .venv).
@@ -36,6 +36,13 @@ lint: $(STAMP)
 FUZZ_EXAMPLES ?= 25
 fuzz: $(STAMP)
 	SERVFLOW_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s -p no:cacheprovider tests/api/test_fuzz.py
+
+## The fault suite (issue 10): worker/Temporal/API SIGKILLs, PostgreSQL backend terminations and
+## refused connections, SQLite write locks; then the independent checker's table (docs/operations.md).
+## PostgreSQL runs with CHAOS_DATABASE_URL (or SERVFLOW_TEST_DATABASE_URL) set.
+CHAOS_ORDERS ?= 120
+chaos: $(STAMP)
+	CHAOS_ORDERS=$(CHAOS_ORDERS) $(BIN)/python -m tests.chaos
 
 ## Side-by-side benchmarks; each prints ratios.
 bench: $(STAMP)

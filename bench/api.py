@@ -1,17 +1,21 @@
-"""The five-step pipeline through the HTTP API vs the Temporal client vs the bare workflow.
+"""The five-step pipeline through the HTTP API vs the engine's limit, side by side.
 
-Three variants, side by side in one run on one dev server and one worker process:
+Variants, one after the other in one run on one dev server, one worker process and one API
+process (`python -m api`, as in production):
   api     POST /api/orders, one long poll GET /api/orders/{id}/waiting?node_id=service
           (answered from the read model: no question to the workflow) until the first step
-          waits, two
-          POST .../steps/{node} (each answer shows the next step), then one long poll
-          GET .../outcome?wait=30 until the order closes
-          (the API runs as its own process, `python -m api`, like in production);
+          waits, two POST .../steps/{node} (each answer shows the next step), then one long
+          poll GET .../outcome?wait=30 until the order closes;
   direct  the same published pipeline started and advanced with the Temporal client
-          (state query polls, the Update's answer, the result's long poll);
-  bare    the hand-written five-step workflow with instant activities (no store writes).
-`api` and `direct` run the real activities on a SQLite store with the demo data. Prints
-rates, p50/p99 latency of start and step submission, and `api_vs_direct=` / `api_vs_bare=`.
+          (state query polls every BENCH_POLL s, the Update's answer, the result);
+  limit   the hand-written five-step workflow (bench.handwritten) with instant activities,
+          driven without any polling: start, two Updates sent at once (each waits in the
+          workflow until its step is reached), the result. What the engine can do for this
+          pipeline on this machine: `api_vs_limit` divides by it.
+`api` and `direct` run the real activities on the store with the demo data. Prints rates,
+p50/p99 latency of start and step submission, CPU per order of every process (read from
+/proc before and after each variant), `api_vs_limit=`, `api_vs_direct=` and
+`cpu_ms_per_order=`; with BENCH_DATABASE_URL the same again on PostgreSQL (`_pg` names).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +41,17 @@ from temporalio.client import Client
 
 from bench.support import (
     BENCH_ACTOR_KEY,
+    BENCH_PORTS,
     ENGINEER,
     FIVE_STEPS,
     SERVICE_DATA,
     SIGNOFF_DATA,
+    PinnedDevServer,
     proven,
     run_concurrently,
     wait_active,
 )
-from servflow.cli.devserver import DevServer, free_port, port_open
+from servflow.cli.devserver import port_open
 from servflow.platform.shutdown import exit_now
 from workflows.contracts import (
     ActiveNode,
@@ -62,7 +69,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 POLL = float(os.environ.get("BENCH_POLL", "0.1"))
 # BENCH_VARIANTS=api runs one variant alone (to profile it); the ratios need all three.
 # BENCH_DATABASE_URL=postgresql+psycopg://... runs the store on PostgreSQL (a new schema).
-VARIANTS = os.environ.get("BENCH_VARIANTS", "api,direct,bare").split(",")
+VARIANTS = os.environ.get("BENCH_VARIANTS", "api,direct,limit").split(",")
 ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "sfk_demo_api_client_0000000000000000"
 # Demo cities with engineers, so dispatch always finds someone (loads stay under max_load).
@@ -136,7 +143,7 @@ class ApiDriver:
         )
         assert response.status_code in (200, 201), response.text
         order_id = response.json()["order_id"]
-        engineer, active = "", []
+        engineer, active = "", list[dict[str, Any]]()
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
             # The previous step's answer shows the next one when it waits already.
             if not any(a["node_id"] == node_id for a in active):
@@ -174,7 +181,7 @@ class DirectDriver:
             "start",
             self.client.start_workflow("WorkOrder", start, id=order_id, task_queue=self.queue),
         )
-        engineer, active = "", []
+        engineer, active = "", list[ActiveNode]()
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
             if not any(a.node_id == node_id for a in active):
                 state = await wait_active(
@@ -197,12 +204,15 @@ class DirectDriver:
         assert result["status"] == "completed", result
 
 
-class BareDriver:
+class LimitDriver:
+    """The limit: the hand-written workflow with instant activities, driven without any
+    polling (each step is sent at once; its Update waits until the step is reached)."""
+
     def __init__(self, client: Client, queue: str) -> None:
         self.client, self.queue, self.latencies = client, queue, {}  # type: ignore[var-annotated]
 
     async def one(self, i: int, run: str) -> None:
-        order_id = f"bare-{run}-{i}"
+        order_id = f"limit-{run}-{i}"
         start = StartOrderInput(
             order_id=order_id, definition=FIVE_STEPS, context=OrderContext(region="华北")
         )
@@ -213,21 +223,16 @@ class BareDriver:
                 "HandwrittenFiveSteps", start, id=order_id, task_queue=self.queue
             ),
         )
-        active: list[ActiveNode] = []
+        self.latencies.setdefault("poll", [])
         for node_id, data in (("service", SERVICE_DATA), ("signoff", SIGNOFF_DATA)):
-            if not any(a.node_id == node_id for a in active):
-                await wait_active(
-                    handle, "state", node_id, POLL, self.latencies.setdefault("poll", [])
-                )
             step = StepSubmission(
                 node_id=node_id, actor=Actor(user_id=ENGINEER, roles=["engineer"]), data=data
             )
-            accepted = await timed(
+            await timed(
                 self.latencies,
                 "step",
                 handle.execute_update("submit_step", step, result_type=StepAccepted),
             )
-            active = accepted.active
         await handle.result()
 
 
@@ -247,10 +252,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextmanager
-def store_url(tmp: Path) -> Iterator[str]:
-    """A fresh store: a SQLite file, or with BENCH_DATABASE_URL (PostgreSQL) a new schema
-    there, dropped afterwards."""
-    server = os.environ.get("BENCH_DATABASE_URL")
+def store_url(tmp: Path, server: str | None) -> Iterator[str]:
+    """A fresh store: a SQLite file, or on the PostgreSQL `server` a new schema there,
+    dropped afterwards."""
     if not server:
         yield f"sqlite:///{tmp / 'servflow.db'}"
         return
@@ -271,7 +275,10 @@ def store_url(tmp: Path) -> Iterator[str]:
         admin.dispose()
 
 
-def prepare_store(url: str, tmp: Path) -> str:
+def prepare_store(url: str, tmp: Path, *, max_load: int = 0) -> str:
+    """Demo data and the five-step pipeline in the store at `url`; `max_load` > 0 lets every
+    engineer take that many orders (a run with more orders in flight than the demo's
+    engineers have slots)."""
     definition = tmp / "five-steps.json"
     definition.write_text(
         json.dumps(FIVE_STEPS.model_dump(mode="json", exclude={"version"}), ensure_ascii=False)
@@ -291,6 +298,16 @@ def prepare_store(url: str, tmp: Path) -> str:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    if max_load:
+        from sqlalchemy import update
+
+        from servflow.dispatch.models import Engineer
+        from servflow.platform.db import make_engine
+
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(update(Engineer).values(max_load=max_load))
+        engine.dispose()
     return url
 
 
@@ -305,122 +322,153 @@ def snapshot_of(url: str) -> StartOrderInput:
     return StartOrderInput(order_id="", definition=definition, subdefinitions=subdefinitions)
 
 
-async def main() -> None:
+@dataclass
+class Measured:
+    rates: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    """variant -> process -> CPU ms per order"""
+    latencies: dict[str, Latencies] = field(default_factory=dict)
+
+
+@asynccontextmanager
+async def platform(
+    tmp: Path, url: str, ports: int
+) -> AsyncIterator[tuple[Client, str, dict[str, int], dict[str, str]]]:
+    """Dev server, bench worker (real and limit queues) and the API as separate processes:
+    yields the client, the API's base URL, their pids and the queues."""
     from servflow.platform.settings import Settings
     from servflow.platform.temporal import connect
 
+    server = PinnedDevServer(db_file=tmp / "temporal.db", port=ports)
+    queues, api_port = {"real": "bench-real", "limit": "bench-limit"}, ports + 4
+    env = {
+        **os.environ,
+        "SERVFLOW_DATABASE_URL": url,
+        "SERVFLOW_TEMPORAL_ADDRESS": server.address,
+        "SERVFLOW_TASK_QUEUE": queues["real"],
+        "SERVFLOW_API_PORT": str(api_port),
+        "SERVFLOW_JWT_SECRET": uuid.uuid4().hex * 2,
+        "SERVFLOW_ACTOR_KEY": BENCH_ACTOR_KEY,
+        # The bench logs in as the demo's users.
+        "SERVFLOW_DEMO": "1",
+        "SERVFLOW_PAYLOAD_KEY": base64.b64encode(os.urandom(32)).decode(),
+    }
+    worker_cmd = [sys.executable, "-m", "bench.api_worker", "--real-queue", queues["real"]]
+    worker_cmd += ["--bare-queue", queues["limit"]]
+    processes: list[subprocess.Popen[Any]] = []
+    with server:
+        processes.append(
+            subprocess.Popen(worker_cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+            )
+        )
+        try:
+            assert (
+                processes[0].stdout is not None
+                and processes[0].stdout.readline().strip() == "worker ready"
+            )
+            while not port_open("127.0.0.1", api_port):
+                await asyncio.sleep(0.1)
+            # Encrypting as the worker and the API do: the direct driver pays the same codec
+            # cost and reads their payloads.
+            client = await connect(
+                Settings(temporal_address=server.address, payload_key=env["SERVFLOW_PAYLOAD_KEY"])
+            )
+            assert server.process is not None
+            pids = {
+                "server": server.process.pid,
+                "worker": processes[0].pid,
+                "api": processes[1].pid,
+                "client": os.getpid(),
+            }
+            yield client, f"http://127.0.0.1:{api_port}", pids, queues
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(30)
+
+
+def _one_of(driver: Any, name: str) -> Callable[[int], Awaitable[None]]:
+    return lambda i: driver.one(i, name)  # type: ignore[no-any-return]
+
+
+async def measure(pg_server: str | None, ports: int) -> Measured:
+    """Every variant in turn on one platform (same processes, same store)."""
+    measured = Measured()
     with (
         tempfile.TemporaryDirectory(prefix="servflow-bench-api-") as tmp_name,
         ExitStack() as stack,
     ):
         tmp = Path(tmp_name)
-        url = prepare_store(stack.enter_context(store_url(tmp)), tmp)
-        server = DevServer(db_file=tmp / "temporal.db", port=free_port(), ui_port=None)
-        processes: list[subprocess.Popen[str]] = []
-        with server:
-            real_queue, bare_queue, api_port = "bench-real", "bench-bare", free_port()
-            env = {
-                **os.environ,
-                "SERVFLOW_DATABASE_URL": url,
-                "SERVFLOW_TEMPORAL_ADDRESS": server.address,
-                "SERVFLOW_TASK_QUEUE": real_queue,
-                "SERVFLOW_API_PORT": str(api_port),
-                "SERVFLOW_JWT_SECRET": uuid.uuid4().hex * 2,
-                "SERVFLOW_ACTOR_KEY": BENCH_ACTOR_KEY,
-                # The bench logs in as the demo's users.
-                "SERVFLOW_DEMO": "1",
-                "SERVFLOW_PAYLOAD_KEY": base64.b64encode(os.urandom(32)).decode(),
+        url = prepare_store(stack.enter_context(store_url(tmp, pg_server)), tmp)
+        async with (
+            platform(tmp, url, ports) as (client, base, pids, queues),
+            httpx.AsyncClient(base_url=base, timeout=60) as http,
+        ):
+            api = ApiDriver(http)
+            api.admin = await api.login("hq_admin")
+            drivers: dict[str, Any] = {
+                "api": api,
+                "direct": DirectDriver(client, queues["real"], snapshot_of(url)),
+                "limit": LimitDriver(client, queues["limit"]),
             }
-            worker_cmd = [
-                sys.executable,
-                "-m",
-                "bench.api_worker",
-                "--real-queue",
-                real_queue,
-                "--bare-queue",
-                bare_queue,
-            ]
-            processes.append(
-                subprocess.Popen(worker_cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-            )
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+            if "api" in VARIANTS:  # warm-up: the API's first requests load its code
+                await run_concurrently(10, CONCURRENCY, lambda i: api.one(i, "warm"))
+            api.latencies.clear()
+            for name, driver in drivers.items():
+                if name not in VARIANTS:
+                    continue
+                before = cpu_snapshot(pids)
+                seconds = await run_concurrently(ORDERS, CONCURRENCY, _one_of(driver, name))
+                after = cpu_snapshot(pids)
+                measured.rates[name] = ORDERS / seconds
+                measured.cpu[name] = {p: (after[p] - before[p]) / ORDERS * 1000 for p in pids}
+                measured.latencies[name] = driver.latencies
+                cpu = "  ".join(f"{p} {ms:5.1f}" for p, ms in measured.cpu[name].items())
+                print(
+                    f"{name:7s} {measured.rates[name]:6.1f} pipelines/s   cpu ms/pipeline: {cpu}",
+                    flush=True,
                 )
-            )
-            try:
-                assert (
-                    processes[0].stdout is not None
-                    and processes[0].stdout.readline().strip() == "worker ready"
-                )
-                while not port_open("127.0.0.1", api_port):
-                    await asyncio.sleep(0.1)
-                # Encrypting as the worker and the API do: the direct driver pays the
-                # same codec cost and reads their payloads.
-                client = await connect(
-                    Settings(
-                        temporal_address=server.address, payload_key=env["SERVFLOW_PAYLOAD_KEY"]
-                    )
-                )
-                async with httpx.AsyncClient(
-                    base_url=f"http://127.0.0.1:{api_port}", timeout=60
-                ) as http:
-                    api = ApiDriver(http)
-                    api.admin = await api.login("hq_admin")
-                    drivers = {
-                        "api": api,
-                        "direct": DirectDriver(client, real_queue, snapshot_of(url)),
-                        "bare": BareDriver(client, bare_queue),
-                    }
-                    rates: dict[str, float] = {}
-                    assert server.process is not None
-                    pids = {
-                        "server": server.process.pid,
-                        "worker": processes[0].pid,
-                        "api": processes[1].pid,
-                        "client": os.getpid(),
-                    }
-                    if "api" in VARIANTS:  # warm-up: the API's first requests load its code
-                        await run_concurrently(10, CONCURRENCY, lambda i: api.one(i, "warm"))
-                    api.latencies.clear()
-                    for name, driver in list(drivers.items()):
-                        if name not in VARIANTS:
-                            del drivers[name]
-                            continue
-                        before = cpu_snapshot(pids)
-                        seconds = await run_concurrently(
-                            ORDERS, CONCURRENCY, lambda i, d=driver, n=name: d.one(i, n)
-                        )
-                        after = cpu_snapshot(pids)
-                        rates[name] = ORDERS / seconds
-                        # CPU per pipeline by process: where the two cores went.
-                        cpu = "  ".join(
-                            f"{p} {(after[p] - before[p]) / ORDERS * 1000:5.1f}" for p in pids
-                        )
-                        print(
-                            f"{name:7s} {rates[name]:6.1f} pipelines/s   cpu ms/pipeline: {cpu}",
-                            flush=True,
-                        )
-            finally:
-                for process in processes:
-                    process.terminate()
-                    process.wait(30)
-    for name, driver in drivers.items():
-        lat = driver.latencies
+    return measured
+
+
+def report(measured: Measured, suffix: str, store: str) -> None:
+    for name, lat in measured.latencies.items():
         start, step = lat["start"], lat["step"]
+        polls = f"   ({len(lat['poll']) / len(start):.1f} polls/pipeline)" if lat["poll"] else ""
         print(
             f"{name:7s} start p50 {percentile(start, 0.5):6.1f} ms"
             f"  p99 {percentile(start, 0.99):6.1f} ms"
             f"   step p50 {percentile(step, 0.5):6.1f} ms  p99 {percentile(step, 0.99):6.1f} ms"
-            f"   poll p50 {percentile(lat['poll'], 0.5):6.1f} ms"
-            f"   ({len(lat['poll']) / len(start):.1f} polls/pipeline,"
-            f" mean step {statistics.mean(step) * 1000:.1f} ms)"
+            f"   mean step {statistics.mean(step) * 1000:.1f} ms{polls}"
         )
-    store = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
     print(f"({ORDERS} orders per variant, concurrency {CONCURRENCY}, store on {store})")
-    if {"api", "direct", "bare"} <= rates.keys():
-        print(f"api_vs_direct={rates['api'] / rates['direct']:.3f}")
-        print(f"api_vs_bare={rates['api'] / rates['bare']:.3f}")
+    rates, cpu = measured.rates, measured.cpu
+    if {"api", "limit"} <= rates.keys():
+        print(f"api_vs_limit{suffix}={rates['api'] / rates['limit']:.3f}")
+    if {"api", "direct"} <= rates.keys():
+        print(f"api_vs_direct{suffix}={rates['api'] / rates['direct']:.3f}")
+    for name in ("api", "limit"):
+        if name in cpu:
+            label = "" if name == "api" else "limit_"
+            print(f"{label}cpu_ms_per_order{suffix}={sum(cpu[name].values()):.1f}")
+            for process, ms in cpu[name].items():
+                print(f"{label}cpu_ms_per_order{suffix}_{process}={ms:.1f}")
+
+
+async def main() -> None:
+    # BENCH_STORES=sqlite,postgresql: PostgreSQL runs when BENCH_DATABASE_URL names a server.
+    pg_server = os.environ.get("BENCH_DATABASE_URL")
+    stores = os.environ.get("BENCH_STORES", "sqlite,postgresql").split(",")
+    if "sqlite" in stores:
+        report(await measure(None, BENCH_PORTS), "", "SQLite")
+    if "postgresql" in stores and pg_server:
+        report(await measure(pg_server, BENCH_PORTS + 10), "_pg", "PostgreSQL")
+    elif "postgresql" in stores:
+        print("(no BENCH_DATABASE_URL: the PostgreSQL figures are skipped)")
 
 
 if __name__ == "__main__":

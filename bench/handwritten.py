@@ -2,8 +2,10 @@
 
 It does what the interpreter does for bench.support.FIVE_STEPS, command for command: the
 same activities with the same inputs, the same Update validation (active step, actor,
-form), the same search-attribute upserts, the same state query. What differs is only
-that nothing is interpreted, so the ratio is the cost of interpretation.
+form), the same search-attribute upserts, the same state query. What differs is that
+nothing is interpreted and that a step may be sent before it is reached (its Update waits
+for it): the client never polls, so this is the engine's limit for the pipeline (3
+activities, 2 Updates), what `api_vs_limit` divides by.
 """
 
 from __future__ import annotations
@@ -168,6 +170,9 @@ class HandwrittenFiveSteps:
 
     @workflow.update(name="submit_step")
     async def submit_step(self, submission: StepSubmission) -> StepAccepted:
+        # The limit's client does not poll: it sends each step at once, and the Update
+        # waits here until its node is reached (then is checked as the interpreter checks).
+        await workflow.wait_condition(lambda: submission.node_id in self._active)
         self._check(submission)
         cleaned, _ = check_submission(FORMS[submission.node_id], submission.data)
         entry = next(e for e in reversed(self._timeline) if e.node_id == submission.node_id)
@@ -195,7 +200,12 @@ class HandwrittenFiveSteps:
 
     @submit_step.validator
     def _validate(self, submission: StepSubmission) -> None:
-        self._check(submission)
+        if submission.node_id in self._active:
+            self._check(submission)
+        elif submission.node_id not in FORMS or any(
+            e.node_id == submission.node_id for e in self._timeline
+        ):
+            raise ApplicationError("step not waiting", type="StepNotActive", non_retryable=True)
 
     def _check(self, submission: StepSubmission) -> None:
         if (

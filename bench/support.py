@@ -165,3 +165,20 @@ async def run_concurrently(
     started = time.perf_counter()
     await asyncio.gather(*(limited(i) for i in range(count)))
     return time.perf_counter() - started
+
+
+# The bench's ports (the range 18100-18199 is the fault suite's and the bench's): Temporal
+# at BENCH_PORTS (+1 HTTP, +2 metrics), the API at +4; a PostgreSQL run at +10.
+BENCH_PORTS = 18150
+
+
+class PinnedDevServer(DevServer):
+    """A headless dev server with its HTTP and metrics ports pinned too (by default they
+    are random free ports, possibly outside the range a run may use)."""
+
+    def __init__(self, *, db_file: Path, port: int, log_file: Path | None = None) -> None:
+        super().__init__(db_file=db_file, port=port, ui_port=None, log_file=log_file)
+
+    def command(self) -> list[str]:
+        pinned = ["--http-port", str(self.port + 1), "--metrics-port", str(self.port + 2)]
+        return [*super().command(), *pinned]
