@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 BENCHES = ["bench.expressions", "bench.pipeline", "bench.api", "bench.many_open"]
+BENCHES.append("bench.inflight")  # step p99 at 10/40/150 in flight (PostgreSQL)
 
 
 def main() -> int:
