@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench chaos lint fuzz venv clean
+.PHONY: run run-scaled test bench chaos lint fuzz venv clean
 
 # The last pip line installs the `servflow` command, editable: code and data are used from
 # this tree. The egg-info setuptools leaves behind is a by-product (metadata is in .venv).
@@ -23,6 +23,14 @@ venv: $(STAMP)
 run: $(STAMP)
 	bash scripts/build-designer.sh
 	$(BIN)/python -m servflow.cli run
+
+## The scale-out shape without Docker: WORKERS workers and APIS API replicas (ports 8000, 8001, ...)
+## against one Temporal; meant for PostgreSQL (SERVFLOW_DATABASE_URL=postgresql+psycopg://...).
+WORKERS ?= 2
+APIS ?= 2
+run-scaled: $(STAMP)
+	bash scripts/build-designer.sh
+	$(BIN)/python -m servflow.cli run --workers $(WORKERS) --apis $(APIS)
 
 ## Lint, type-check and the whole test suite (PostgreSQL too when SERVFLOW_TEST_DATABASE_URL is set).
 test: $(STAMP)

@@ -15,7 +15,9 @@ Command = Callable[[Settings, argparse.Namespace], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="servflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="the whole platform with demo data (what `make run` does)")
+    platform.add_run_flags(
+        sub.add_parser("run", help="the whole platform with demo data (what `make run` does)")
+    )
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("load-demo", help="migrate, load demo data and publish examples/*.json")
     validate = sub.add_parser("validate", help="check definition files; lists every problem")
@@ -35,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS: dict[str, Command] = {
-    "run": lambda settings, _args: platform.run_platform(settings),
+    "run": lambda settings, args: platform.run_platform(
+        settings, workers=args.workers, apis=args.apis
+    ),
     "migrate": lambda settings, _args: store.cmd_migrate(settings),
     "load-demo": lambda settings, _args: demo.cmd_load_demo(settings),
     "validate": lambda settings, args: definitions.cmd_validate(settings, args.files),

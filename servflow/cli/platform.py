@@ -9,6 +9,7 @@ Ctrl-C reaches only the CLI, and none of them outlives it. State lives under var
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -139,8 +140,13 @@ async def _serve(settings: Settings, children: dict[str, subprocess.Popen[bytes]
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     base = f"http://{settings.api_host}:{settings.api_port}"
-    await _wait_for_api(base, children["API"])
+    apis = [child for name, child in children.items() if name.startswith("API")]
+    for i, api in enumerate(apis):
+        await _wait_for_api(f"http://{settings.api_host}:{settings.api_port + i}", api)
     _print_banner(settings, base)
+    if len(apis) > 1:
+        last = settings.api_port + len(apis) - 1
+        say(f"    API replicas ports {settings.api_port}-{last} (one store, one Temporal)")
     demo = asyncio.create_task(run_demo_orders(base))
     code = await _until_stopped(stop, children)
     demo.cancel()
@@ -158,9 +164,46 @@ def _interrupt(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_platform(settings: Settings) -> int:
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 32:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 32")
+    return value
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """`servflow run`'s scale-out flags: N workers and M API replicas against one Temporal."""
+    parser.add_argument(
+        "--workers", type=_count, default=1, help="worker processes on the one task queue"
+    )
+    parser.add_argument(
+        "--apis", type=_count, default=1, help="API replicas, on api_port, api_port+1, ..."
+    )
+
+
+def replica_envs(
+    env: Mapping[str, str], settings: Settings, *, workers: int, apis: int
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Each worker's and each API replica's environment. Replicas differ only in what must
+    not be shared: an API's port, a worker's metrics port; and only the first worker runs
+    the reconciler (one is enough, and they would repair the same orders at once)."""
+    worker_envs = []
+    for i in range(workers):
+        own = dict(env)
+        if i and settings.worker_metrics_address:
+            host, _, port = settings.worker_metrics_address.rpartition(":")
+            own["SERVFLOW_WORKER_METRICS_ADDRESS"] = f"{host}:{int(port) + i}"
+        if i:
+            own["SERVFLOW_RECONCILE_EVERY_SECONDS"] = "0"
+        worker_envs.append(own)
+    api_envs = [dict(env, SERVFLOW_API_PORT=str(settings.api_port + i)) for i in range(apis)]
+    return worker_envs, api_envs
+
+
+def run_platform(settings: Settings, *, workers: int = 1, apis: int = 1) -> int:
     """Runs everything until Ctrl-C or SIGTERM; the exit stack stops in reverse order of
-    start: API, worker, Temporal."""
+    start: the APIs, the workers, Temporal. `workers` and `apis` > 1: the scale-out shape
+    (meant for PostgreSQL; on SQLite every process shares one file)."""
     VAR.mkdir(exist_ok=True)
     # Until the event loop takes over, SIGTERM unwinds like Ctrl-C, so the stop is ordered.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -172,13 +215,23 @@ def run_platform(settings: Settings) -> int:
                 running.callback(server.stop)
                 running.callback(say, "==> stopping Temporal")
             cmd_load_demo(settings)
-            env = demo_env(settings)
-            say(f"==> starting the worker ({WORKER.name}) and the API (python -m api)")
-            worker = start_child([sys.executable, str(WORKER)], env=env)
-            running.callback(_stopping, "worker", worker, 60)
-            api = _start_api(env)
-            running.callback(_stopping, "API", api, 20)
-            code = asyncio.run(_serve(settings, {"API": api, "worker": worker}))
+            worker_envs, api_envs = replica_envs(
+                demo_env(settings), settings, workers=workers, apis=apis
+            )
+            say(
+                f"==> starting {workers} worker(s) ({WORKER.name}) and"
+                f" {apis} API replica(s) (python -m api)"
+            )
+            children: dict[str, subprocess.Popen[bytes]] = {}
+            for i, env in enumerate(worker_envs):
+                name = "worker" if workers == 1 else f"worker {i + 1}"
+                children[name] = start_child([sys.executable, str(WORKER)], env=env)
+                running.callback(_stopping, name, children[name], 60)
+            for i, env in enumerate(api_envs):
+                name = "API" if i == 0 else f"API {i + 1}"
+                children[name] = _start_api(env)
+                running.callback(_stopping, name, children[name], 20)
+            code = asyncio.run(_serve(settings, children))
     except KeyboardInterrupt:
         code = 130
     except RuntimeError as exc:
