@@ -1,0 +1,225 @@
+"""The operations console in Chromium, one role at a time: the same dashboard scoped to HQ,
+a region and an outlet (figures checked against the API), a dispatcher dragging an order
+onto an engineer, finance exporting settlements, an admin creating an engineer login that
+then signs in, and the API docs working with every outside request blocked."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.designer.conftest import ROOT
+from tests.designer.stack import LiveStack
+from tests.designer.test_designer_browser import PASSWORD, api_as
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+KEY = "ac-console"
+ORDERS = (("bj-001", "13900001501", 39.92, 116.44), ("bj-002", "13900001502", 39.96, 116.30))
+ORDERS += (("sh-001", "13900001503", 31.22, 121.54),)
+
+
+def shot(name: str) -> Path:
+    """Where a page's screenshot goes: test-artifacts/, and docs/console/ when asked for
+    (SERVFLOW_UPDATE_SCREENSHOT=1), so a test run leaves the work tree clean."""
+    path = ROOT / "test-artifacts" / f"console-{name}.png"
+    path.parent.mkdir(exist_ok=True)
+    return path
+
+
+def publish(path: Path) -> None:
+    if os.environ.get("SERVFLOW_UPDATE_SCREENSHOT") == "1":
+        docs = ROOT / "docs" / "console"
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, docs / path.name.removeprefix("console-"))
+
+
+async def snap(page: Page, name: str) -> None:
+    await page.wait_for_timeout(400)  # ECharts' entry animation
+    path = shot(name)
+    await page.screenshot(path=str(path))
+    publish(path)
+
+
+@pytest.fixture(scope="module")
+async def orders(stack: LiveStack) -> list[str]:
+    """Three orders waiting at their service step: two in 华北 (bj-001, bj-002), one in 华东."""
+    definition = json.loads((ROOT / "examples" / "ac-repair.json").read_text())
+    definition["key"] = KEY
+    ids = []
+    async with api_as(stack, "hq_admin") as http:
+        created = await http.post("/api/definitions", json={"definition": definition})
+        assert created.status_code == 201, created.text
+        assert (await http.post(f"/api/definitions/{KEY}/publish")).status_code == 201
+        for outlet, phone, lat, lng in ORDERS:
+            body = {
+                "definition_key": KEY,
+                "outlet": outlet,
+                "variables": {"fault": "空调不制冷"},
+                "customer": {"name": "测试客户", "phone": phone, "lat": lat, "lng": lng},
+            }
+            started = await http.post("/api/orders", json=body)
+            assert started.status_code == 201, started.text
+            ids.append(started.json()["order_id"])
+        for order_id in ids:
+            waiting = await http.get(
+                f"/api/orders/{order_id}/waiting", params={"node_id": "service", "wait": 30}
+            )
+            assert waiting.json()["steps"], waiting.text
+    return ids
+
+
+async def sign_in(page: Page, stack: LiveStack, username: str, password: str = PASSWORD) -> None:
+    await page.goto(f"{stack.url}/console#/login")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", password)
+    await page.click("[data-action=login]")
+    await expect(page.locator(".sf-user-name")).to_be_visible()
+
+
+async def dashboard_total(stack: LiveStack, username: str) -> dict:
+    async with api_as(stack, username) as http:
+        answer = await http.get("/api/reporting/dashboard", params={"days": 30})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+
+async def test_hq_region_and_outlet_see_their_own_scope_on_the_same_dashboard(
+    stack: LiveStack, page: Page, orders: list[str]
+):
+    figures = {}
+    for username in ("hq_admin", "region_mgr_huabei", "outlet_mgr_bj_001"):
+        api = await dashboard_total(stack, username)
+        figures[username] = api
+        await sign_in(page, stack, username)
+        await page.goto(f"{stack.url}/console#/dashboard")
+        total = page.locator("[data-kpi=orders-total] .sf-kpi-value")
+        await expect(total).to_have_text(str(api["orders"]["total"]))
+        await expect(page.locator("h2[data-scope]")).to_have_attribute(
+            "data-scope", api["scope"]["code"]
+        )
+        revenue = page.locator("[data-kpi=revenue] .sf-kpi-value")
+        if api["money_visible"]:
+            await expect(revenue).not_to_have_text("无权查看")
+        else:
+            await expect(revenue).to_have_text("无权查看")
+        await snap(page, f"dashboard-{username}")
+    hq, north, outlet = (figures[u]["orders"]["total"] for u in figures)
+    # Our three orders: each level sees fewer, and exactly what the orders list says.
+    assert hq >= 3 and north >= 2 and outlet >= 1
+    assert hq > north > outlet
+    async with api_as(stack, "region_mgr_huabei") as http:
+        listed = (await http.get("/api/orders", params={"limit": 1})).json()["count"]
+    assert north == listed
+    regions = {u["code"] for u in figures["hq_admin"]["by_unit"]}
+    assert {"huabei", "huadong"} <= regions
+    north_units = figures["region_mgr_huabei"]["by_unit"]
+    assert north_units and all(u["path"].startswith("/hq/huabei/") for u in north_units)
+
+
+async def test_a_dispatcher_drags_an_order_onto_an_engineer(
+    stack: LiveStack, page: Page, orders: list[str]
+):
+    order_id = orders[0]
+    async with api_as(stack, "dispatcher_huabei") as http:
+        detail = (await http.get(f"/api/orders/{order_id}", params={"live": "false"})).json()
+        board = (await http.get("/api/reporting/board")).json()
+    before = next(s for s in detail["steps"] if s["completed_at"] is None)["assignee"]
+    target = next(
+        e
+        for e in board["engineers"]
+        if e["username"]
+        and e["username"] != before
+        and e["outlet"].startswith("bj-")
+        and "refrigeration" in e["skills"]
+    )
+    await sign_in(page, stack, "dispatcher_huabei")
+    await page.goto(f"{stack.url}/console#/dispatch")
+    ticket = page.locator(f'.sf-ticket[data-order="{order_id}"]')
+    engineer = page.locator(f'.sf-engineer[data-engineer="{target["username"]}"]')
+    await expect(ticket).to_be_visible()
+    await snap(page, "dispatch")
+    await ticket.drag_to(engineer)
+    await expect(page.locator("#sf-toast")).to_contain_text(target["name"])
+    async with api_as(stack, "dispatcher_huabei") as http:
+        for _ in range(50):
+            detail = (await http.get(f"/api/orders/{order_id}", params={"live": "false"})).json()
+            waiting = [s for s in detail["steps"] if s["completed_at"] is None]
+            if waiting and waiting[0]["assignee"] == target["username"]:
+                break
+            await asyncio.sleep(0.2)
+    assert waiting[0]["assignee"] == target["username"]
+
+
+async def test_finance_exports_settlements_and_the_order_desk_searches(
+    stack: LiveStack, page: Page, orders: list[str]
+):
+    await sign_in(page, stack, "finance")
+    await page.goto(f"{stack.url}/console#/finance")
+    await expect(page.locator("[data-action=export-settlements]")).to_be_visible()
+    async with page.expect_download() as download_info:
+        await page.click("[data-action=export-settlements]")
+    download = await download_info.value
+    text = Path(await download.path()).read_text(encoding="utf-8-sig")
+    async with api_as(stack, "finance") as http:
+        count = (await http.get("/api/settlements", params={"limit": 500})).json()["count"]
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("id,order_id,milestone")
+    assert len(lines) - 1 == count
+    await snap(page, "finance")
+
+    await page.goto(f"{stack.url}/console#/orders")
+    await page.fill("input[name=q]", "13900001503")  # the 华东 customer's phone
+    await page.click("[data-action=search]")
+    await expect(page.locator("table.sf-orders")).to_have_attribute("data-count", "1")
+    await expect(page.locator(f'tr[data-order="{orders[2]}"]')).to_be_visible()
+    await snap(page, "orders")
+    await page.click(f'tr[data-order="{orders[2]}"] a')
+    await expect(page.locator(f'h2[data-order="{orders[2]}"]')).to_be_visible()
+    await expect(page.locator(".sf-timeline li").first).to_be_visible()
+    await snap(page, "order")
+
+
+async def test_an_admin_creates_an_engineer_login_that_can_sign_in(stack: LiveStack, page: Page):
+    await sign_in(page, stack, "hq_admin")
+    await page.goto(f"{stack.url}/console#/admin/users")
+    await page.fill("input[name=new-username]", "engineer_console_01")
+    await page.fill("input[name=new-display-name]", "控制台工程师")
+    await page.select_option("select[name=new-role]", "engineer")
+    await page.fill("input[name=new-org-unit]", "bj-001")
+    await page.fill("input[name=new-password]", "Console-Pass-2026")
+    await page.click("[data-action=create-user]")
+    await expect(page.locator('tr[data-user="engineer_console_01"]')).to_be_visible()
+    await snap(page, "admin")
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        body = {"username": "engineer_console_01", "password": "Console-Pass-2026"}
+        login = await http.post("/api/auth/login", json=body)
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["roles"] == ["engineer"]
+    await page.goto(f"{stack.url}/console#/admin/engineers")
+    await expect(page.locator("table[data-list=engineers] tbody tr").first).to_be_visible()
+
+
+async def test_the_api_docs_work_with_every_outside_request_blocked(stack: LiveStack, page: Page):
+    outside: list[str] = []
+
+    async def only_local(route):
+        if route.request.url.startswith(stack.url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_local)
+    await page.goto(f"{stack.url}/docs")
+    await expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
+    await page.goto(f"{stack.url}/redoc")
+    await expect(page.locator("text=servflow API").first).to_be_visible(timeout=20_000)
+    assert outside == []
