@@ -30,6 +30,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 SCAN_TIMEOUT = timedelta(minutes=5)
+STEP_HEARTBEAT_TIMEOUT = timedelta(seconds=5)
+"""A step is one short transaction: a worker that died in one is noticed after this (no
+heartbeat), not after the 30 s start-to-close; a step retried needlessly repeats nothing."""
 
 
 @workflow.defn(name=c.TRANSFER_WORKFLOW)
@@ -98,6 +101,7 @@ class TransferWorkflow:
             TransferStep(code=self._input.code, action=action, transfer=self._input, **fields),  # type: ignore[arg-type]
             result_type=TransferState,
             start_to_close_timeout=c.ACTIVITY_START_TO_CLOSE,
+            heartbeat_timeout=STEP_HEARTBEAT_TIMEOUT,
             retry_policy=c.ACTIVITY_RETRY,
         )
         steps = [*self._state.steps, action]
