@@ -6,18 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.deps import AppContext, CtxDep, CurrentUser, Manager
 from api.order_access import db
 from api.schemas import ERRORS, Page
+from servflow.integrations.marketplaces import rules as marketplace_rules
+from servflow.integrations.marketplaces import service as marketplaces
+from servflow.integrations.sealing import Sealer
 from servflow.integrations.wecom import service as wecom
 from servflow.integrations.wecom.crypto import CallbackError
 from servflow.notify import service as notify
 from servflow.platform.base import utcnow
-from servflow.platform.errors import Unauthorized
+from servflow.platform.errors import Unauthorized, invalid_field
 
 router = APIRouter(prefix="/api", tags=["channels"])
 
@@ -177,3 +180,72 @@ async def read_cards(
     """The accept/decline cards sent for an order, and their clicks (within scope)."""
     result: list[CardPublic] = await db(ctx, _cards, user, order_id)
     return result
+
+
+# ---- marketplace intake -----------------------------------------------------------------
+
+_sealers: dict[str, Sealer] = {}
+
+
+def _sealer(ctx: AppContext) -> Sealer:
+    settings = ctx.settings
+    if settings.payload_key not in _sealers:
+        _sealers[settings.payload_key] = Sealer.from_settings(settings)
+    return _sealers[settings.payload_key]
+
+
+class IntakeAnswer(BaseModel):
+    code: int = 0
+    msg: str = "success"
+
+
+def _receive(session: Any, messages: Any, sealer: Sealer) -> list[int]:
+    ids = marketplaces.receive(session, messages, sealer=sealer, now=utcnow())
+    session.commit()
+    return ids
+
+
+@router.post("/intake/douyin", response_model=IntakeAnswer, responses=ERRORS)
+async def receive_douyin_push(
+    request: Request,
+    ctx: CtxDep,
+    background: BackgroundTasks,
+    app_id: Annotated[str, Header(alias="app-id", max_length=64)] = "",
+    event_sign: Annotated[str, Header(alias="event-sign", max_length=64)] = "",
+) -> IntakeAnswer:
+    """Douyin Shop's message push: `[{tag, msg_id, data}]` signed with `event-sign` =
+    md5(app_key + raw body + app_secret). A bad signature is 401 and nothing is stored;
+    each message is stored sealed once (a replay of its msg_id is dropped) and processed
+    after the answer: tag 101 (paid) becomes an installation order at the outlet serving
+    the buyer's address."""
+    body = await request.body()
+    settings = ctx.settings
+    try:
+        marketplace_rules.check_douyin(
+            app_id=app_id,
+            event_sign=event_sign,
+            body=body,
+            app_key=settings.douyin_app_key,
+            app_secret=settings.douyin_app_secret,
+        )
+    except marketplace_rules.BadSignature as exc:
+        raise Unauthorized(f"event-sign: {exc}") from None
+    try:
+        messages = marketplace_rules.douyin_messages(body)
+    except marketplace_rules.BadMessage as exc:
+        field, _, problem = str(exc).partition(": ")
+        raise invalid_field(field, problem) from None
+    sealer = _sealer(ctx)
+    ids = await db(ctx, _receive, messages, sealer)
+    if ids and ctx.temporal_client is not None:
+        background.add_task(
+            marketplaces.process,
+            ctx.session_factory,
+            ctx.temporal_client,
+            task_queue=ctx.task_queue,
+            sealer=sealer,
+            definition_key=settings.intake_definition_key,
+            clock=utcnow,
+            ids=ids,
+        )
+    return IntakeAnswer()

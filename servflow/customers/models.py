@@ -25,6 +25,8 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    org_path: Mapped[str] = mapped_column(String(400), default="", server_default="", index=True)
+    """The outlet nearest to where the customer was first located (who may see them)."""
 
     addresses: Mapped[list[CustomerAddress]] = relationship(
         back_populates="customer", order_by="CustomerAddress.id"

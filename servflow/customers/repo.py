@@ -1,12 +1,24 @@
-"""Customers and their addresses."""
+"""Customers, their identities, addresses, assets and surveys."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from servflow.customers.models import Customer
+from servflow.customers.models import (
+    Customer,
+    CustomerAddress,
+    CustomerAsset,
+    CustomerIdentity,
+    CustomerMerge,
+    SignoffLink,
+    Survey,
+)
 from servflow.platform.base import utcnow
+from servflow.platform.scope import under
 from servflow.platform.sql import insert_ignore
 
 
@@ -20,12 +32,12 @@ def get_customer_by_phone(session: Session, *, phone: str) -> Customer | None:
     )
 
 
-def insert_customer_once(session: Session, *, name: str, phone: str) -> bool:
+def insert_customer_once(session: Session, *, name: str, phone: str, org_path: str = "") -> bool:
     """Inserts a customer with this phone unless one exists; True when this call made it."""
     inserted = insert_ignore(
         session,
         Customer.__table__,  # type: ignore[arg-type]
-        [{"name": name or phone, "phone": phone, "created_at": utcnow()}],
+        [{"name": name or phone, "phone": phone, "created_at": utcnow(), "org_path": org_path}],
         conflict=["phone"],
     )
     return inserted == 1
@@ -34,3 +46,124 @@ def insert_customer_once(session: Session, *, name: str, phone: str) -> bool:
 def lock_customer(session: Session, *, customer_id: int) -> None:
     """Row lock on PostgreSQL (SQLite serializes writers anyway): one report at a time."""
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def add_identity_once(session: Session, *, customer_id: int, kind: str, value: str) -> None:
+    insert_ignore(
+        session,
+        CustomerIdentity.__table__,  # type: ignore[arg-type]
+        [{"customer_id": customer_id, "kind": kind, "value": value, "created_at": utcnow()}],
+        conflict=["kind", "value"],
+    )
+
+
+def owner_of(session: Session, *, kind: str, value: str) -> int | None:
+    return session.scalar(
+        select(CustomerIdentity.customer_id).where(
+            CustomerIdentity.kind == kind, CustomerIdentity.value == value
+        )
+    )
+
+
+def identities(session: Session, *, customer_id: int) -> list[CustomerIdentity]:
+    return list(
+        session.scalars(
+            select(CustomerIdentity)
+            .where(CustomerIdentity.customer_id == customer_id)
+            .order_by(CustomerIdentity.id)
+        )
+    )
+
+
+def _visible(scope_path: str | None) -> ColumnElement[bool] | None:
+    """None: everything (HQ); else customers placed at or under the scope."""
+    if scope_path is not None and scope_path.strip("/").count("/") == 0 and scope_path.strip("/"):
+        return None
+    return under(Customer.org_path, scope_path or "")
+
+
+def search(
+    session: Session, *, text: str, scope_path: str | None, limit: int, offset: int
+) -> tuple[list[Customer], int]:
+    """Customers whose name, phone or any identity (contact names, buyer ids, WeCom ids)
+    starts with `text` (a name or phone anywhere in it), within scope."""
+    conditions: list[Any] = []
+    visible = _visible(scope_path)
+    if visible is not None:
+        conditions.append(visible)
+    if text:
+        by_identity = select(CustomerIdentity.customer_id).where(
+            CustomerIdentity.value.contains(text, autoescape=True)
+        )
+        conditions.append(
+            or_(
+                Customer.name.contains(text, autoescape=True),
+                Customer.phone.contains(text, autoescape=True),
+                Customer.id.in_(by_identity),
+            )
+        )
+    base = select(Customer).where(*conditions)
+    count = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = session.scalars(
+        base.options(selectinload(Customer.addresses))
+        .order_by(Customer.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), int(count)
+
+
+def is_visible(session: Session, *, customer_id: int, scope_path: str | None) -> bool:
+    visible = _visible(scope_path)
+    statement = select(Customer.id).where(Customer.id == customer_id)
+    if visible is not None:
+        statement = statement.where(visible)
+    return session.scalar(statement) is not None
+
+
+def assets(session: Session, *, customer_ids: Sequence[int]) -> list[CustomerAsset]:
+    return list(
+        session.scalars(
+            select(CustomerAsset)
+            .where(CustomerAsset.customer_id.in_(customer_ids))
+            .order_by(CustomerAsset.id)
+        )
+    )
+
+
+def surveys(session: Session, *, customer_ids: Sequence[int]) -> list[Survey]:
+    return list(
+        session.scalars(
+            select(Survey).where(Survey.customer_id.in_(customer_ids)).order_by(Survey.id)
+        )
+    )
+
+
+def merges_into(session: Session, *, customer_id: int) -> list[CustomerMerge]:
+    return list(
+        session.scalars(
+            select(CustomerMerge)
+            .where(CustomerMerge.kept_id == customer_id)
+            .order_by(CustomerMerge.id)
+        )
+    )
+
+
+def move_children(session: Session, *, from_id: int, to_id: int) -> dict[str, int]:
+    """Moves a merged customer's identities, addresses, assets, surveys and links."""
+    moved: dict[str, int] = {}
+    for name, model in (
+        ("identities", CustomerIdentity),
+        ("addresses", CustomerAddress),
+        ("assets", CustomerAsset),
+        ("surveys", Survey),
+        ("signoff_links", SignoffLink),
+    ):
+        result = session.execute(
+            update(model)
+            .where(model.customer_id == from_id)  # type: ignore[attr-defined]
+            .values(customer_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+        moved[name] = int(getattr(result, "rowcount", 0) or 0)
+    return moved

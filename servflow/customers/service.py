@@ -1,14 +1,44 @@
-"""Customer use cases: one record per phone, with the addresses jobs were done at."""
+"""Customer use cases: one record per person across channels — phone, WeCom external id,
+Douyin/Tmall/JD buyer ids — merged by rules with an audit; addresses with coordinates,
+assets with warranties; search and a profile within the caller's scope."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from servflow.customers import repo
-from servflow.customers.models import Customer, CustomerAddress
+from servflow.customers.models import (
+    Customer,
+    CustomerAddress,
+    CustomerAsset,
+    CustomerIdentity,
+    CustomerMerge,
+    Survey,
+)
+from servflow.org import service as org
+from servflow.org.rules import Principal
+from servflow.platform.base import utcnow
+from servflow.platform.errors import Invalid, NotFound
+
+log = logging.getLogger(__name__)
 
 lock_customer = repo.lock_customer
+customer_by_phone = repo.get_customer_by_phone
+IDENTITY_KINDS = ("phone", "wecom", "douyin", "tmall", "jd", "contact")
+PLACEHOLDER_NAMES = ("匿名客户", "")
+
+
+def _home(session: Session, lat: float | None, lng: float | None) -> str:
+    """The org path of the outlet nearest to the customer ("" when not located)."""
+    if lat is None:
+        return ""
+    unit = org.nearest_outlet(session, lat=lat, lng=lng or 0.0).unit
+    return unit.path if unit is not None else ""
 
 
 def link_or_create_customer(
@@ -25,22 +55,31 @@ def link_or_create_customer(
 
     Concurrent reports for one new phone both end with the same row: the insert ignores a
     conflict on the unique phone. A known customer gets the address added when it is new.
+    A different name given with a known phone does not rename the customer (a phone is
+    shared in a household) nor vanish: it is kept as a `contact` identity, found by search
+    and shown on the profile; a customer known only by a placeholder takes the name.
 
     Returns:
         The customer and whether it was created.
     """
     phone = (phone or "").strip() or None
+    name = name.strip()
     created = False
+    home = _home(session, lat, lng)
     if phone is None:
-        customer = Customer(name=name or "匿名客户", phone=None)
+        customer = Customer(name=name or "匿名客户", phone=None, org_path=home)
         session.add(customer)
         session.flush()
         created = True
     else:
-        created = repo.insert_customer_once(session, name=name, phone=phone)
+        created = repo.insert_customer_once(session, name=name, phone=phone, org_path=home)
         found = repo.get_customer_by_phone(session, phone=phone)
         assert found is not None
         customer = found
+        repo.add_identity_once(session, customer_id=customer.id, kind="phone", value=phone)
+        _keep_name(session, customer, name, phone)
+    if not customer.org_path and home:
+        customer.org_path = home
     known = {(a.address, a.lat, a.lng) for a in customer.addresses}
     if (address or lat is not None) and (address, lat, lng) not in known:
         session.add(
@@ -48,6 +87,84 @@ def link_or_create_customer(
         )
         session.flush()
     return customer, created
+
+
+def _keep_name(session: Session, customer: Customer, name: str, phone: str) -> None:
+    if not name or name == customer.name:
+        return
+    if customer.name in (*PLACEHOLDER_NAMES, phone):
+        customer.name = name
+        return
+    log.info("customer %s (%s) reached as %r: kept as a contact", customer.id, customer.name, name)
+    repo.add_identity_once(
+        session, customer_id=customer.id, kind="contact", value=f"{name}/{phone}"[:200]
+    )
+
+
+def link_identity(
+    session: Session, *, customer: Customer, kind: str, value: str, by: str
+) -> Customer:
+    """Adds a channel identity to `customer`. When another customer already holds it, the
+    two are one person (rule `same_<kind>`): the newer record is merged into the older.
+
+    Returns:
+        The customer that holds the identity now.
+    """
+    if kind not in IDENTITY_KINDS:
+        raise Invalid(f"kind: one of {', '.join(IDENTITY_KINDS)}", errors={"kind": "unknown"})
+    value = value.strip()[:200]
+    if not value:
+        return customer
+    owner = repo.owner_of(session, kind=kind, value=value)
+    if owner is None:
+        repo.add_identity_once(session, customer_id=customer.id, kind=kind, value=value)
+        return customer
+    if owner == customer.id:
+        return customer
+    kept, merged = sorted((owner, customer.id))
+    merge(
+        session, kept_id=kept, merged_id=merged, rule=f"same_{kind}", by=by, detail={"value": value}
+    )
+    found = repo.get_customer(session, customer_id=kept)
+    assert found is not None
+    return found
+
+
+def merge(
+    session: Session,
+    *,
+    kept_id: int,
+    merged_id: int,
+    rule: str,
+    by: str,
+    detail: dict[str, Any] | None = None,
+) -> CustomerMerge:
+    """Moves everything of `merged_id` to `kept_id` and records who merged by which rule.
+    The merged record stays (its orders point at it) but is empty; its phone moves to the
+    kept customer as an identity."""
+    if kept_id == merged_id:
+        raise Invalid(
+            "other_id: a customer cannot be merged with itself", errors={"other_id": "same"}
+        )
+    kept = repo.get_customer(session, customer_id=kept_id)
+    merged = repo.get_customer(session, customer_id=merged_id)
+    if kept is None or merged is None:
+        raise NotFound("no such customer")
+    moved = repo.move_children(session, from_id=merged_id, to_id=kept_id)
+    if merged.phone:
+        repo.add_identity_once(session, customer_id=kept_id, kind="phone", value=merged.phone)
+    audit = CustomerMerge(
+        kept_id=kept_id,
+        merged_id=merged_id,
+        rule=rule,
+        by=by,
+        detail={**(detail or {}), "moved": moved, "merged_name": merged.name},
+        created_at=utcnow(),
+    )
+    session.add(audit)
+    session.flush()
+    session.expire_all()
+    return audit
 
 
 def location(session: Session, *, customer_id: int) -> tuple[float, float] | None:
@@ -59,12 +176,69 @@ def location(session: Session, *, customer_id: int) -> tuple[float, float] | Non
     return located[-1].lat or 0.0, located[-1].lng or 0.0
 
 
-def ids_matching(*, text: str) -> Select[tuple[int]]:
-    """SQL for the ids of customers whose name contains `text` or whose phone starts with it
-    (LIKE wildcards escaped), for another domain to filter its rows with `column.in_(...)`."""
-    return select(Customer.id).where(
-        or_(
-            Customer.name.contains(text, autoescape=True),
-            Customer.phone.startswith(text, autoescape=True),
-        )
+def add_asset(
+    session: Session,
+    *,
+    customer_id: int,
+    product: str,
+    serial_no: str = "",
+    order_id: str = "",
+    installed_on: date | None = None,
+    warranty_until: date | None = None,
+) -> CustomerAsset:
+    asset = CustomerAsset(
+        customer_id=customer_id,
+        product=product[:200],
+        serial_no=serial_no[:100],
+        order_id=order_id[:200],
+        installed_on=installed_on,
+        warranty_until=warranty_until,
+        created_at=utcnow(),
+    )
+    session.add(asset)
+    session.flush()
+    return asset
+
+
+def search_customers(
+    session: Session, user: Principal, *, text: str, limit: int, offset: int
+) -> tuple[list[Customer], int]:
+    """Customers within the caller's scope by name, phone, contact name or channel id."""
+    return repo.search(
+        session, text=text.strip()[:100], scope_path=user.scope_path, limit=limit, offset=offset
+    )
+
+
+@dataclass
+class Profile:
+    customer: Customer
+    identities: list[CustomerIdentity]
+    assets: list[CustomerAsset]
+    surveys: list[Survey]
+    merges: list[CustomerMerge]
+    merged_ids: list[int] = field(default_factory=list)
+
+
+def visible_customer(session: Session, user: Principal, *, customer_id: int) -> Customer:
+    """The customer, or NotFound when unknown or outside the caller's scope (alike)."""
+    customer = repo.get_customer(session, customer_id=customer_id)
+    if customer is None or not repo.is_visible(
+        session, customer_id=customer_id, scope_path=user.scope_path
+    ):
+        raise NotFound(f"no customer {customer_id}")
+    return customer
+
+
+def profile(session: Session, user: Principal, *, customer_id: int) -> Profile:
+    """Everything known of a customer in scope (the orders come from the orders domain)."""
+    customer = visible_customer(session, user, customer_id=customer_id)
+    merges = repo.merges_into(session, customer_id=customer_id)
+    ids = [customer_id, *(m.merged_id for m in merges)]
+    return Profile(
+        customer=customer,
+        identities=repo.identities(session, customer_id=customer_id),
+        assets=repo.assets(session, customer_ids=ids),
+        surveys=repo.surveys(session, customer_ids=ids),
+        merges=merges,
+        merged_ids=ids[1:],
     )

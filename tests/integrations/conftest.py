@@ -3,7 +3,9 @@ WeCom one, and the installation pipeline published."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +34,9 @@ INSTALLATION = json.loads(
 # the fake's corp id as the receive id.
 CALLBACK_TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 CALLBACK_AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
+DOUYIN_APP_KEY = "7012345678901234567"
+DOUYIN_APP_SECRET = "douyin-test-app-secret-0123456789abcdef"
+PAYLOAD_KEY = base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +54,9 @@ def wecom_settings(fake: FakeWecom, **overrides: object) -> Settings:
         wecom_token=CALLBACK_TOKEN,
         wecom_encoding_aes_key=CALLBACK_AES_KEY,
         wecom_region_webhooks=f"huabei={fake.robot_url('huabei')}",
+        douyin_app_key=DOUYIN_APP_KEY,
+        douyin_app_secret=DOUYIN_APP_SECRET,
+        payload_key=PAYLOAD_KEY,
         **overrides,
     )
 
@@ -114,3 +122,14 @@ async def worker(
     ) as running:
         yield running
         await quiesce(client, task_queue)
+
+
+@pytest.fixture
+async def bare_api(
+    session_factory: sessionmaker[Session], fake: FakeWecom
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API on empty tables and no Temporal: for what is refused before any of it."""
+    app = create_app(wecom_settings(fake), session_factory=session_factory, temporal_client=None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

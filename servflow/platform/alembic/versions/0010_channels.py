@@ -21,6 +21,11 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("customer", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("org_path", sa.String(length=400), server_default="", nullable=False)
+        )
+        batch_op.create_index(batch_op.f("ix_customer_org_path"), ["org_path"], unique=False)
     op.create_table(
         "inbound_message",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -356,6 +361,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("customer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customer_org_path"))
+        batch_op.drop_column("org_path")
     with op.batch_alter_table("warehouse", schema=None) as batch_op:
         batch_op.drop_column("lead_time_hours")
         batch_op.drop_column("engineer_code")

@@ -1,0 +1,2 @@
+"""Marketplace intake: Douyin Shop push, Tmall workcards (TMC or polling), JD home-service
+tasks (polling)."""

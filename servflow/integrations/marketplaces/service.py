@@ -1,0 +1,275 @@
+"""Marketplace intake: store what arrives (sealed, once per platform:msg_id), then — apart
+from the request — turn each paid order into an installation order at the outlet that
+serves the buyer's address; write status changes back through the outbound queue."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from servflow.customers import service as customers
+from servflow.definitions import service as definitions
+from servflow.integrations import repo
+from servflow.integrations.marketplaces import rules
+from servflow.integrations.marketplaces.rules import Buyer, Incoming
+from servflow.integrations.models import InboundMessage, OutboundUpdate
+from servflow.integrations.sealing import Sealer
+from servflow.notify.rules import backoff
+from servflow.orders import engine
+from servflow.orders import service as orders
+from servflow.org import service as org
+from servflow.platform.errors import AppError
+from workflows.contracts import OrderContext
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+def receive(
+    session: Session, messages: Iterable[Incoming], *, sealer: Sealer, now: datetime
+) -> list[int]:
+    """Stores each message sealed, dropping replays (same platform and msg_id).
+
+    Returns:
+        The ids of the messages stored by this call (to process).
+    """
+    stored = []
+    for message in messages:
+        body = json.dumps(message.raw, ensure_ascii=False, sort_keys=True).encode()
+        if repo.insert_inbound_once(
+            session,
+            row={
+                "platform": message.platform,
+                "msg_id": message.msg_id,
+                "tag": message.tag,
+                "external_order_id": message.external_order_id,
+                "sealed_body": sealer.seal(body),
+                "status": "received",
+                "attempts": 0,
+                "last_error": "",
+                "order_id": "",
+                "received_at": now,
+            },
+        ):
+            found = repo.inbound_of(session, platform=message.platform, msg_id=message.msg_id)
+            assert found is not None
+            stored.append(found.id)
+    return stored
+
+
+def _buyer(platform: str, raw: dict[str, Any]) -> Buyer:
+    if platform == "douyin":
+        return rules.douyin_buyer(raw.get("data") or {})
+    return rules.workcard_buyer(raw.get("data") or {})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    message_id: int
+    new_order: engine.NewOrder
+
+
+def _prepare(
+    session: Session, row: InboundMessage, *, sealer: Sealer, definition_key: str
+) -> Prepared | None:
+    """Opens the message and readies its order (customer linked, outlet chosen); None when
+    the message makes no order (e.g. a Douyin order created but not paid)."""
+    if not rules.wants_order(row.platform, row.tag):
+        return None
+    raw = json.loads(sealer.open(row.sealed_body))
+    buyer = _buyer(row.platform, raw)
+    if buyer.lat is None or buyer.lng is None:
+        raise AppError("the buyer's address has no coordinates")
+    if not (buyer.name or buyer.phone):
+        raise AppError("the message names no buyer")
+    units = org.nearest_outlet(session, lat=buyer.lat, lng=buyer.lng)
+    if units.outlet is None:
+        raise AppError("no located outlet to serve the order")
+    customer, _ = customers.link_or_create_customer(
+        session,
+        name=buyer.name,
+        phone=buyer.phone,
+        address=buyer.address,
+        city=buyer.city,
+        lat=buyer.lat,
+        lng=buyer.lng,
+    )
+    if buyer.buyer_id:
+        customers.link_identity(
+            session, customer=customer, kind=row.platform, value=buyer.buyer_id, by="intake"
+        )
+    definition, subs = definitions.load_snapshot(session, key=definition_key, version=None)
+    placement = orders.Placement(
+        region=units.region.code if units.region else "",
+        outlet=units.outlet.code,
+        path=units.outlet.path,
+        region_name=units.region.name if units.region else "",
+    )
+    order_id = rules.order_id_for(row.platform, row.external_order_id or row.msg_id)
+    return Prepared(
+        message_id=row.id,
+        new_order=engine.NewOrder(
+            order_id=order_id,
+            definition=definition,
+            subdefinitions=subs,
+            variables={
+                "fault": buyer.product,
+                "platform": row.platform,
+                "external_order_id": row.external_order_id,
+            },
+            context=OrderContext(
+                region=placement.region_label,
+                outlet=placement.outlet,
+                customer={
+                    "name": buyer.name,
+                    "phone": buyer.phone,
+                    "address": buyer.address,
+                    "city": buyer.city,
+                    "lat": buyer.lat,
+                    "lng": buyer.lng,
+                },
+                started_by=f"{row.platform}-intake",
+            ),
+            placement=placement,
+            fingerprint=order_id,
+        ),
+    )
+
+
+def _finish(
+    session: Session, *, message_id: int, now: datetime, order_id: str = "", error: str = ""
+) -> None:
+    row = session.get(InboundMessage, message_id)
+    if row is None:
+        return
+    if error:
+        row.attempts += 1
+        row.last_error = error[:1000]
+        row.status = "failed" if row.attempts >= MAX_ATTEMPTS else "received"
+        return
+    row.status, row.order_id, row.processed_at, row.last_error = "done", order_id, now, ""
+    if order_id:
+        enqueue_status(
+            session,
+            platform=row.platform,
+            external_order_id=row.external_order_id,
+            order_id=order_id,
+            status="accepted",
+            now=now,
+        )
+
+
+async def process(
+    session_factory: sessionmaker[Session],
+    client: Client,
+    *,
+    task_queue: str,
+    sealer: Sealer,
+    definition_key: str,
+    clock: Callable[[], datetime],
+    ids: Iterable[int] | None = None,
+    limit: int = 100,
+) -> int:
+    """Turns received messages into orders (the given ones, or any waiting); returns how
+    many orders this call started. Safe to run twice at once: one order per marketplace
+    order (its workflow id), a second start finds the first."""
+    if ids is None:
+        with session_factory() as session:
+            ids = repo.inbound_ids(session, statuses=("received",), limit=limit)
+    started = 0
+    for message_id in list(ids):
+        try:
+            with session_factory() as session:
+                row = repo.claim_inbound(session, message_id=message_id)
+                if row is None:
+                    continue
+                prepared = _prepare(session, row, sealer=sealer, definition_key=definition_key)
+                if prepared is None:
+                    _finish(session, message_id=message_id, now=clock())
+                    session.commit()
+                    continue
+                session.commit()
+            result = await engine.start(client, task_queue, prepared.new_order)
+            started += result.created
+            with session_factory() as session:
+                _finish(session, message_id=message_id, now=clock(), order_id=result.order_id)
+                session.commit()
+        except Exception as exc:
+            message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            log.warning("marketplace message %s not processed: %s", message_id, message)
+            with session_factory() as session:
+                _finish(session, message_id=message_id, now=clock(), error=message)
+                session.commit()
+    return started
+
+
+# ---- the outbound queue -----------------------------------------------------------------
+
+
+def enqueue_status(
+    session: Session,
+    *,
+    platform: str,
+    external_order_id: str,
+    order_id: str,
+    status: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> bool:
+    """Queues a status change for the marketplace, once per order and status."""
+    return repo.insert_outbound_once(
+        session,
+        row={
+            "platform": platform,
+            "external_order_id": external_order_id,
+            "order_id": order_id,
+            "status": status,
+            "payload": payload or {},
+            "idempotency_key": f"{platform}/{external_order_id}/{status}",
+            "state": "pending",
+            "attempts": 0,
+            "last_error": "",
+            "created_at": now,
+        },
+    )
+
+
+class MarketplaceClient(Protocol):
+    def update_status(self, update: OutboundUpdate) -> None:
+        """Tells the marketplace; raises when it could not."""
+
+
+def deliver_outbound(
+    session_factory: sessionmaker[Session],
+    clients: dict[str, MarketplaceClient],
+    *,
+    clock: Callable[[], datetime],
+    limit: int = 100,
+) -> int:
+    """Sends due status changes (retried with the outbox's backoff); returns how many went."""
+    sent = 0
+    with session_factory() as session:
+        for update in repo.due_outbound(session, now=clock(), limit=limit):
+            client = clients.get(update.platform)
+            if client is None:
+                continue
+            update.attempts += 1
+            try:
+                client.update_status(update)
+            except Exception as exc:
+                update.state = "dead" if update.attempts >= MAX_ATTEMPTS else "retry"
+                update.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+                update.next_attempt_at = clock() + backoff(update.attempts)
+            else:
+                update.state, update.sent_at, update.last_error = "sent", clock(), ""
+                sent += 1
+            session.commit()
+    return sent
