@@ -207,6 +207,11 @@ class OrderCreate(NoNul):
     region: str | None = Field(default=None, max_length=64, description="region code or name")
     outlet: str | None = Field(default=None, max_length=64, description="outlet code")
     priority: int = Field(default=3, ge=1, le=5)
+    merge_into_open: bool = Field(
+        default=False,
+        description="a duplicate (same customer and fault, still open) is merged into the"
+        " open order's timeline (200, `merged`) instead of refused (409)",
+    )
 
 
 class OrderStarted(BaseModel):
@@ -215,6 +220,7 @@ class OrderStarted(BaseModel):
     definition_key: str
     definition_version: int
     test: bool = False
+    merged: bool = False
 
 
 class TestRunCreate(NoNul):

@@ -13,6 +13,7 @@ INTERPRETER_WORKFLOW = "WorkOrder"
 UPDATE_SUBMIT_STEP = "submit_step"
 SIGNAL_CANCEL = "cancel"
 SIGNAL_REASSIGN = "reassign"
+SIGNAL_ADD_NOTE = "add_note"
 QUERY_STATE = "state"
 
 # Activity names, one per automatic node type, plus the one that closes an order whose

@@ -267,4 +267,50 @@ class OrderResult(BaseModel):
     breaches: list[SlaBreach]
 
 
+NOTE_NODE = ".note"
+"""Timeline entries added by the `add_note` signal use this node id (no drawn node has a dot)."""
+
+
+class Note(BaseModel):
+    """Something added to an order's timeline from outside its steps (a merged duplicate
+    report with its contact and photos, say); it changes nothing the order does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    by: str = Field(max_length=100)
+    summary: str = Field(max_length=500)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+HANDOFF_OUTPUT = "handoff"
+"""The key of an automatic step's output that asks a person before the step completes."""
+HANDOFF_ANSWER = "handoff_answer"
+"""The param under which the person's answer (or the timeout) goes back to the activity."""
+
+
+class Handoff(BaseModel):
+    """What an automatic step asks of a person before it completes (a confirmation, a
+    choice, or a fallback step for someone to decide).
+
+    The step waits, as the human step `<node id>.handoff`, for `assignee_user` (or anyone
+    holding `assignee_role`) to answer one of `answers`, with an optional `reason` and
+    `choice`; after `within` (ISO-8601 duration) without an answer, `on_timeout` stands as
+    the answer. The answer goes back to the step's activity (param `handoff_answer`), which
+    completes the step or hands off again.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: list[str] = Field(min_length=1, max_length=10)
+    assignee_user: str = ""
+    assignee_role: str = ""
+    within: str | None = None
+    on_timeout: str = "timeout"
+    name: str = Field(default="", max_length=200)
+
+    @property
+    def assignee(self) -> str:
+        return self.assignee_user or role_assignee(self.assignee_role)
+
+
 StartOrderInput.model_rebuild()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
@@ -28,10 +29,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import constants as c
     from workflows import trust
     from workflows.contracts import (
+        HANDOFF_ANSWER,
+        HANDOFF_OUTPUT,
         MANAGING_ROLES,
+        NOTE_NODE,
         ActiveNode,
         Actor,
         Cancellation,
+        Handoff,
+        Note,
         OrderResult,
         OrderState,
         OrderStatus,
@@ -53,12 +59,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows.forms import check_submission
     from workflows.nodes import BaseNode
     from workflows.nodes.flow import EndNode
+    from workflows.nodes.handoff import handoff_step
 
 # Patch ids (workflow.patched): orders started before a change replay on the old path.
 PATCH_STEP_ANSWER_SHOWS_NEXT = "step-answer-shows-next"
 PATCH_READ_MODEL_WAITING = "read-model-shows-waiting-steps"
 PATCH_READ_MODEL_NEVER_FAILS = "read-model-write-never-fails-order"
 PATCH_CANCEL_DURING_ACTIVITY = "cancel-during-activity-ends-cancelled"
+PATCH_AUTOMATIC_STEP_HANDS_OFF = "automatic-step-hands-off"
 
 
 @workflow.defn(name=c.INTERPRETER_WORKFLOW)
@@ -199,6 +207,22 @@ class WorkOrderWorkflow:
         final = self._ends_after(node)
         status = "completed" if final else (node.status_on_complete or self._status)
         result = await self._call_activity(node.activity, node, status=status, final=final)
+        rounds = 0
+        while isinstance(result.output.get(HANDOFF_OUTPUT), dict) and workflow.patched(
+            PATCH_AUTOMATIC_STEP_HANDS_OFF
+        ):
+            # The activity asks a person first: their answer (or the timeout) goes back to it.
+            rounds += 1
+            asked = Handoff.model_validate(result.output[HANDOFF_OUTPUT])
+            answer = await self._hand_off(node, asked)
+            result = await self._call_activity(
+                node.activity,
+                node,
+                status=status,
+                final=final,
+                params={**_params_of(node), HANDOFF_ANSWER: answer},
+                key_suffix=f"handoff{rounds}",
+            )
         self._variables[node.id] = result.output
         entry = self._timeline[self._entry_index(node)]
         entry.outcome = result.summary
@@ -212,6 +236,56 @@ class WorkOrderWorkflow:
         if final:
             self._closed = True
         return result.output
+
+    async def _hand_off(self, node: BaseNode, handoff: Handoff) -> dict[str, Any]:
+        """Waits, as the human step `<node id>.handoff`, for the answer `handoff` asks for;
+        the answer `on_timeout` when its time limit passes first.
+
+        Returns:
+            The form's data (`answer`, `reason`, `choice`) and who answered (`by`, `roles`).
+        """
+        step = handoff_step(
+            node.id,
+            answers=handoff.answers,
+            assignee_user=handoff.assignee_user,
+            assignee_role=handoff.assignee_role,
+            within=handoff.within,
+            name=handoff.name,
+        )
+        self._nodes[step.id] = step
+        self._assignments.pop(step.id, None)  # a reassignment was for the earlier ask
+        self._escalated_to.pop(step.id, None)
+        visit = self._visits.get(step.id, 0) + 1
+        self._visits[step.id] = visit
+        now = workflow.now()
+        limit = step.time_limit
+        self._active[step.id] = ActiveNode(
+            node_id=step.id,
+            node_type=step.type,
+            name=step.name,
+            visit=visit,
+            since=now,
+            human=True,
+            assignee=handoff.assignee,
+            sla_deadline=now + limit if limit is not None else None,
+        )
+        entry = TimelineEntry(node_id=step.id, node_type=step.type, visit=visit, started_at=now)
+        self._timeline.append(entry)
+        self._publish_progress()
+        try:
+            await self._record_waiting(step)
+            with suppress(TimeoutError):
+                await workflow.wait_condition(lambda: step.id in self._submitted, timeout=limit)
+            if step.id in self._submitted:
+                data, actor, _outcome = self._submitted.pop(step.id)
+                return {**data, "by": actor.user_id, "roles": list(actor.roles)}
+            entry.completed_at, entry.actor = workflow.now(), "system"
+            entry.outcome = handoff.on_timeout
+            entry.data = {"answer": handoff.on_timeout}
+            self._unrecorded.append(entry)
+            return {"answer": handoff.on_timeout, "by": "", "roles": []}
+        finally:
+            del self._active[step.id]
 
     async def wait_for_step(self, node: BaseNode) -> dict[str, Any]:
         await workflow.wait_condition(lambda: node.id in self._submitted)
@@ -367,6 +441,24 @@ class WorkOrderWorkflow:
         self._cancel = request
         if self._main is not None:
             self._main.cancel()
+
+    @workflow.signal(name=c.SIGNAL_ADD_NOTE)
+    def add_note(self, note: Note) -> None:
+        # State only (no command): the next step's write carries it to the read model.
+        visit = sum(1 for e in self._timeline if e.node_id == NOTE_NODE) + 1
+        now = workflow.now()
+        entry = TimelineEntry(
+            node_id=NOTE_NODE,
+            node_type="note",
+            visit=visit,
+            started_at=now,
+            completed_at=now,
+            actor=note.by,
+            outcome=note.summary,
+            data=note.data,
+        )
+        self._timeline.append(entry)
+        self._unrecorded.append(entry)
 
     @workflow.signal(name=c.SIGNAL_REASSIGN)
     def reassign(self, request: Reassignment) -> None:

@@ -37,8 +37,8 @@ from servflow.orders.rules import (
 )
 from servflow.org.rules import MONEY_ROLES, Principal
 from servflow.platform.base import utcnow
-from servflow.platform.errors import Invalid
-from workflows.contracts import OrderContext
+from servflow.platform.errors import Conflict, Invalid
+from workflows.contracts import Note, OrderContext
 from workflows.definition import Definition
 
 router = APIRouter(prefix="/api", tags=["orders"])
@@ -65,6 +65,51 @@ def _started(started: engine.Started, *, test: bool = False) -> OrderStarted:
         definition_key=started.definition_key,
         definition_version=started.definition_version,
         test=test,
+    )
+
+
+async def _duplicate_of(
+    ctx: Any,
+    client: Any,
+    user: Principal,
+    body: OrderCreate,
+    definition: Definition,
+    order_id: str,
+) -> OrderStarted | None:
+    """A duplicate of an open order: 409 naming it, or (`merge_into_open`) the new report's
+    contact, photos and variables added to its timeline, answered as that order."""
+    customer = body.customer.model_dump(mode="json", exclude_none=True)
+    found = await db(
+        ctx,
+        orders.open_duplicate,
+        definition=definition,
+        customer=customer,
+        variables=body.variables,
+        now=utcnow(),
+        order_id=order_id,
+    )
+    if found is None:
+        return None
+    name = found.order_no or found.order_id
+    if not body.merge_into_open:
+        raise Conflict(
+            f"duplicate: order {name} for this customer and fault is still open ({found.status});"
+            " send merge_into_open to add this report to it",
+            order_id=found.order_id,
+            order_no=found.order_no,
+        )
+    note = Note(
+        by=user.username,
+        summary=f"重复报修已合并 / duplicate report merged ({customer.get('phone', '')})",
+        data={"customer": customer, "variables": body.variables, "priority": body.priority},
+    )
+    await engine.add_note(client, found.order_id, note)
+    return OrderStarted(
+        order_id=found.order_id,
+        status=found.status,
+        definition_key=found.definition_key,
+        definition_version=found.definition_version,
+        merged=True,
     )
 
 
@@ -97,6 +142,11 @@ async def create_order(
         version=body.version,
     )
     _checked(definition, body.variables)
+    order_id = order_id_for(user.username, idempotency_key)
+    merged = await _duplicate_of(ctx, client, user, body, definition, order_id)
+    if merged is not None:
+        response.status_code = 200
+        return merged
     context = OrderContext(
         region=placement.region_label,
         outlet=placement.outlet,
@@ -105,7 +155,7 @@ async def create_order(
         started_by=user.username,
     )
     new = engine.NewOrder(
-        order_id=order_id_for(user.username, idempotency_key),
+        order_id=order_id,
         definition=definition,
         subdefinitions=subs,
         variables=body.variables,

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 lock_customer = repo.lock_customer
 customer_by_phone = repo.get_customer_by_phone
+customer_by_phone = repo.get_customer_by_phone
 IDENTITY_KINDS = ("phone", "wecom", "douyin", "tmall", "jd", "contact")
 PLACEHOLDER_NAMES = ("匿名客户", "")
 

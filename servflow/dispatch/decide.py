@@ -109,7 +109,9 @@ def policy_for(
     session: Session, params: DispatchParams, *, pipeline: str, region: str
 ) -> tuple[Policy, int]:
     """The policy a dispatch uses and its version (0: the node's own): the one the node
-    names, else the pipeline's, else the region's, else the node's skills and radius."""
+    names, else the pipeline's, else the region's, else the node's skills and radius. A
+    stored policy's skills win over the node's (the node's count when it names none); the
+    node's `accept_within` wins over the policy's."""
     stored = None
     if params.policy:
         stored = repo.latest_policy(session, key=params.policy)
@@ -128,7 +130,7 @@ def policy_for(
         return policy, 0
     policy = parse_policy(stored.body)
     updates: dict[str, Any] = {}
-    if params.skills:
+    if params.skills and not policy.skills:
         updates["skills"] = params.skills
     if params.accept_within:
         updates["accept_within"] = params.accept_within

@@ -3,12 +3,20 @@ count (this module is the one writer of `engineer.current_load`)."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from servflow.dispatch import decide, repo
-from servflow.dispatch.models import Engineer
+from servflow.dispatch import areas, decide, repo
+from servflow.dispatch.models import DispatchDecision, DispatchPolicy, Engineer, ServiceArea, Skill
+from servflow.dispatch.policies import parse_policy
+from servflow.dispatch.rules import SKILL_LABELS, SKILL_LABELS_EN, explain, normalize_skill
 from servflow.org import service as org
+from servflow.org.service import Units
+from servflow.platform.base import utcnow
 from servflow.platform.errors import invalid_field
+from servflow.platform.scope import region_code
 
 visits_and_last_distance = repo.visits_and_last_distance
 
@@ -117,3 +125,233 @@ def save_engineer(
     engineer.state, engineer.max_load = state, max_load
     session.flush()
     return engineer
+
+
+# ---- policies, explanations, the engineer list for dispatchers ------------------------------
+
+
+def save_policy(session: Session, *, body: dict[str, Any], user: str) -> DispatchPolicy:
+    """Stores `body` as the next version of its policy key.
+
+    Raises:
+        Invalid: naming each wrong field (`body.<path>`).
+    """
+    policy = parse_policy(body)
+    stored = DispatchPolicy(
+        key=policy.key,
+        version=repo.next_policy_version(session, key=policy.key),
+        region=policy.region,
+        pipeline=policy.pipeline,
+        body=policy.model_dump(mode="json"),
+        created_by=user,
+    )
+    session.add(stored)
+    session.flush()
+    return stored
+
+
+list_policies = repo.list_policies
+
+
+def explained(decision: DispatchDecision, lang: str) -> dict[str, Any]:
+    """A decision as the API shows it: its rung, status, the top candidates with score parts
+    and the excluded with the reason in `lang` (zh or en), counts per reason per rung."""
+    body = decision.explanation or {}
+    candidates = [
+        {**c, "rejected": explain(str(c["reason"]), c.get("detail") or {}, lang)}
+        if "reason" in c
+        else c
+        for c in body.get("candidates", decision.candidates)
+    ]
+    rungs = [
+        {
+            **r,
+            "excluded_text": {
+                explain(reason, {}, lang).split(" ")[0]: n
+                for reason, n in (r.get("excluded") or {}).items()
+            },
+        }
+        for r in body.get("rungs", [])
+    ]
+    return {
+        "node_id": decision.node_id,
+        "visit": decision.visit,
+        "status": decision.status,
+        "rung": decision.rung,
+        "policy": body.get(
+            "policy", {"key": decision.policy_key, "version": decision.policy_version}
+        ),
+        "engineer": decision.engineer.code if decision.engineer else None,
+        "distance_km": str(decision.distance_km) if decision.distance_km is not None else None,
+        "score": decision.score,
+        "reason": decision.reason,
+        "cross_region": bool(body.get("cross_region", False)),
+        "queue": body.get("queue", "engineers"),
+        "rungs": rungs,
+        "candidates": candidates,
+        "declined": body.get("declined", []),
+        "answer": body.get("answer"),
+        "created_at": decision.created_at,
+    }
+
+
+def decisions_explained(session: Session, *, order_id: str, lang: str) -> list[dict[str, Any]]:
+    return [explained(d, lang) for d in repo.decisions_of(session, order_id=order_id)]
+
+
+def engineers_for_dispatch(
+    session: Session,
+    *,
+    scope_path: str | None,
+    state: str | None,
+    skill: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Engineers in scope with their load, position, state and certificates."""
+    rows, count = repo.page_engineers_with(
+        session,
+        outlet_ids=org.unit_ids_in_scope(scope_path=scope_path),
+        state=state,
+        skill=normalize_skill(skill) if skill else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [
+        {
+            "code": e.code,
+            "name": e.name,
+            "outlet": e.outlet.code,
+            "region": region_code(e.outlet.path),
+            "state": e.state,
+            "current_load": e.current_load,
+            "max_load": e.max_load,
+            "lat": e.lat,
+            "lng": e.lng,
+            "skills": list(e.skills),
+            "certificates": list(e.certificates or []),
+            "username": e.user.username if e.user else "",
+        }
+        for e in rows
+    ], count
+
+
+# ---- the skill catalogue -----------------------------------------------------------------------
+
+
+def skill_catalogue(session: Session) -> dict[str, tuple[str, str, int]]:
+    """Skill code → (name zh, name en, levels): the built-in skills and the stored ones."""
+    built_in = {
+        code: (SKILL_LABELS[code], SKILL_LABELS_EN.get(code, code), 1) for code in SKILL_LABELS
+    }
+    stored = {s.code: (s.name_zh, s.name_en, s.levels) for s in repo.list_skills(session)}
+    return built_in | stored
+
+
+def save_skill(
+    session: Session,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    levels: int = 1,
+    validity_days: int | None = None,
+) -> Skill:
+    skill = repo.get_skill(session, code=code)
+    if skill is None:
+        skill = Skill(code=code)
+        session.add(skill)
+    skill.name_zh, skill.name_en, skill.levels = name_zh, name_en, levels
+    skill.validity_days = validity_days
+    session.flush()
+    return skill
+
+
+def check_certificates(
+    session: Session, *, skills: list[str], certificates: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The engineer's skills and certificates checked against the catalogue (codes known,
+    levels within the skill's, expiry a date), normalised.
+
+    Raises:
+        Invalid: naming the field (`skills`, `certificates[i].skill|level|expires`).
+    """
+    catalogue = skill_catalogue(session)
+    codes = []
+    for s in skills:
+        code = normalize_skill(s)
+        if code not in catalogue:
+            raise invalid_field("skills", f"no skill '{s}' in the skill catalogue")
+        codes.append(code)
+    checked = []
+    for i, cert in enumerate(certificates):
+        code = normalize_skill(str(cert.get("skill", "")))
+        if code not in catalogue:
+            raise invalid_field(f"certificates[{i}].skill", f"no skill '{cert.get('skill')}'")
+        level = cert.get("level", 1)
+        if not isinstance(level, int) or not 1 <= level <= catalogue[code][2]:
+            raise invalid_field(
+                f"certificates[{i}].level", f"level must be 1 to {catalogue[code][2]}"
+            )
+        expires = cert.get("expires")
+        if expires not in (None, ""):
+            try:
+                expires = date.fromisoformat(str(expires)).isoformat()
+            except ValueError:
+                raise invalid_field(
+                    f"certificates[{i}].expires", "not a date (YYYY-MM-DD)"
+                ) from None
+        checked.append({"skill": code, "level": level, "expires": expires or None})
+    return codes, checked
+
+
+# ---- service areas (geofences) ------------------------------------------------------------
+
+
+def outlet_for(session: Session, *, lat: float, lng: float) -> Units:
+    """The outlet whose service area holds the point, else the nearest outlet."""
+    inside = areas.containing(
+        [(a.outlet_id, a.geometry) for a in repo.service_areas(session)], lat, lng
+    )
+    if inside is not None:
+        outlet = org.get_unit(session, unit_id=inside)
+        if outlet is not None:
+            return Units(region=org.region_of(session, unit=outlet), outlet=outlet)
+    return org.nearest_outlet(session, lat=lat, lng=lng)
+
+
+def export_areas(session: Session, *, scope_path: str | None) -> dict[str, Any]:
+    """The service areas in scope as a GeoJSON FeatureCollection (`properties.outlet`)."""
+    return areas.feature_collection(
+        [
+            (a.outlet.code, a.outlet.name, a.geometry)
+            for a in repo.service_areas(session)
+            if org.visible(a.outlet.path, scope_path)
+        ]
+    )
+
+
+def import_areas(session: Session, *, collection: Any, scope_path: str | None) -> int:
+    """Sets the outlets' service areas from a GeoJSON FeatureCollection, all or nothing.
+
+    Raises:
+        Invalid: naming the feature (`features[i].geometry`, `features[i].properties.outlet`).
+    """
+    features = areas.parse_features(collection)
+    for i, (code, geometry) in enumerate(features):
+        unit = org.get_unit_by_code(session, code=code)
+        if unit is None or unit.kind != "outlet":
+            raise invalid_field(f"features[{i}].properties.outlet", f"no outlet '{code}'")
+        org.check_in_scope(
+            unit.path,
+            scope_path,
+            field=f"features[{i}].properties.outlet",
+            unknown=f"no outlet '{code}'",
+        )
+        area = repo.service_area_of(session, outlet_id=unit.id)
+        if area is None:
+            session.add(ServiceArea(outlet_id=unit.id, geometry=geometry))
+        else:
+            area.geometry, area.updated_at = geometry, utcnow()
+    session.flush()
+    return len(features)

@@ -32,6 +32,7 @@ from workflows import constants as c
 from workflows import trust
 from workflows.contracts import (
     Cancellation,
+    Note,
     OrderContext,
     OrderResult,
     OrderState,
@@ -249,6 +250,11 @@ async def cancel(client: Client, order_id: str, cancellation: Cancellation) -> N
 async def reassign(client: Client, order_id: str, reassignment: Reassignment) -> None:
     """Gives a waiting step to someone else (Signal)."""
     await _signal(client, order_id, c.SIGNAL_REASSIGN, reassignment)
+
+
+async def add_note(client: Client, order_id: str, note: Note) -> None:
+    """Adds `note` to the order's timeline (Signal), e.g. a duplicate report merged in."""
+    await _signal(client, order_id, c.SIGNAL_ADD_NOTE, note)
 
 
 async def _signal(client: Client, order_id: str, name: str, arg: Any) -> None:

@@ -27,6 +27,7 @@ from workflows.contracts import (
     role_assignee,
 )
 from workflows.definition import Definition
+from workflows.durations import parse_duration
 from workflows.nodes.automatic import ReportParams
 
 if TYPE_CHECKING:
@@ -271,6 +272,36 @@ def report(session: Session, step: StepInput, now: datetime, facts: OrderFacts) 
         order_no=order_no,
     )
     return StepOutcome(result=result, changes=changes)
+
+
+def open_duplicate(
+    session: Session,
+    *,
+    definition: Definition,
+    customer: dict[str, Any],
+    variables: dict[str, Any],
+    now: datetime,
+    order_id: str,
+) -> WorkOrder | None:
+    """The open order a new one would duplicate: same customer (by phone), same fault,
+    started within the report node's `duplicate_window`; checked before the order starts
+    (`order_id`, the new order's, is not its own duplicate: a retried start). None when
+    the pipeline's report lets duplicates through or names no fault."""
+    report_node = next((n for n in definition.nodes if n.places_order), None)
+    params = getattr(report_node, "params", None)
+    if not isinstance(params, ReportParams) or not params.refuse_duplicates:
+        return None
+    fault = params.fault or str(variables.get("fault", "") or "")
+    phone = str(customer.get("phone", "") or "").strip()
+    known = customers.customer_by_phone(session, phone=phone) if phone and fault else None
+    if known is None:
+        return None
+    found = repo.find_open_order(
+        session, customer_id=known.id, fault=fault, exclude_order_id=order_id
+    )
+    if found is None or found.created_at < now - parse_duration(params.duplicate_window):
+        return None
+    return found
 
 
 def close(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:

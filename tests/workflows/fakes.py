@@ -12,7 +12,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows import constants as c
-from workflows.contracts import StepInput, StepResult, WaitingStep
+from workflows.contracts import (
+    HANDOFF_ANSWER,
+    HANDOFF_OUTPUT,
+    StepInput,
+    StepResult,
+    WaitingStep,
+)
 
 ENGINEER_USER = "engineer_bj_01"
 
@@ -26,6 +32,7 @@ class FakeActivities:
         fail_record_waiting: bool = False,
         slow_record_waiting: bool = False,
         hang_record_waiting: bool = False,
+        hand_off_dispatch: bool = False,
     ) -> None:
         self.calls: dict[str, list[StepInput]] = defaultdict(list)
         self.waiting: list[WaitingStep] = []
@@ -34,6 +41,7 @@ class FakeActivities:
         self.fail_record_waiting = fail_record_waiting
         self.slow_record_waiting = slow_record_waiting
         self.hang_record_waiting = hang_record_waiting
+        self.hand_off_dispatch = hand_off_dispatch
         self.report_placement: dict[str, str] = {}
 
     def all(self) -> list[Any]:
@@ -73,6 +81,11 @@ class FakeActivities:
                 type=c.ERROR_BUSINESS_RULE,
                 non_retryable=True,
             )
+        if self.hand_off_dispatch:
+            answer = step.params.get(HANDOFF_ANSWER)
+            handoff = _dispatch_handoff(answer, len(self.calls["dispatch"]))
+            if handoff is not None:
+                return StepResult(output={HANDOFF_OUTPUT: handoff}, summary="asks a person")
         return StepResult(
             output={
                 "engineer_id": "e1",
@@ -127,3 +140,15 @@ async def _heartbeat_until_cancelled() -> None:
     while True:
         activity.heartbeat()
         await asyncio.sleep(0.2)
+
+
+def _dispatch_handoff(answer: Any, call: int) -> dict[str, Any] | None:
+    """Dispatch that asks people: an offer that lapses, an offer declined, then a
+    dispatcher's pick, which completes it."""
+    if isinstance(answer, dict) and answer.get("answer") == "assign":
+        return None
+    if call == 1:
+        return {"answers": ["accept", "decline"], "assignee_user": "e_slow", "within": "PT2S"}
+    if call == 2:
+        return {"answers": ["accept", "decline"], "assignee_user": ENGINEER_USER, "within": "PT1H"}
+    return {"answers": ["assign"], "assignee_role": "dispatcher"}

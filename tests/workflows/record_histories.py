@@ -359,6 +359,79 @@ async def cancelled_while_recording_waiting(rig: Rig) -> WorkflowHandle[Any, Any
     return await cancel_once(handle, lambda: rig.fakes.waiting, reason="客户取消")
 
 
+@scenario(hand_off_dispatch=True)
+async def dispatch_hands_off(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Dispatch asks people before it completes (`automatic-step-hands-off`): an offer that
+    lapses (2 s), one declined with a reason, then a dispatcher's pick; the order goes on."""
+    handle = await ac_repair_order(rig)
+    await wait_for_step(handle, "dispatch.handoff")
+    await until(lambda: len(rig.fakes.calls["dispatch"]) >= 2, timeout=20)
+    await wait_for_step(handle, "dispatch.handoff")
+    await submit(handle, "dispatch.handoff", {"answer": "decline", "reason": "车坏了"})
+    await until(lambda: len(rig.fakes.calls["dispatch"]) >= 3)
+    await wait_for_step(handle, "dispatch.handoff")
+    await submit(
+        handle,
+        "dispatch.handoff",
+        {"answer": "assign", "choice": "e1"},
+        user="dispatcher_huabei",
+        roles=["dispatcher"],
+    )
+    await wait_for_step(handle, "service")
+    await finish_ac_repair(handle)
+    return handle
+
+
+# ---- business-time SLA clocks (issue 11): patch `sla-business-time-clock` ----------------
+
+
+async def sla_clock_order(
+    rig: Rig, clocks: FakeSlaClocks, queue: str, sla: dict[str, Any]
+) -> WorkflowHandle[Any, Any]:
+    nodes = one_task({"assignee": {"kind": "user", "value": ENGINEER_USER}, "sla": sla})
+    handle = await start_order(rig.client, definition(nodes), queue)
+    await until(lambda: clocks.events)
+    return handle
+
+
+@scenario(time_skipping=True)
+async def sla_business_ladder(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """Policy `onsite` (7×12, PT4H): paused for parts and resumed, then every ladder level
+    fires once (remind, notify, raise priority, reassign); the new engineer completes it."""
+    clocks, queue = FakeSlaClocks(), f"{rig.queue}-sla"
+    activities = [*rig.fakes.all(), *clocks.all()]
+    async with build_worker(rig.client, task_queue=queue, activities=activities):
+        handle = await sla_clock_order(rig, clocks, queue, {"within": "P2D", "policy": "onsite"})
+        await rig.env.sleep(timedelta(minutes=30))
+        await handle.signal(SIGNAL_SLA_PAUSE, SlaHold(node_id="step", reason="parts"))
+        await until(lambda: len(clocks.events) >= 2)
+        await handle.signal(SIGNAL_SLA_RESUME, SlaHold(node_id="step"))
+        await until(lambda: len(clocks.events) >= 3)
+        await rig.env.sleep(timedelta(days=2))
+        await wait_until(handle, lambda s: len(s.breaches) == 3)
+        at = await rig.env.get_current_time()
+        await submit(handle, "step", {}, user="engineer_bj_02", issued_at=at)
+        await handle.result()
+    return handle
+
+
+@scenario(time_skipping=True)
+async def sla_business_paused(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """A business-time SLA (PT2H) paused waiting for the customer for days: no breach."""
+    clocks, queue = FakeSlaClocks(), f"{rig.queue}-sla"
+    activities = [*rig.fakes.all(), *clocks.all()]
+    async with build_worker(rig.client, task_queue=queue, activities=activities):
+        sla = {"within": "PT2H", "clock": "business", "notify": ["region_manager"]}
+        handle = await sla_clock_order(rig, clocks, queue, sla)
+        await handle.signal(SIGNAL_SLA_PAUSE, SlaHold(node_id="step", reason="customer"))
+        await until(lambda: len(clocks.events) >= 2)
+        await rig.env.sleep(timedelta(days=3))
+        at = await rig.env.get_current_time()
+        await submit(handle, "step", {}, issued_at=at)
+        await handle.result()
+    return handle
+
+
 # ---- recording ------------------------------------------------------------------------
 
 

@@ -16,6 +16,8 @@ from temporalio.worker import Replayer
 from worker import sandbox_runner
 from workflows import constants as c
 from workflows.interpreter import (
+    PATCH_AUTOMATIC_STEP_HANDS_OFF,
+    PATCH_BUSINESS_SLA,
     PATCH_CANCEL_DURING_ACTIVITY,
     PATCH_READ_MODEL_NEVER_FAILS,
     PATCH_READ_MODEL_WAITING,
@@ -51,6 +53,8 @@ PATCHES = [
     PATCH_READ_MODEL_WAITING,
     PATCH_READ_MODEL_NEVER_FAILS,
     PATCH_CANCEL_DURING_ACTIVITY,
+    PATCH_AUTOMATIC_STEP_HANDS_OFF,
+    PATCH_BUSINESS_SLA,
 ]
 # A history that took each patched path the old way (recorded before the patch).
 OLD_SIDE = {

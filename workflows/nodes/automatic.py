@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workflows import constants as c
+from workflows.durations import parse_duration
 from workflows.nodes.base import DEFAULT_CHANNEL, BaseNode, NotifyChannel, Runtime, node_type
 
 
@@ -26,6 +28,17 @@ class ReportParams(BaseModel):
     refuse_duplicates: bool = Field(
         default=True, description="refuse an order for a customer and fault that is still open"
     )
+    duplicate_window: str = Field(
+        default="P30D",
+        description="ISO-8601 duration: an open order for the same customer and fault started"
+        " this long ago or less is a duplicate (409 at start, or merged when asked)",
+    )
+
+    @field_validator("duplicate_window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
 
 @node_type("report")
@@ -41,6 +54,10 @@ class ReportNode(_AutomaticNode):
     params: ReportParams = Field(default_factory=ReportParams)
 
 
+POLICY_KEY = r"^$|^[a-z][a-z0-9_-]{1,63}$"
+MIN_ACCEPT_WITHIN = timedelta(minutes=1)
+
+
 class DispatchParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -48,6 +65,24 @@ class DispatchParams(BaseModel):
     radius_km: Decimal | None = Field(default=None, gt=0, description="farthest engineer")
     strategy: Literal["nearest", "least_loaded"] = "nearest"
     cross_region: bool = Field(default=False, description="may pick from other regions")
+    policy: str = Field(
+        default="",
+        pattern=POLICY_KEY,
+        description="dispatch policy key (its latest version); empty: the pipeline's or the"
+        " region's policy, else this node's skills and radius, then a dispatcher",
+    )
+    accept_within: str | None = Field(
+        default=None,
+        description="ISO-8601 duration the engineer has to accept (overrides the policy);"
+        " a decline or the timeout goes to the next candidate",
+    )
+
+    @field_validator("accept_within")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) < MIN_ACCEPT_WITHIN:
+            raise ValueError("give the engineer at least one minute (PT1M)")
+        return value
 
 
 @node_type("dispatch")

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from workflows.contracts import HANDOFF_SUFFIX, Handoff
 from workflows.durations import parse_duration
 from workflows.forms import FormField
 from workflows.nodes.base import AssigneeRule, BaseNode, Runtime
 
+HANDOFF_SUFFIX = ".handoff"
+"""A handoff waits as the human step `<node id>.handoff` (no drawn node id has a dot)."""
 REASON_LENGTH = 500
 CHOICE_LENGTH = 64
 
@@ -42,21 +43,29 @@ class HandoffStep(BaseNode):
         raise NotImplementedError("a handoff step is waited on by the interpreter")
 
 
-def handoff_step(node_id: str, handoff: Handoff) -> HandoffStep:
-    """The human step `<node_id>.handoff` for `handoff` (built without the id pattern check:
-    the dot keeps it apart from every drawn node)."""
-    if handoff.assignee_user:
-        rule = AssigneeRule(kind="user", value=handoff.assignee_user)
+def handoff_step(
+    node_id: str,
+    *,
+    answers: list[str],
+    assignee_user: str,
+    assignee_role: str,
+    within: str | None,
+    name: str,
+) -> HandoffStep:
+    """The human step `<node_id>.handoff` (built without the id pattern check: the dot
+    keeps it apart from every drawn node), for a user or else everyone with a role."""
+    if assignee_user:
+        rule = AssigneeRule(kind="user", value=assignee_user)
     else:
-        rule = AssigneeRule(kind="role", value=handoff.assignee_role)
+        rule = AssigneeRule(kind="role", value=assignee_role)
     return HandoffStep.model_construct(
         id=f"{node_id}{HANDOFF_SUFFIX}",
         type="handoff",
-        name=handoff.name,
+        name=name,
         description="",
         next=None,
         sla=None,
         assignee=rule,
-        answers=list(handoff.answers),
-        within=handoff.within,
+        answers=list(answers),
+        within=within,
     )

@@ -1,0 +1,140 @@
+"""Dispatch through HTTP with real coordinates: the dispatcher queue, offers declined and
+accepted, and the explanation route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import engineer_of, order_body, wait_for, waiting_at
+
+HANDOFF = "dispatch.handoff"
+
+
+def handoff_of(body: dict[str, Any]) -> dict[str, Any]:
+    return next(a for a in body["state"]["active"] if a["node_id"] == HANDOFF)
+
+
+async def store_policy(api, headers, **fields: Any) -> None:
+    policy = {
+        "key": "ac-test",
+        "pipeline": "ac-repair",
+        "skills": ["refrigeration"],
+        "ladder": [{"name": "in_region_200km", "radius_km": 200}],
+        **fields,
+    }
+    stored = await api.post("/api/dispatch/policies", json=policy, headers=headers("hq_admin"))
+    assert stored.status_code == 201, stored.text
+
+
+async def test_no_engineer_anywhere_waits_for_a_dispatcher_who_picks_and_the_order_goes_on(
+    api, worker, headers
+):
+    await store_policy(api, headers, skills=["medical_imaging"])
+    started = await api.post("/api/orders", json=order_body(), headers=headers("hq_admin"))
+    order_id = started.json()["order_id"]
+    dispatcher = headers("dispatcher_huabei")
+
+    body = await wait_for(api, order_id, waiting_at(HANDOFF), dispatcher)
+    assert body["state"]["status"] not in ("failed", "completed")
+    assert handoff_of(body)["assignee"] == "role:dispatcher"
+    explained = await api.get(f"/api/orders/{order_id}/dispatch?lang=en", headers=dispatcher)
+    assert explained.status_code == 200, explained.text
+    decision = explained.json()["decisions"][-1]
+    assert decision["status"] == "queued" and decision["rung"] == "dispatcher_queue"
+    assert decision["rungs"][0]["excluded"]["no_certificate"] > 0
+    assert any(
+        "no certificate in Medical imaging" in c.get("rejected", "") for c in decision["candidates"]
+    )
+
+    picked = await api.post(
+        f"/api/orders/{order_id}/steps/{HANDOFF}",
+        json={"data": {"answer": "assign", "choice": "bj_02"}},
+        headers=dispatcher,
+    )
+    assert picked.status_code == 200, picked.text
+    body = await wait_for(api, order_id, waiting_at("service"), dispatcher)
+    assert engineer_of(body) == "engineer_bj_02"
+    decisions = (await api.get(f"/api/orders/{order_id}/dispatch", headers=dispatcher)).json()
+    assert decisions["decisions"][-1]["status"] == "picked"
+
+
+async def test_a_declined_offer_goes_to_the_next_candidate_never_the_same(api, worker, headers):
+    await store_policy(api, headers, accept_within="PT10M")
+    started = await api.post("/api/orders", json=order_body(), headers=headers("hq_admin"))
+    order_id = started.json()["order_id"]
+    admin = headers("hq_admin")
+
+    body = await wait_for(api, order_id, waiting_at(HANDOFF), admin)
+    first = handoff_of(body)["assignee"]
+    assert first.startswith("engineer_bj_")
+    declined = await api.post(
+        f"/api/orders/{order_id}/steps/{HANDOFF}",
+        json={"data": {"answer": "decline", "reason": "车坏了"}},
+        headers=headers(first),
+    )
+    assert declined.status_code == 200, declined.text
+
+    def offered_again(b: dict[str, Any]) -> bool:
+        active = [a for a in (b.get("state") or {}).get("active", []) if a["node_id"] == HANDOFF]
+        return bool(active) and active[0]["visit"] == 2
+
+    body = await wait_for(api, order_id, offered_again, admin)
+    second = handoff_of(body)["assignee"]
+    assert second != first and second.startswith("engineer_bj_")
+    accepted = await api.post(
+        f"/api/orders/{order_id}/steps/{HANDOFF}",
+        json={"data": {"answer": "accept"}},
+        headers=headers(second),
+    )
+    assert accepted.status_code == 200, accepted.text
+    body = await wait_for(api, order_id, waiting_at("service"), admin)
+    assert engineer_of(body) == second
+    decisions = (await api.get(f"/api/orders/{order_id}/dispatch", headers=admin)).json()
+    statuses = [d["status"] for d in decisions["decisions"]]
+    assert statuses == ["declined", "accepted"]
+    assert decisions["decisions"][0]["answer"]["reason"] == "车坏了"
+    assert decisions["decisions"][1]["declined"] == [first.removeprefix("engineer_")]
+
+
+async def test_a_duplicate_report_is_refused_naming_the_open_order_or_merged_into_it(
+    api, worker, headers
+):
+    admin = headers("hq_admin")
+    started = await api.post("/api/orders", json=order_body(), headers=admin)
+    assert started.status_code == 201, started.text
+    open_id = started.json()["order_id"]
+    body = await wait_for(api, open_id, waiting_at("service"), admin)
+    order_no = body["order"]["order_no"]
+
+    again = await api.post("/api/orders", json=order_body(), headers=admin)
+    assert again.status_code == 409, again.text
+    assert again.json()["order_id"] == open_id
+    assert order_no in again.json()["detail"]
+
+    # Another call about the same leak: a different contact person, marked urgent.
+    contact = {
+        **order_body()["customer"],
+        "name": "王女士",
+        "address": "北京市朝阳区工体北路8号3单元",
+    }
+    merged = await api.post(
+        "/api/orders",
+        json=order_body(
+            variables={"fault": "ac_leak", "urgent": True},
+            customer=contact,
+            merge_into_open=True,
+        ),
+        headers=admin,
+    )
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["order_id"] == open_id and merged.json()["merged"] is True
+
+    def noted(b: dict[str, Any]) -> bool:
+        return any(e["node_id"] == ".note" for e in (b.get("state") or {}).get("timeline", []))
+
+    body = await wait_for(api, open_id, noted, admin)
+    note = next(e for e in body["state"]["timeline"] if e["node_id"] == ".note")
+    assert note["data"]["customer"]["name"] == "王女士"
+    assert note["data"]["customer"]["address"] == contact["address"]
+    assert note["data"]["variables"]["urgent"] is True
+    assert note["actor"] == "hq_admin"
