@@ -273,3 +273,23 @@ def deliver_outbound(
                 sent += 1
             session.commit()
     return sent
+
+
+def poll(
+    session_factory: sessionmaker[Session],
+    feed: Any,
+    *,
+    sealer: Sealer,
+    clock: Callable[[], datetime],
+) -> list[int]:
+    """One poll of a feed: stores what it brings (replays dropped), then confirms it.
+
+    Returns:
+        The ids of the messages new to us (to process).
+    """
+    messages = feed.fetch()
+    with session_factory() as session:
+        ids = receive(session, messages, sealer=sealer, now=clock())
+        session.commit()
+    feed.confirm(messages)
+    return ids
