@@ -25,6 +25,7 @@ from servflow.platform.logs import configure_logging
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.shutdown import exit_now
 from servflow.platform.temporal import connect, metrics_runtime, sandbox_runner
+from servflow.platform.tracing import configure_tracing, traced
 from workflows import trust
 from workflows.registry import WORKFLOWS
 
@@ -71,6 +72,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     # Before the worker polls: the submit_step validators check every step's proof with it.
     trust.configure(secret(settings.actor_key, setting="actor_key", demo=settings.demo))
     client = await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
+    configure_tracing(settings, "servflow-worker")
+    client = traced(client, settings)  # off by default: the same client
     # One pool for the activities and the reconciler.
     session_factory = make_session_factory(make_engine(settings.database_url))
     notifier = notifier_from_settings(settings, session_factory)
@@ -86,9 +89,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         reconciling = start_reconciler(settings, client, session_factory)
         relaying = start_relay(settings, session_factory, notifier)
+        intake = start_intake(settings, client, session_factory)
         try:
             await stop.wait()
         finally:
+            if intake is not None:
+                intake.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await intake
             if relaying is not None:
                 relaying.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -134,6 +142,22 @@ def start_relay(
         max_attempts=settings.notify_max_attempts,
     )
     return asyncio.create_task(relay, name="outbox-relay")
+
+
+def start_intake(
+    settings: Settings, client: Client, session_factory: sessionmaker[Session]
+) -> asyncio.Task[None] | None:
+    """The background task polling marketplace feeds and turning received messages into
+    orders every `intake_every_seconds`; None when that is 0."""
+    if not settings.intake_every_seconds:
+        return None
+    from servflow.integrations.marketplaces.service import intake_forever
+    from servflow.platform.base import utcnow
+
+    intake = intake_forever(
+        session_factory, client, settings, every=settings.intake_every_seconds, clock=utcnow
+    )
+    return asyncio.create_task(intake, name="marketplace-intake")
 
 
 def main() -> None:

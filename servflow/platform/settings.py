@@ -90,10 +90,23 @@ class Settings(BaseSettings):
     )
     douyin_app_key: str = ""
     douyin_app_secret: str = ""
+    intake_every_seconds: float = Field(
+        default=10, ge=0, description="the worker polls feeds and retries intake; 0: off"
+    )
+    tmall_tmc_url: str = Field(default="", description="TOP router for TMC; empty: no Tmall")
+    tmall_app_key: str = ""
+    tmall_app_secret: str = ""
+    jd_api_url: str = Field(default="", description="JOS router; empty: no JD polling")
+    jd_app_key: str = ""
+    jd_app_secret: str = ""
 
     log_format: Literal["text", "json"] = Field(
         default="text", description='"json": one JSON object per line, for production'
     )
+    tracing: Literal["off", "console", "otlp"] = Field(
+        default="off", description="OpenTelemetry spans API -> workflow -> activity (tracing.py)"
+    )
+    tracing_endpoint: str = Field(default="", description='OTLP/HTTP URL when tracing="otlp"')
 
 
 @cache

@@ -26,6 +26,7 @@ from servflow.orders import engine
 from servflow.orders import service as orders
 from servflow.org import service as org
 from servflow.platform.errors import AppError
+from servflow.platform.settings import Settings
 from workflows.contracts import OrderContext
 
 log = logging.getLogger(__name__)
@@ -293,3 +294,59 @@ def poll(
         session.commit()
     feed.confirm(messages)
     return ids
+
+
+def feeds_from_settings(settings: Settings) -> list[Any]:
+    """The polled feeds configured (Tmall TMC, JD tasks)."""
+    from servflow.integrations.marketplaces.feeds import JdTaskFeed, TmallTmcFeed
+
+    feeds: list[Any] = []
+    if settings.tmall_tmc_url:
+        feeds.append(
+            TmallTmcFeed(
+                url=settings.tmall_tmc_url,
+                app_key=settings.tmall_app_key,
+                secret=settings.tmall_app_secret,
+            )
+        )
+    if settings.jd_api_url:
+        feeds.append(
+            JdTaskFeed(
+                url=settings.jd_api_url, app_key=settings.jd_app_key, secret=settings.jd_app_secret
+            )
+        )
+    return feeds
+
+
+async def intake_forever(
+    session_factory: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
+    *,
+    every: float,
+    clock: Callable[[], datetime],
+) -> None:
+    """The worker's intake: polls the feeds, then turns every received message into its
+    order (including pushes whose first processing failed), every `every` seconds."""
+    import asyncio
+
+    sealer = Sealer.from_settings(settings)
+    feeds = feeds_from_settings(settings)
+    while True:
+        for feed in feeds:
+            try:
+                await asyncio.to_thread(poll, session_factory, feed, sealer=sealer, clock=clock)
+            except Exception:
+                log.exception("polling %s failed; next round in %s s", feed.platform, every)
+        try:
+            await process(
+                session_factory,
+                client,
+                task_queue=settings.task_queue,
+                sealer=sealer,
+                definition_key=settings.intake_definition_key,
+                clock=clock,
+            )
+        except Exception:
+            log.exception("processing marketplace messages failed")
+        await asyncio.sleep(every)
