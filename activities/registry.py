@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import billing, dispatch, notify, orders
+from activities import billing, dispatch, notify, orders, sla
 from activities.support import ActivityDeps
 from workflows.constants import (
     ACTIVITY_CLOSE_ORDER,
@@ -17,6 +17,8 @@ from workflows.constants import (
     ACTIVITY_RECORD_WAITING,
     ACTIVITY_REPORT,
     ACTIVITY_SETTLEMENT,
+    ACTIVITY_SLA_CLOCK,
+    ACTIVITY_SLA_ESCALATE,
 )
 from workflows.contracts import StepInput, StepResult, WaitingStep
 
@@ -28,6 +30,8 @@ _IMPLEMENTATIONS: dict[str, Callable[[ActivityDeps, StepInput], StepResult]] = {
     ACTIVITY_SETTLEMENT: billing.settlement,
     ACTIVITY_NOTIFY: notify.notify,
     ACTIVITY_CLOSE_ORDER: orders.close_order,
+    ACTIVITY_SLA_CLOCK: sla.clock,
+    ACTIVITY_SLA_ESCALATE: sla.escalate,
 }
 
 

@@ -13,6 +13,7 @@ from servflow.orders import models as orders_models
 from servflow.org import models as org_models
 from servflow.platform import models as platform_models
 from servflow.reporting import models as reporting_models
+from servflow.sla import models as sla_models
 from servflow.platform.base import Base
 
 DOMAIN_MODELS = (
@@ -28,5 +29,6 @@ DOMAIN_MODELS = (
     org_models,
     platform_models,
     reporting_models,
+    sla_models,
 )
 metadata = Base.metadata

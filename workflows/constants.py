@@ -14,6 +14,9 @@ UPDATE_SUBMIT_STEP = "submit_step"
 SIGNAL_CANCEL = "cancel"
 SIGNAL_REASSIGN = "reassign"
 SIGNAL_ADD_NOTE = "add_note"
+# Pause and resume a step's business-time SLA clock (waiting for the customer or for parts).
+SIGNAL_SLA_PAUSE = "sla_pause"
+SIGNAL_SLA_RESUME = "sla_resume"
 QUERY_STATE = "state"
 
 # Activity names, one per automatic node type, plus the one that closes an order whose
@@ -25,6 +28,9 @@ ACTIVITY_NOTIFY = "notify"
 ACTIVITY_CLOSE_ORDER = "close_order"
 # A local activity: writes a human step that starts waiting (and for whom) to the read model.
 ACTIVITY_RECORD_WAITING = "record_waiting"
+# Business-time SLAs (servflow.sla): start, pause or resume a step's clock; fire a ladder level.
+ACTIVITY_SLA_CLOCK = "sla_clock"
+ACTIVITY_SLA_ESCALATE = "sla_escalate"
 ALL_ACTIVITIES = (
     ACTIVITY_REPORT,
     ACTIVITY_DISPATCH,
@@ -32,6 +38,8 @@ ALL_ACTIVITIES = (
     ACTIVITY_NOTIFY,
     ACTIVITY_CLOSE_ORDER,
     ACTIVITY_RECORD_WAITING,
+    ACTIVITY_SLA_CLOCK,
+    ACTIVITY_SLA_ESCALATE,
 )
 
 # Failure types (`ApplicationError.type`): activities raise the first two for business

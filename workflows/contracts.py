@@ -121,6 +121,8 @@ class SlaBreach(BaseModel):
     breached_at: datetime
     action: str
     detail: str = ""
+    level: int = 0
+    """The escalation-ladder level (1, 2, …) of a business-time SLA; 0 for a plain one."""
 
 
 class ActiveNode(BaseModel):
@@ -245,6 +247,58 @@ class StepAccepted(BaseModel):
     definition_version: int = 0
     context: OrderContext = Field(default_factory=OrderContext)
     active: list[ActiveNode] = Field(default_factory=list)
+
+
+class SlaClockParams(BaseModel):
+    """The `sla_clock` activity's params (StepInput.params): a step's business-time clock
+    starts, pauses or resumes `at` (workflow time), for the node's `sla`."""
+
+    event: Literal["start", "pause", "resume"]
+    at: datetime
+    within: str
+    policy: str = ""
+    node_name: str = ""
+    assignee: str = ""
+    on_breach: str = "notify"
+    notify: list[str] = Field(default_factory=list)
+    escalate_to: str = ""
+    reassign_to: str = ""
+    reason: str = ""
+
+
+class SlaLevelPlan(BaseModel):
+    """One escalation-ladder level of a clock and when it fires (None while paused)."""
+
+    index: int
+    at: datetime | None = None
+    percent: int
+    after: str = ""
+    action: Literal["notify", "reassign", "raise_priority"]
+    to_roles: list[str] = Field(default_factory=list)
+    to_assignee: bool = False
+    reassign_to: str = ""
+    escalate_to: str = ""
+    priority: int = 0
+
+
+class SlaPlan(BaseModel):
+    """What `sla_clock` answers: the clock's moments now, its ladder in firing order."""
+
+    deadline: datetime | None = None
+    at_risk_at: datetime | None = None
+    paused: bool = False
+    levels: list[SlaLevelPlan] = Field(default_factory=list)
+    policy_key: str = ""
+    policy_version: int = 0
+    calendar_key: str = ""
+
+
+class SlaHold(BaseModel):
+    """Pauses (signal `sla_pause`) or resumes (`sla_resume`) a step's SLA clock."""
+
+    node_id: str
+    reason: str = ""
+    by: str = ""
 
 
 class Reassignment(BaseModel):

@@ -9,7 +9,7 @@ step, actor or form before anything is written to history.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -44,6 +44,10 @@ with workflow.unsafe.imports_passed_through():
         Reassignment,
         ResumeState,
         SlaBreach,
+        SlaClockParams,
+        SlaHold,
+        SlaLevelPlan,
+        SlaPlan,
         StartOrderInput,
         StepAccepted,
         StepInput,
@@ -66,6 +70,7 @@ PATCH_STEP_ANSWER_SHOWS_NEXT = "step-answer-shows-next"
 PATCH_READ_MODEL_WAITING = "read-model-shows-waiting-steps"
 PATCH_READ_MODEL_NEVER_FAILS = "read-model-write-never-fails-order"
 PATCH_CANCEL_DURING_ACTIVITY = "cancel-during-activity-ends-cancelled"
+PATCH_BUSINESS_SLA = "sla-business-time-clock"
 PATCH_AUTOMATIC_STEP_HANDS_OFF = "automatic-step-hands-off"
 
 
@@ -98,6 +103,8 @@ class WorkOrderWorkflow:
         self._active: dict[str, ActiveNode] = {}
         self._submitted: dict[str, tuple[dict[str, Any], Actor, str]] = {}
         self._escalated_to: dict[str, str] = {}
+        self._sla_held: dict[str, SlaHold] = {}
+        self._sla_events: dict[str, int] = {}
         self._unrecorded: list[TimelineEntry] = []
         self._closed = False
         self._branches_open = 0
@@ -344,14 +351,130 @@ class WorkOrderWorkflow:
         assert node.sla is not None
         task = asyncio.ensure_future(work)
         try:
-            try:
-                await workflow.wait_condition(task.done, timeout=node.sla.duration)
-            except TimeoutError:
-                await self._breach(node)
+            if node.sla.business and workflow.patched(PATCH_BUSINESS_SLA):
+                await self._run_clock(node, task)
+            else:
+                try:
+                    await workflow.wait_condition(task.done, timeout=node.sla.duration)
+                except TimeoutError:
+                    await self._breach(node)
             return await task
         except BaseException:
             task.cancel()
             raise
+
+    async def _run_clock(self, node: BaseNode, task: asyncio.Future[Any]) -> None:
+        """A business-time SLA until `task` (the node's work) is done: its moments come from
+        the `sla_clock` activity (working hours, holidays, policy); each ladder level fires
+        once, in order; a hold (signal `sla_pause`) stops the clock until `sla_resume`."""
+        plan = await self._clock(node, "start")
+        fired: set[int] = set()
+        try:
+            while not task.done():
+                held = node.id in self._sla_held
+                if held != plan.paused:
+                    plan = await self._clock(node, "pause" if held else "resume")
+                    continue
+                due = [v for v in plan.levels if v.index not in fired and v.at is not None]
+                if not held and due and due[0].at is not None and due[0].at <= workflow.now():
+                    fired.add(due[0].index)
+                    await self._escalate(node, plan, due[0])
+                    continue
+                next_at = due[0].at if due and not held else None
+                timeout = next_at - workflow.now() if next_at is not None else None
+                try:
+                    await workflow.wait_condition(
+                        self._clock_moves(node.id, task, paused=plan.paused), timeout=timeout
+                    )
+                except TimeoutError:
+                    pass
+        finally:
+            self._sla_held.pop(node.id, None)
+
+    def _clock_moves(
+        self, node_id: str, task: asyncio.Future[Any], *, paused: bool
+    ) -> Callable[[], bool]:
+        """True once the node's work is done or its clock is to pause or resume."""
+        return lambda: task.done() or (node_id in self._sla_held) != paused
+
+    async def _clock(self, node: BaseNode, event: str) -> SlaPlan:
+        """Starts, pauses or resumes the node's clock (activity `sla_clock`); the step's
+        deadline follows it, in the read model too."""
+        assert node.sla is not None
+        sla, active = node.sla, self._active[node.id]
+        count = self._sla_events[node.id] = self._sla_events.get(node.id, 0) + 1
+        hold = self._sla_held.get(node.id)
+        params = SlaClockParams(
+            event=event,  # type: ignore[arg-type]
+            at=workflow.now(),
+            within=sla.within,
+            policy=sla.policy,
+            node_name=node.name,
+            assignee=active.assignee,
+            on_breach=sla.on_breach,
+            notify=list(sla.notify),
+            escalate_to=sla.escalate_to,
+            reassign_to=sla.reassign_to,
+            reason=hold.reason if hold is not None and event == "pause" else "",
+        )
+        result = await self._call_activity(
+            c.ACTIVITY_SLA_CLOCK,
+            node,
+            status=self._status,
+            params=params.model_dump(mode="json"),
+            key_suffix=f"sla-{event}-{count}",
+        )
+        plan = SlaPlan.model_validate(result.output)
+        active.sla_deadline = plan.deadline
+        if node.human:
+            await self._record_waiting(node)
+        return plan
+
+    async def _escalate(self, node: BaseNode, plan: SlaPlan, level: SlaLevelPlan) -> None:
+        """Fires one ladder level: reassign or raise priority here, then the activity
+        `sla_escalate` tells whom the level names and marks it fired."""
+        active = self._active[node.id]
+        detail = f"level {level.index + 1} at {level.percent}%" + (
+            f" + {level.after}" if level.after else ""
+        )
+        if level.action == "reassign":
+            if level.reassign_to:
+                self._assignments[node.id] = level.reassign_to
+                detail += f", reassigned to {level.reassign_to}"
+            if level.escalate_to:
+                self._escalated_to[node.id] = level.escalate_to
+                detail += f", escalated to {level.escalate_to}"
+            active.assignee = self._assignee_label(node)
+            if node.human:
+                await self._record_waiting(node)
+        elif level.action == "raise_priority":
+            context = self._input.context
+            context.priority = level.priority or max(1, context.priority - 1)
+            detail += f", priority {context.priority}"
+            self._upsert([c.SA_PRIORITY.value_set(context.priority)])
+        breached = level.percent >= 100
+        if breached and plan.deadline is not None:
+            self._breaches.append(
+                SlaBreach(
+                    node_id=node.id,
+                    visit=active.visit,
+                    deadline=plan.deadline,
+                    breached_at=workflow.now(),
+                    action=level.action,
+                    detail=detail,
+                    level=level.index + 1,
+                )
+            )
+        what = "breached" if breached else "at risk"
+        step = node.name or node.id
+        message = f"SLA {what} ({detail}): order {self._input.order_id}, step {step}"
+        await self._call_activity(
+            c.ACTIVITY_SLA_ESCALATE,
+            node,
+            status=self._status,
+            params={"level": level.model_dump(mode="json"), "message": message},
+            key_suffix=f"sla{level.index + 1}",
+        )
 
     async def _breach(self, node: BaseNode) -> None:
         assert node.sla is not None
@@ -465,6 +588,21 @@ class WorkOrderWorkflow:
         self._assignments[request.node_id] = request.user_id
         if request.node_id in self._active:
             self._active[request.node_id].assignee = request.user_id
+
+    @workflow.signal(name=c.SIGNAL_SLA_PAUSE)
+    def sla_pause(self, hold: SlaHold) -> None:
+        node = self._nodes.get(hold.node_id)
+        if (
+            hold.node_id in self._active
+            and node is not None
+            and node.sla is not None
+            and node.sla.business
+        ):
+            self._sla_held.setdefault(hold.node_id, hold)
+
+    @workflow.signal(name=c.SIGNAL_SLA_RESUME)
+    def sla_resume(self, hold: SlaHold) -> None:
+        self._sla_held.pop(hold.node_id, None)
 
     @workflow.query(name=c.QUERY_STATE)
     def state(self) -> OrderState:

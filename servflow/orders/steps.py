@@ -27,6 +27,7 @@ from servflow.orders.rules import order_defaults, step_rows
 from servflow.org import service as org
 from servflow.platform import effects
 from servflow.platform.effects import Effect, OrderChanges, OrderFacts
+from servflow.sla import service as sla
 from servflow.reporting import service as reporting
 from servflow.reporting.rules import OrderView, StepView
 from workflows.contracts import (
@@ -193,6 +194,7 @@ def _close(session: Session, order: WorkOrder, now: datetime) -> None:
     order.completed_at = now
     # A cancelled or failed order leaves no step waiting in the read model.
     repo.close_waiting_steps(session, order_id=order.order_id, now=now, outcome=order.status)
+    sla.close_clocks(session, order_id=order.order_id, done=None, now=now)
     dispatch.release_slot(session, engineer_id=order.current_engineer_id)
 
 
@@ -236,7 +238,11 @@ def _report(
 
 def _write_timeline(session: Session, order_id: str, entries: Iterable[TimelineEntry]) -> None:
     """Completed visits: new ones inserted, a waiting one completed, a completed one kept."""
+    entries = list(entries)
     repo.record_steps(session, order_id=order_id, steps=step_rows(entries))
+    done = [(e.node_id, e.visit, e.completed_at) for e in entries if e.completed_at is not None]
+    if done:  # a completed step's SLA clock stops (servflow.sla)
+        sla.close_clocks(session, order_id=order_id, done=done, now=done[-1][2])
 
 
 def record_waiting(session_factory: sessionmaker[Session], step: WaitingStep, clock: Clock) -> None:

@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import SEARCH_KEYS, TEMPORAL, TEST_ACTOR_KEY, TEST_SERVER
+from tests.sla.fakes import FakeSlaClocks
 from tests.workflows.fakes import ENGINEER_USER, FakeActivities
 from tests.workflows.support import (
     SERVICE_OK,
@@ -42,7 +43,8 @@ from tests.workflows.support import (
 from tests.workflows.test_flow_nodes import LOOP, PARALLEL, inspection_pipelines
 from worker import build_worker
 from workflows import trust
-from workflows.contracts import Cancellation, Reassignment
+from workflows.constants import SIGNAL_SLA_PAUSE, SIGNAL_SLA_RESUME
+from workflows.contracts import Cancellation, Reassignment, SlaHold
 from workflows.definition import Definition
 from workflows.interpreter import WorkOrderWorkflow
 

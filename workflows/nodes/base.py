@@ -54,6 +54,17 @@ class Sla(BaseModel):
     notify: list[str] = Field(default_factory=list, description="roles told of a breach")
     escalate_to: str = Field(default="", description="role that takes over on escalate")
     reassign_to: str = Field(default="", description="user id that takes over on reassign")
+    clock: Literal["wall", "business"] = Field(
+        default="wall",
+        description="business: counted in the working hours of the order's calendar "
+        "(servflow.sla), may pause, escalates by a ladder",
+    )
+    policy: str = Field(
+        default="",
+        pattern=r"^$|^[a-z][a-z0-9_-]{1,63}$",
+        description="SLA policy key: target and escalation ladder by priority, customer "
+        "tier and channel (business time); `within` applies when no rule matches",
+    )
 
     # Not a setting of the format (yet): every breach message goes by the default channel.
     breach_channel: ClassVar[NotifyChannel] = DEFAULT_CHANNEL
@@ -67,6 +78,11 @@ class Sla(BaseModel):
     @property
     def duration(self) -> timedelta:
         return parse_duration(self.within)
+
+    @property
+    def business(self) -> bool:
+        """Counted in business time by a clock of servflow.sla (not a plain timer)."""
+        return self.clock == "business" or bool(self.policy)
 
     def breach_notice(self, message: str) -> dict[str, Any] | None:
         """The notify activity's params telling of a breach, or None when nobody is told.
