@@ -55,7 +55,7 @@ def _invalid(field: str, message: str) -> Invalid:
     return Invalid(f"{field}: {message}", errors={field: message})
 
 
-def _unit_path(session: Session, unit: str | None, scope_path: str | None) -> str:
+def unit_path(session: Session, unit: str | None, scope_path: str | None) -> str:
     """The path of the unit a rule is scoped to (HQ when None), within the caller's scope."""
     found = org.get_unit_by_code(session, code=unit) if unit else None
     if unit and found is None:
@@ -91,7 +91,7 @@ def save_rule(
     Raises:
         Invalid: naming the field (kind, body.<field>, condition, unit, currency, valid_to).
     """
-    path = _unit_path(session, unit, scope_path)
+    path = unit_path(session, unit, scope_path)
     try:
         clean = check_rule_body(kind, body)
         check_condition(condition)
@@ -103,10 +103,10 @@ def save_rule(
     if valid_to is not None and valid_to <= valid_from:
         raise _invalid("valid_to", "must be after valid_from")
     hq_path = ancestors(path)[0]
-    if path != hq_path:
+    if not is_hq(scope_path):
         if kind in HQ_ONLY_KINDS:
             raise _invalid("kind", f"only HQ sets {kind} rules")
-        if not is_hq(scope_path):
+        if path != hq_path:
             frames = repo.frame_rules(session, code=code, hq_path=hq_path)
             if not frames or frames[0].kind != kind:
                 raise _invalid("code", f"HQ has no {kind} rule {code} to adjust")
@@ -265,7 +265,7 @@ def save_agreement(
     Raises:
         Invalid: naming the field (parties[i].ratio, tiers[i], condition, unit, ...).
     """
-    path = _unit_path(session, unit, scope_path)
+    path = unit_path(session, unit, scope_path)
     try:
         clean = check_parties(parties)
         clean_tiers = check_tiers(tiers, [p["role"] for p in clean])

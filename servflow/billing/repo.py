@@ -354,8 +354,10 @@ def totals(
     }
     key = keys[group_by]
     currency = Payout.currency if by_party else Settlement.currency
-    query = select(key, currency, func.sum(amount), func.count()).where(
-        under(Settlement.org_path, scope_path)
+    query = (
+        select(key, currency, func.sum(amount), func.count())
+        .select_from(Settlement)
+        .where(under(Settlement.org_path, scope_path))
     )
     if by_party:
         query = query.join(Payout, Payout.settlement_id == Settlement.id)

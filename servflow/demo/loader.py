@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from servflow.billing import demo as money_demo
 from servflow.billing import service as billing
 from servflow.customers.service import link_or_create_customer
 from servflow.dispatch import service as dispatch
@@ -98,6 +99,7 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
     _load_engineers(session, engineer_rows, summary, report)
     _load_warehouses_and_parts(session, summary, report)
     _load_price_tables(session, summary, report)
+    summary.added.update(money_demo.load_money_demo(session))
     _load_customers(session, summary, report)
     session.flush()
     return summary
