@@ -35,6 +35,8 @@ from servflow.notify import service as notify
 from servflow.orders import service as orders
 from servflow.org.rules import Principal
 from servflow.platform.logs import bind_log_source
+from servflow.platform.settings import Settings
+from servflow.platform.tracing import configure_tracing, tracing_on
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,16 @@ class MetricsMiddleware:
                 status=status,
                 seconds=time.perf_counter() - started,
             )
+
+
+def install_tracing(app: FastAPI, settings: Settings) -> None:
+    """With settings.tracing on: this process's tracer provider. FastAPI then opens a server
+    span per request itself (named by route template, W3C traceparent honoured), current
+    while the route runs, so the Temporal client's spans (start, Update, query) and through
+    them the workflow's and activities' join the request's trace."""
+    if tracing_on(settings):
+        configure_tracing(settings, "servflow-api")
+        app.state.tracing = True
 
 
 class BacklogCollector(Collector):
