@@ -8,7 +8,7 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import billing, dispatch, notify, orders, sla
+from activities import billing, dispatch, inventory, notify, orders, sla
 from activities.support import ActivityDeps
 from workflows.constants import (
     ACTIVITY_CLOSE_ORDER,
@@ -30,6 +30,8 @@ _IMPLEMENTATIONS: dict[str, Callable[[ActivityDeps, StepInput], StepResult]] = {
     ACTIVITY_SETTLEMENT: billing.settlement,
     ACTIVITY_NOTIFY: notify.notify,
     ACTIVITY_CLOSE_ORDER: orders.close_order,
+    inventory.c.ACTIVITY_SOURCE_PARTS: inventory.source_parts,
+    inventory.c.ACTIVITY_CONSUME_PARTS: inventory.consume_parts,
     ACTIVITY_SLA_CLOCK: sla.clock,
     ACTIVITY_SLA_ESCALATE: sla.escalate,
 }
@@ -59,4 +61,5 @@ def _record_waiting(deps: ActivityDeps) -> Callable[..., Any]:
 def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     """One `@activity.defn` per automatic node type, close_order and the local activity
     record_waiting, sharing `deps`."""
-    return [_wrap(name, deps) for name in _IMPLEMENTATIONS] + [_record_waiting(deps)]
+    wrapped = [_wrap(name, deps) for name in _IMPLEMENTATIONS]
+    return [*wrapped, _record_waiting(deps), *inventory.build(deps)]

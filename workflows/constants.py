@@ -31,6 +31,18 @@ ACTIVITY_RECORD_WAITING = "record_waiting"
 # Business-time SLAs (servflow.sla): start, pause or resume a step's clock; fire a ladder level.
 ACTIVITY_SLA_CLOCK = "sla_clock"
 ACTIVITY_SLA_ESCALATE = "sla_escalate"
+# Inventory: the transfer saga (workflows/transfer.py), its messages and activity, the
+# scheduled safety-stock scan, and the parts node's sourcing activity.
+TRANSFER_WORKFLOW = "StockTransfer"
+UPDATE_TRANSFER_SHIP = "ship"
+UPDATE_TRANSFER_RECEIVE = "receive"
+SIGNAL_TRANSFER_CANCEL = "cancel"
+QUERY_TRANSFER = "transfer"
+ACTIVITY_INVENTORY_TRANSFER = "inventory_transfer"
+INVENTORY_SCAN_WORKFLOW = "InventoryScan"
+ACTIVITY_INVENTORY_SCAN = "inventory_scan"
+ACTIVITY_SOURCE_PARTS = "source_parts"
+ACTIVITY_CONSUME_PARTS = "consume_parts"
 ALL_ACTIVITIES = (
     ACTIVITY_REPORT,
     ACTIVITY_DISPATCH,
@@ -40,6 +52,10 @@ ALL_ACTIVITIES = (
     ACTIVITY_RECORD_WAITING,
     ACTIVITY_SLA_CLOCK,
     ACTIVITY_SLA_ESCALATE,
+    ACTIVITY_SOURCE_PARTS,
+    ACTIVITY_CONSUME_PARTS,
+    ACTIVITY_INVENTORY_TRANSFER,
+    ACTIVITY_INVENTORY_SCAN,
 )
 
 # Failure types (`ApplicationError.type`): activities raise the first two for business

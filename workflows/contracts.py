@@ -368,3 +368,65 @@ class Handoff(BaseModel):
 
 
 StartOrderInput.model_rebuild()
+
+
+# ---- inventory: the transfer saga (workflows/transfer.py) and the parts node ----------------
+
+TransferStatus = Literal[
+    "requested", "reserved", "shipped", "received", "consumed", "cancelled", "failed"
+]
+
+
+class TransferInput(BaseModel):
+    """Moves `qty` of `sku` from warehouse `source` to `destination` for an order line
+    (`line_key`, the reservation the destination then holds). `code` is the workflow id."""
+
+    code: str
+    order_id: str = ""
+    line_key: str = ""
+    sku: str
+    qty: int = Field(gt=0)
+    source: str
+    destination: str
+
+
+class TransferStep(BaseModel):
+    """The `inventory_transfer` activity's input: one step of the saga, or a compensation."""
+
+    code: str
+    action: Literal["open", "ship", "receive", "cancel"]
+    transfer: TransferInput
+    carrier: str = ""
+    tracking_no: str = ""
+    actor: str = ""
+    reason: str = ""
+
+
+class TransferShipment(BaseModel):
+    """The Update `ship`: entered by the source warehouse."""
+
+    carrier: str = Field(min_length=1, max_length=64)
+    tracking_no: str = Field(min_length=1, max_length=64)
+    actor: str = ""
+
+
+class TransferReceipt(BaseModel):
+    """The Update `receive`: entered by the destination warehouse."""
+
+    actor: str = ""
+
+
+class TransferState(BaseModel):
+    """The transfer's state (the `transfer` query, the activity's answer, the result)."""
+
+    code: str
+    status: TransferStatus
+    source: str = ""
+    destination: str = ""
+    sku: str = ""
+    qty: int = 0
+    carrier: str = ""
+    tracking_no: str = ""
+    order_id: str = ""
+    error: str = ""
+    steps: list[str] = Field(default_factory=list)

@@ -72,6 +72,7 @@ PATCH_READ_MODEL_NEVER_FAILS = "read-model-write-never-fails-order"
 PATCH_CANCEL_DURING_ACTIVITY = "cancel-during-activity-ends-cancelled"
 PATCH_BUSINESS_SLA = "sla-business-time-clock"
 PATCH_AUTOMATIC_STEP_HANDS_OFF = "automatic-step-hands-off"
+PATCH_RUN_WORKFLOW = "node-runs-child-workflow"
 
 
 @workflow.defn(name=c.INTERPRETER_WORKFLOW)
@@ -340,6 +341,28 @@ class WorkOrderWorkflow:
         result = await child
         self._variables[node.id] = result.variables
         return result.variables
+
+    async def run_workflow(
+        self, node: BaseNode, workflow_type: str, arg: dict[str, Any], *, workflow_id: str
+    ) -> dict[str, Any]:
+        """Runs the registered workflow `workflow_type` as a child of this order and waits for
+        its result (a node's saga of its own, e.g. a parts transfer); cancelling the order
+        cancels the child, which compensates before it ends."""
+        if not workflow.patched(PATCH_RUN_WORKFLOW):
+            raise LookupError(f"node '{node.id}' runs a child workflow this order predates")
+        child = await workflow.start_child_workflow(
+            workflow_type,
+            arg,
+            id=workflow_id,
+            # Closing the order asks the child to cancel, never kills it mid-compensation.
+            parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+        )
+        active = self._active.get(node.id)
+        if active is not None:
+            shown = [w for w in active.child_workflow_id.split(",") if w]
+            active.child_workflow_id = ",".join([*shown, workflow_id])
+        result = await child
+        return result if isinstance(result, dict) else {"result": result}
 
     def evaluate(self, source: str) -> Any:
         names = {**self._variables, "order": self._order_facts()}

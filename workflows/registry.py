@@ -1,5 +1,6 @@
 """The workflows a worker registers (worker.py and the tests use the same list)."""
 
 from workflows.interpreter import WorkOrderWorkflow
+from workflows.transfer import InventoryScanWorkflow, TransferWorkflow
 
-WORKFLOWS: list[type] = [WorkOrderWorkflow]
+WORKFLOWS: list[type] = [WorkOrderWorkflow, TransferWorkflow, InventoryScanWorkflow]

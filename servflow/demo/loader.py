@@ -23,6 +23,7 @@ from servflow.billing import demo as money_demo
 from servflow.billing import service as billing
 from servflow.customers.service import link_or_create_customer
 from servflow.dispatch import service as dispatch
+from servflow.inventory import demo as inventory_demo
 from servflow.inventory import service as inventory
 from servflow.inventory.service import NewPart, OpeningStock
 from servflow.org import service as org
@@ -98,6 +99,9 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
     _load_api_key(session, users["api_client"], summary)
     _load_engineers(session, engineer_rows, summary, report)
     _load_warehouses_and_parts(session, summary, report)
+    summary.added.update(
+        {f"inventory_{k}": v for k, v in inventory_demo.load_cases(session).items()}
+    )
     _load_price_tables(session, summary, report)
     summary.added.update(money_demo.load_money_demo(session))
     _load_customers(session, summary, report)

@@ -190,6 +190,9 @@ class WarehouseIn(Row):
     city: str = Field(default="", max_length=100)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
+    kind: Literal["central", "regional", "outlet", "van"] = "regional"
+    engineer_code: str = Field(default="", max_length=64, description="a van's engineer")
+    lead_time_hours: int = Field(default=24, ge=0, le=24 * 90)
 
 
 class WarehousePublic(BaseModel):
@@ -199,6 +202,9 @@ class WarehousePublic(BaseModel):
     city: str
     lat: float | None
     lng: float | None
+    kind: str = "regional"
+    engineer_code: str = ""
+    lead_time_hours: int = 24
 
 
 def _warehouse_public(session: Session, warehouse: Warehouse) -> WarehousePublic:
@@ -206,10 +212,13 @@ def _warehouse_public(session: Session, warehouse: Warehouse) -> WarehousePublic
 
 
 class StockIn(Row):
+    """A stock count (opening stock, CSV import): the difference to the balance is
+    journalled as a receipt or an adjustment; `reserved` moves only by reservations."""
+
     warehouse: str = Field(min_length=1, max_length=64)
     sku: str = Field(min_length=1, max_length=64)
     on_hand: int = Field(ge=0, le=10_000_000)
-    reserved: int = Field(default=0, ge=0, le=10_000_000)
+    reserved: int | None = Field(default=None, ge=0, le=10_000_000)
 
 
 class StockFilters(BaseModel):
@@ -225,6 +234,9 @@ class StockPublic(BaseModel):
     part_name: str
     on_hand: int
     reserved: int
+    available: int = 0
+    safety_level: int = 0
+    reorder_point: int = 0
 
 
 def _stock_public(session: Session, entry: inventory.StockEntry) -> StockPublic:
@@ -234,7 +246,56 @@ def _stock_public(session: Session, entry: inventory.StockEntry) -> StockPublic:
         part_name=entry.part.name,
         on_hand=entry.level.on_hand,
         reserved=entry.level.reserved,
+        available=entry.level.on_hand - entry.level.reserved,
+        safety_level=entry.level.safety_level,
+        reorder_point=entry.level.reorder_point,
     )
+
+
+# ---- parts (the catalogue, kept by HQ) ---------------------------------------------------------
+
+
+class PartIn(Row):
+    sku: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=200, description="Chinese name")
+    name_en: str = Field(default="", max_length=200)
+    category: str = Field(default="", max_length=64)
+    unit: str = Field(default="pcs", min_length=1, max_length=16)
+    cost: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e12"), decimal_places=2)
+    price: Decimal = Field(ge=0, le=Decimal("1e12"), decimal_places=2)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    compatible_products: list[str] = Field(default_factory=list, max_length=100)
+    fault_types: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("compatible_products", "fault_types", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [s.strip() for s in value.split(";") if s.strip()]
+        return value
+
+
+class PartFilters(BaseModel):
+    q: str | None = Field(default=None, max_length=64, description="in SKU or names")
+
+
+class PartPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sku: str
+    name: str
+    name_en: str
+    category: str
+    unit: str
+    cost: Decimal
+    price: Decimal
+    currency: str
+    compatible_products: list[str]
+    fault_types: list[str]
+
+
+def _part_public(session: Session, part: Any) -> PartPublic:
+    return PartPublic.model_validate(part)
 
 
 # ---- price tables --------------------------------------------------------------------------------
@@ -318,6 +379,19 @@ _KINDS = (
         save=inventory.save_stock,
         show=_stock_public,
         filters=StockFilters,
+    ),
+    MasterKind(
+        name="parts",
+        url="/parts",
+        one="part",
+        title="The parts catalogue",
+        row=PartIn,
+        public=PartPublic,
+        page=inventory.page_parts,
+        save=inventory.save_part,
+        show=_part_public,
+        key=Key("sku", str, inventory.find_part),
+        filters=PartFilters,
     ),
     MasterKind(
         name="price_tables",

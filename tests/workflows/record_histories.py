@@ -437,6 +437,55 @@ async def sla_business_paused(rig: Rig) -> WorkflowHandle[Any, Any]:
 # ---- recording ------------------------------------------------------------------------
 
 
+# ---- spare parts (issue 12): patch `node-runs-child-workflow` ------------------------------
+
+
+@scenario()
+async def parts_transfer_then_consume(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """The diagnosis names a part; the parts node sources it and waits on its transfer (a
+    child saga: reserve, ship, receive) before the repair; the consume node takes it."""
+    from tests.inventory.fakes import PARTS_PIPELINE, FakeInventory
+    from workflows.contracts import TransferReceipt, TransferShipment, TransferState
+
+    inventory, queue = FakeInventory(), f"{rig.queue}-parts"
+    activities = [*rig.fakes.all(), *inventory.all()]
+    async with build_worker(rig.client, task_queue=queue, activities=activities):
+        handle = await start_order(rig.client, definition(PARTS_PIPELINE), queue)
+        await wait_for_step(handle, "diagnose")
+        await submit(handle, "diagnose", {"parts_needed": [{"sku": "PAD", "qty": 2}]})
+        waiting = await wait_until(
+            handle, lambda s: bool(s.active and s.active[0].child_workflow_id)
+        )
+        transfer = rig.client.get_workflow_handle(waiting.active[0].child_workflow_id)
+        for _ in range(300):
+            live = await transfer.query("transfer", result_type=TransferState)
+            if live.status == "reserved":
+                break
+            await asyncio.sleep(0.05)
+        await transfer.execute_update(
+            "ship", TransferShipment(carrier="SF", tracking_no="SF1"), result_type=TransferState
+        )
+        await transfer.execute_update("receive", TransferReceipt(), result_type=TransferState)
+        await wait_for_step(handle, "repair")
+        await submit(handle, "repair", {"parts_used": [{"sku": "PAD", "qty": 2}]})
+        await handle.result()
+    return handle
+
+
+@scenario()
+async def inventory_scan_runs(rig: Rig) -> WorkflowHandle[Any, Any]:
+    """What the Temporal Schedule starts: one safety-stock scan."""
+    from tests.inventory.fakes import FakeInventory
+
+    inventory, queue = FakeInventory(), f"{rig.queue}-scan"
+    async with build_worker(rig.client, task_queue=queue, activities=inventory.all()):
+        handle = await rig.client.start_workflow(
+            "InventoryScan", id=f"scan-{uuid.uuid4()}", task_queue=queue
+        )
+        await handle.result()
+    return handle
+
+
 async def record(client: Client, stem: str, workflow_id: str, run_id: str) -> None:
     """Writes the history of this run, of the runs it continued as, and of its children."""
     run = 1

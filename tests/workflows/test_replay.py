@@ -21,6 +21,7 @@ from workflows.interpreter import (
     PATCH_CANCEL_DURING_ACTIVITY,
     PATCH_READ_MODEL_NEVER_FAILS,
     PATCH_READ_MODEL_WAITING,
+    PATCH_RUN_WORKFLOW,
     PATCH_STEP_ANSWER_SHOWS_NEXT,
 )
 from workflows.nodes import NODE_TYPES, Sla
@@ -55,6 +56,7 @@ PATCHES = [
     PATCH_CANCEL_DURING_ACTIVITY,
     PATCH_AUTOMATIC_STEP_HANDS_OFF,
     PATCH_BUSINESS_SLA,
+    PATCH_RUN_WORKFLOW,
 ]
 # A history that took each patched path the old way (recorded before the patch).
 OLD_SIDE = {
@@ -99,7 +101,8 @@ def facts_of(path: Path) -> set[str]:
     for event in json.loads(path.read_text())["events"]:
         found.add(event["eventType"].removeprefix("EVENT_TYPE_"))
         if started := event.get("workflowExecutionStartedEventAttributes"):
-            if decoded(started["input"]["payloads"][0]).get("resume"):
+            payloads = started.get("input", {}).get("payloads", [])  # a scan takes none
+            if payloads and (decoded(payloads[0]) or {}).get("resume"):
                 found.add("resumed")
             if "parentWorkflowExecution" in started:
                 found.add("child")
@@ -118,6 +121,8 @@ def facts_of(path: Path) -> set[str]:
                 found.add(f"activity:{local}:cancelled")
         if completed := event.get("workflowExecutionCompletedEventAttributes"):
             result = decoded(completed["result"]["payloads"][0])
+            if not isinstance(result, dict) or "timeline" not in result:
+                continue  # a domain workflow's result (a transfer, a scan), not an order's
             found |= {f"node:{entry['node_type']}" for entry in result["timeline"]}
             found |= {f"breach:{breach['action']}" for breach in result["breaches"]}
     return found

@@ -1,6 +1,6 @@
 """Node types, one class each, registered by their `type` tag."""
 
-from workflows.nodes import automatic, flow, human
+from workflows.nodes import automatic, flow, human, parts
 from workflows.nodes.base import NODE_TYPES, AssigneeRule, BaseNode, Runtime, Sla, node_type
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "flow",
     "human",
     "node_type",
+    "parts",
 ]
