@@ -155,3 +155,41 @@ def import_service_areas(
     count = dispatch.import_areas(session, collection=collection, scope_path=_scope(user))
     session.commit()
     return Imported(imported=count)
+
+
+class RoutingRuleIn(BaseModel):
+    channel: str = Field(default="", max_length=32, description="empty: any channel")
+    service_type: str = Field(default="", max_length=64, description="empty: any type")
+    up_to_priority: int = Field(
+        default=0, ge=0, le=5, description="N: orders of priority 1 (most urgent) to N; 0: any"
+    )
+    queue: Literal["engineers", "logistics", "customer_care"]
+
+
+class RoutingRules(BaseModel):
+    rules: list[RoutingRuleIn] = Field(max_length=200)
+
+
+@router.get("/dispatch/routing-rules", response_model=RoutingRules, responses=ERRORS)
+def read_routing_rules(session: SessionDep, user: Dispatcher) -> RoutingRules:
+    """The rules sending a report to a queue before engineer dispatch, first match wins."""
+    return RoutingRules(
+        rules=[
+            RoutingRuleIn.model_validate(r, from_attributes=True)
+            for r in dispatch.routing_rules(session)
+        ]
+    )
+
+
+@router.put("/dispatch/routing-rules", response_model=RoutingRules, responses=ERRORS)
+def set_routing_rules(
+    body: RoutingRules,
+    session: SessionDep,
+    user: Annotated[Principal, Depends(require_roles("hq_admin"))],
+) -> RoutingRules:
+    """Replaces the routing rules (hq_admin): by channel, service type (the fault when the
+    order has no `service_type` variable) and urgency, to engineers, logistics or
+    customer care; a report no rule matches goes to engineers."""
+    dispatch.set_routing_rules(session, rules=[r.model_dump() for r in body.rules])
+    session.commit()
+    return body

@@ -23,6 +23,7 @@ from servflow.dispatch import repo
 from servflow.dispatch.models import DispatchDecision, Engineer
 from servflow.dispatch.policies import QUEUE_RUNG, Policy, node_policy, parse_policy
 from servflow.dispatch.rules import (
+    SKILL_LABELS,
     Candidate,
     Certificate,
     Exclusion,
@@ -174,7 +175,7 @@ def _job(
         skills=skills,
         at=at,
         priority=step.context.priority,
-        levels=repo.skill_levels(session),
+        levels={code: 3 for code in SKILL_LABELS} | repo.skill_levels(session),
     )
 
 

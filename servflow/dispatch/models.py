@@ -105,7 +105,8 @@ class ServiceArea(Base):
 
 class RoutingRule(Base):
     """Sends a report to a queue by channel, service type and urgency (first match wins,
-    by `position`); an empty channel or service type matches any."""
+    by `position`); an empty channel or service type matches any; `up_to_priority` N > 0
+    matches orders of priority 1 (most urgent) to N only."""
 
     __tablename__ = "routing_rule"
 
@@ -113,7 +114,7 @@ class RoutingRule(Base):
     position: Mapped[int] = mapped_column(Integer, index=True)
     channel: Mapped[str] = mapped_column(String(32), default="")
     service_type: Mapped[str] = mapped_column(String(64), default="")
-    min_priority: Mapped[int] = mapped_column(Integer, default=0)
+    up_to_priority: Mapped[int] = mapped_column(Integer, default=0)
     queue: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from servflow.dispatch.models import (
@@ -224,7 +224,7 @@ def route_queue(session: Session, *, channel: str, service_type: str, priority: 
             continue
         if rule.service_type and rule.service_type != service_type:
             continue
-        if priority < rule.min_priority:
+        if rule.up_to_priority and priority > rule.up_to_priority:
             continue
         return rule.queue
     return "engineers"
@@ -266,3 +266,7 @@ def page_engineers_with(
             if skill in e.skills or any(c.get("skill") == skill for c in e.certificates or [])
         ]
     return rows[offset : offset + limit], len(rows)
+
+
+def delete_rules(session: Session) -> None:
+    session.execute(delete(RoutingRule))

@@ -125,7 +125,7 @@ class Job:
     lng: float
     skills: tuple[str, ...]
     at: datetime
-    priority: int = 0
+    priority: int = 3
     levels: Mapping[str, int] = field(default_factory=dict)
     """The catalogue's number of levels per skill (missing: 1)."""
 
@@ -270,6 +270,7 @@ def score_parts(
 ) -> dict[str, float]:
     """Each part of the score, between 0 (worst) and 1 (best)."""
     near = max(0.0, 1.0 - distance / reach_km)
+    urgency = min(max(job.priority, 1), MAX_PRIORITY)
     levels = [
         (cert.level if (cert := c.certificate(s)) else 0) / max(1, job.levels.get(s, 1))
         for s in job.skills
@@ -279,7 +280,8 @@ def score_parts(
         "load": round(1.0 - min(1.0, c.current_load / c.max_load), 4),
         "skill_level": round(min(1.0, sum(levels) / len(levels)) if levels else 1.0, 4),
         "first_time_fix": round(first_time_fix, 4),
-        "urgency": round(near * min(job.priority, MAX_PRIORITY) / MAX_PRIORITY, 4),
+        # Priority 1 is the most urgent: an urgent job weighs nearness more.
+        "urgency": round(near * (MAX_PRIORITY + 1 - urgency) / MAX_PRIORITY, 4),
     }
 
 

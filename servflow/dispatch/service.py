@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from servflow.dispatch import areas, decide, repo
-from servflow.dispatch.models import DispatchDecision, DispatchPolicy, Engineer, ServiceArea, Skill
+from servflow.dispatch.models import (
+    DispatchDecision,
+    DispatchPolicy,
+    Engineer,
+    RoutingRule,
+    ServiceArea,
+    Skill,
+)
 from servflow.dispatch.policies import parse_policy
 from servflow.dispatch.rules import SKILL_LABELS, SKILL_LABELS_EN, explain, normalize_skill
 from servflow.org import service as org
@@ -81,6 +88,11 @@ def _login_of(session: Session, *, username: str, code: str) -> int | None:
     return user.id
 
 
+def _leave(leave: dict[str, Any]) -> dict[str, str]:
+    start, end = leave.get("from", leave.get("start")), leave.get("to", leave.get("end"))
+    return {"from": str(start), "to": str(end)}
+
+
 def save_engineer(
     session: Session,
     *,
@@ -95,6 +107,9 @@ def save_engineer(
     state: str = "available",
     max_load: int = 3,
     username: str = "",
+    certificates: list[dict[str, Any]] | None = None,
+    shift: dict[str, Any] | None = None,
+    leaves: list[dict[str, Any]] | None = None,
 ) -> Engineer:
     """Creates the engineer `code` (with no open jobs) or updates them; `username` links
     their login, when given.
@@ -109,6 +124,9 @@ def save_engineer(
     if unit is None or unit.kind != "outlet":
         raise invalid_field("outlet", f"no outlet '{outlet}'")
     org.check_in_scope(unit.path, scope_path, field="outlet", unknown=f"no outlet '{outlet}'")
+    skill_codes, checked = check_certificates(
+        session, skills=skills, certificates=certificates or []
+    )
     user_id = _login_of(session, username=username, code=code)
     engineer = repo.get_engineer_by_code(session, code=code)
     if engineer is None:
@@ -121,8 +139,11 @@ def save_engineer(
     if user_id is not None:
         engineer.user_id = user_id
     engineer.name, engineer.phone, engineer.outlet_id = name, phone, unit.id
-    engineer.skills, engineer.lat, engineer.lng = list(skills), lat, lng
+    engineer.skills, engineer.lat, engineer.lng = skill_codes, lat, lng
     engineer.state, engineer.max_load = state, max_load
+    engineer.certificates, engineer.shift = checked, dict(shift or {})
+    engineer.leaves = [_leave(leave) for leave in leaves or []]
+    engineer.updated_at = utcnow()
     session.flush()
     return engineer
 
@@ -239,10 +260,15 @@ def engineers_for_dispatch(
 # ---- the skill catalogue -----------------------------------------------------------------------
 
 
+BUILT_IN_LEVELS = 3
+"""Levels of a built-in skill (初级, 中级, 高级) until the catalogue stores it otherwise."""
+
+
 def skill_catalogue(session: Session) -> dict[str, tuple[str, str, int]]:
     """Skill code → (name zh, name en, levels): the built-in skills and the stored ones."""
     built_in = {
-        code: (SKILL_LABELS[code], SKILL_LABELS_EN.get(code, code), 1) for code in SKILL_LABELS
+        code: (SKILL_LABELS[code], SKILL_LABELS_EN.get(code, code), BUILT_IN_LEVELS)
+        for code in SKILL_LABELS
     }
     stored = {s.code: (s.name_zh, s.name_en, s.levels) for s in repo.list_skills(session)}
     return built_in | stored
@@ -355,3 +381,38 @@ def import_areas(session: Session, *, collection: Any, scope_path: str | None) -
             area.geometry, area.updated_at = geometry, utcnow()
     session.flush()
     return len(features)
+
+
+# ---- routing rules: which queue a report goes to ------------------------------------------------
+
+QUEUES = ("engineers", "logistics", "customer_care")
+
+
+def routing_rules(session: Session) -> list[RoutingRule]:
+    return repo.list_rules(session)
+
+
+def set_routing_rules(session: Session, *, rules: list[dict[str, Any]]) -> list[RoutingRule]:
+    """Replaces the routing rules (first match wins, in the order given).
+
+    Raises:
+        Invalid: naming the rule's field (`rules[i].queue`).
+    """
+    for i, rule in enumerate(rules):
+        if rule.get("queue") not in QUEUES:
+            raise invalid_field(f"rules[{i}].queue", f"one of {', '.join(QUEUES)}")
+    repo.delete_rules(session)
+    stored = [
+        RoutingRule(
+            position=i,
+            channel=str(rule.get("channel", "")),
+            service_type=str(rule.get("service_type", "")),
+            up_to_priority=int(rule.get("up_to_priority", 0)),
+            queue=str(rule["queue"]),
+            active=True,
+        )
+        for i, rule in enumerate(rules)
+    ]
+    session.add_all(stored)
+    session.flush()
+    return stored

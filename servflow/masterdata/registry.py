@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -141,6 +141,29 @@ def _outlet_public(session: Session, unit: OrgUnit) -> OrgUnitPublic:
 # ---- engineers ---------------------------------------------------------------------------------
 
 
+class CertificateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skill: str = Field(min_length=1, max_length=64)
+    level: int = Field(default=1, ge=1, le=10)
+    expires: date | None = None
+
+
+class ShiftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[int] = Field(default_factory=lambda: list(range(1, 8)), max_length=7)
+    start: str = Field(default="00:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(default="24:00", pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+
+
+class LeaveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+
 class EngineerIn(Row):
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=100)
@@ -152,12 +175,36 @@ class EngineerIn(Row):
     state: Literal["available", "busy", "off"] = "available"
     max_load: int = Field(default=3, ge=1, le=100)
     username: str = Field(default="", max_length=100, description="login of the engineer")
+    certificates: list[CertificateIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description="checked against the skill catalogue; CSV: skill:level:expires;...",
+    )
+    shift: ShiftIn | None = None
+    leaves: list[LeaveIn] = Field(default_factory=list, max_length=50)
 
     @field_validator("skills", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [s.strip() for s in value.split(";") if s.strip()]
+        return value
+
+
+    @field_validator("certificates", mode="before")
+    @classmethod
+    def _certificates(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            fields = ("skill", "level", "expires")
+            return [
+                {
+                    k: v
+                    for k, v in zip(fields, (p.strip() for p in item.split(":")), strict=False)
+                    if v
+                }
+                for item in value.split(";")
+                if item.strip()
+            ]
         return value
 
 
@@ -173,6 +220,9 @@ class EngineerPublic(BaseModel):
     current_load: int
     max_load: int
     username: str
+    certificates: list[dict[str, Any]] = Field(default_factory=list)
+    shift: dict[str, Any] = Field(default_factory=dict)
+    leaves: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def _engineer_public(session: Session, engineer: Engineer) -> EngineerPublic:

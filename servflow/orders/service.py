@@ -249,7 +249,8 @@ def report(session: Session, step: StepInput, now: datetime, facts: OrderFacts) 
         _refuse_duplicate(session, facts, customer, fault)
     units = org.units_of(session, region=step.context.region, outlet=step.context.outlet)
     if units.unit is None and fields["lat"] is not None:
-        units = org.nearest_outlet(session, lat=fields["lat"], lng=fields["lng"] or 0.0)
+        # The outlet whose service area (geofence) holds the customer, else the nearest.
+        units = dispatch.outlet_for(session, lat=fields["lat"], lng=fields["lng"] or 0.0)
     order_no = facts.order_no or repo.next_order_no(session, now=now)
     verb = "新建客户" if created else "关联客户"
     result = StepResult(

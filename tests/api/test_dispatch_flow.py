@@ -138,3 +138,55 @@ async def test_a_duplicate_report_is_refused_naming_the_open_order_or_merged_int
     assert note["data"]["customer"]["address"] == contact["address"]
     assert note["data"]["variables"]["urgent"] is True
     assert note["actor"] == "hq_admin"
+
+
+async def test_dispatchers_list_engineers_in_their_scope_with_load_and_position(api, headers):
+    listed = await api.get(
+        "/api/dispatch/engineers?skill=制冷&state=available", headers=headers("dispatcher_huabei")
+    )
+    assert listed.status_code == 200, listed.text
+    rows = listed.json()["data"]
+    assert rows and {r["region"] for r in rows} == {"huabei"}
+    assert all("refrigeration" in r["skills"] for r in rows)
+    first = rows[0]
+    assert {"current_load", "max_load", "lat", "lng", "certificates"} <= set(first)
+    refused = await api.get("/api/dispatch/engineers", headers=headers("engineer_bj_01"))
+    assert refused.status_code == 403
+
+
+async def test_service_areas_import_and_export_as_geojson_for_admins_in_scope(api, headers):
+    area = {
+        "type": "Polygon",
+        "coordinates": [
+            [[116.3, 39.9], [116.5, 39.9], [116.5, 40.0], [116.3, 40.0], [116.3, 39.9]]
+        ],
+    }
+    body = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": {"outlet": "bj-001"}, "geometry": area}],
+    }
+    manager = headers("region_mgr_huabei")
+    put = await api.put("/api/dispatch/service-areas", json=body, headers=manager)
+    assert put.status_code == 200, put.text
+    exported = await api.get("/api/dispatch/service-areas", headers=manager)
+    assert [f["properties"]["outlet"] for f in exported.json()["features"]] == ["bj-001"]
+    other = await api.put(
+        "/api/dispatch/service-areas", json=body, headers=headers("region_mgr_huadong")
+    )
+    assert other.status_code == 422 and "features[0].properties.outlet" in other.json()["errors"]
+    dispatcher = await api.put(
+        "/api/dispatch/service-areas", json=body, headers=headers("dispatcher_huabei")
+    )
+    assert dispatcher.status_code == 403
+
+
+async def test_a_policy_with_a_bad_field_is_refused_naming_it_and_only_hq_stores_one(api, headers):
+    bad = {"key": "p1", "ladder": [{"name": "r1", "radius_km": -1}]}
+    refused = await api.post("/api/dispatch/policies", json=bad, headers=headers("hq_admin"))
+    assert refused.status_code == 422
+    assert "body.ladder.0.radius_km" in refused.json()["errors"]
+    good = {"key": "p1", "ladder": [{"name": "r1", "radius_km": 50}]}
+    forbidden = await api.post(
+        "/api/dispatch/policies", json=good, headers=headers("region_mgr_huabei")
+    )
+    assert forbidden.status_code == 403

@@ -66,7 +66,7 @@ def upgrade() -> None:
         sa.Column('position', sa.Integer(), nullable=False),
         sa.Column('channel', sa.String(length=32), nullable=False),
         sa.Column('service_type', sa.String(length=64), nullable=False),
-        sa.Column('min_priority', sa.Integer(), nullable=False),
+        sa.Column('up_to_priority', sa.Integer(), nullable=False),
         sa.Column('queue', sa.String(length=32), nullable=False),
         sa.Column('active', sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_routing_rule')),
