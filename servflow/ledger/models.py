@@ -121,7 +121,9 @@ SQLITE_DROP = (
 
 def _after_create(table: object, statements: tuple[str, ...], dialect: str) -> None:
     for statement in statements:
-        event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+        # DDL formats its text with %: the function's own % placeholder is doubled.
+        ddl = DDL(statement.replace("%", "%%"))
+        event.listen(table, "after_create", ddl.execute_if(dialect=dialect))
 
 
 # The entry table's triggers follow its stream table (which references it, so it is
