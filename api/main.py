@@ -30,6 +30,7 @@ from api.routes import (
     prices,
     reporting,
     settlements,
+    sla,
     steps,
 )
 from api.security import LoginLimiter
@@ -52,6 +53,7 @@ ROUTERS = (
     orders,
     steps,
     dispatch,
+    sla,
     settlements,
     prices,
     finance,

@@ -28,6 +28,7 @@ from servflow.inventory import service as inventory
 from servflow.inventory.service import NewPart, OpeningStock
 from servflow.org import service as org
 from servflow.platform.security import hash_password
+from servflow.sla.demo import load_sla_demo
 
 if TYPE_CHECKING:
     from servflow.org.models import AppUser, OrgUnit
@@ -104,6 +105,7 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
     )
     _load_price_tables(session, summary, report)
     summary.added.update(money_demo.load_money_demo(session))
+    summary.added.update(load_sla_demo(session))
     _load_customers(session, summary, report)
     session.flush()
     return summary

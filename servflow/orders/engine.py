@@ -37,6 +37,7 @@ from workflows.contracts import (
     OrderResult,
     OrderState,
     Reassignment,
+    SlaHold,
     StartOrderInput,
     StepAccepted,
     StepRefusal,
@@ -255,6 +256,11 @@ async def reassign(client: Client, order_id: str, reassignment: Reassignment) ->
 async def add_note(client: Client, order_id: str, note: Note) -> None:
     """Adds `note` to the order's timeline (Signal), e.g. a duplicate report merged in."""
     await _signal(client, order_id, c.SIGNAL_ADD_NOTE, note)
+
+
+async def hold_sla(client: Client, order_id: str, hold: SlaHold, *, resume: bool) -> None:
+    """Pauses (or resumes) the SLA clock of a waiting step (Signal `sla_pause`/`sla_resume`)."""
+    await _signal(client, order_id, c.SIGNAL_SLA_RESUME if resume else c.SIGNAL_SLA_PAUSE, hold)
 
 
 async def _signal(client: Client, order_id: str, name: str, arg: Any) -> None:

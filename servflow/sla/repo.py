@@ -84,15 +84,16 @@ def open_clocks(session: Session, *, order_id: str) -> Sequence[SlaClock]:
 def breaches(
     session: Session,
     *,
-    scope_path: str,
+    scope_path: str | None,
     state: str,
     now: datetime,
     assignee: str | None,
     limit: int,
     offset: int,
 ) -> tuple[Sequence[SlaClock], int]:
-    """Open, running clocks under `scope_path` past their deadline ("breached") or past
-    their at-risk moment but not their deadline ("at_risk"), most overdue first."""
+    """Open, running clocks under `scope_path` (None: anywhere, for `assignee`) past their
+    deadline ("breached") or past their at-risk moment but not their deadline ("at_risk"),
+    most overdue first."""
     if state == "breached":
         when = SlaClock.deadline <= now
     else:
@@ -103,8 +104,9 @@ def breaches(
         SlaClock.sandbox.is_(False),
         SlaClock.deadline.is_not(None),
         when,
-        under(SlaClock.org_path, scope_path),
     ]
+    if scope_path is not None:
+        conditions.append(under(SlaClock.org_path, scope_path))
     if assignee is not None:
         conditions.append(SlaClock.assignee == assignee)
     count = session.scalar(select(func.count()).select_from(SlaClock).where(*conditions)) or 0

@@ -384,12 +384,12 @@ def breach_list(
     session: Session, user: Principal, *, state: str, now: datetime, limit: int, offset: int
 ) -> tuple[Sequence[SlaClock], int]:
     """Breached (deadline passed) or at-risk steps still open in the caller's scope, read
-    from the stored deadlines; an engineer sees only the steps waiting for them."""
+    from the stored deadlines; an engineer sees the steps waiting for them, wherever."""
     if state not in ("breached", "at_risk"):
         raise invalid_field("state", "'breached' or 'at_risk'")
     return repo.breaches(
         session,
-        scope_path=user.scope_path,
+        scope_path=None if user.engineer_only else user.scope_path,
         state=state,
         now=now,
         assignee=user.username if user.engineer_only else None,
