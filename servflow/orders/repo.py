@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from servflow.orders.models import WorkOrder, WorkOrderStep
@@ -20,10 +20,11 @@ from servflow.platform.sql import insert_ignore, upsert
 @dataclass(frozen=True)
 class OrderSearch:
     """The order desk's filters beyond status and pipeline: a text (order number or id, or
-    customers `customer_ids` selects by name or phone), creation time and version."""
+    one of `customer_ids`, the customers whose name or phone matched it), creation time and
+    version."""
 
     text: str = ""
-    customer_ids: Select[tuple[int]] | None = None
+    customer_ids: list[int] | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     definition_version: int | None = None
