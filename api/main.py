@@ -136,6 +136,9 @@ def create_app(
         docs_url=None,  # /docs and /redoc come from local assets (designer.routes.docs_router)
         redoc_url=None,
     )
+    # Served from local assets by designer.routes.docs_router; the guards read these paths
+    # to give those two pages their own content-security policy.
+    app.docs_url, app.redoc_url = "/docs", "/redoc"
     app.state.ctx = ctx
     install_error_handlers(app)
     install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
