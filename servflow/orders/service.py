@@ -413,9 +413,13 @@ def _desk_search(
         visible = unit is not None and (scope is None or in_scope(unit.path, scope))
         scope = unit.path if unit is not None and visible else ""
     text = filters.q.strip()
+    # The customers whose name or phone matches (the first 500 within the caller's scope).
+    found = (
+        customers.search_customers(session, user, text=text, limit=500, offset=0)[0] if text else []
+    )
     search = repo.OrderSearch(
         text=text,
-        customer_ids=customers.ids_matching(text=text) if text else None,
+        customer_ids=[c.id for c in found] if text else None,
         created_from=filters.created_from,
         created_to=filters.created_to,
         definition_version=filters.definition_version,

@@ -15,21 +15,23 @@ from servflow.platform.base import Base, JSONType, Money
 
 class ReportCounter(Base):
     """One aggregate cell: `n` (and `amount`, for revenue) of `metric`/`key`/`bin` for the
-    orders created on `day` at the unit `org_path` (node times: the first day of the month).
-
-    Dashboards sum these cells under the caller's scope; they never read orders or steps.
+    orders created on `day` at or under the unit `org_path` (node times: the first day of
+    the month). An order counts in the cells of its unit and of every unit above it (`depth`
+    is the unit's level: 1 HQ, 2 region, 3 branch, 4 outlet), so a dashboard reads its own
+    unit's cells and its children's, never a sum over every outlet, and never orders.
     """
 
     __tablename__ = "report_counter"
     __table_args__ = (
-        UniqueConstraint("metric", "day", "org_path", "key", "bin"),
-        Index("ix_report_counter_path", "org_path"),
+        UniqueConstraint("org_path", "metric", "day", "key", "bin"),
+        Index("ix_report_counter_depth", "depth", "metric", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     metric: Mapped[str] = mapped_column(String(16))
     day: Mapped[date] = mapped_column(Date)
     org_path: Mapped[str] = mapped_column(String(400))
+    depth: Mapped[int] = mapped_column(Integer)
     region: Mapped[str] = mapped_column(String(64), default="")
     key: Mapped[str] = mapped_column(String(200), default="")
     bin: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from servflow.platform.scope import region_code, under
 from servflow.reporting.models import ReportCounter, ReportOrder
-from servflow.reporting.rules import Cells
+from servflow.reporting.rules import Cells, depth_of
 
 Row = tuple[Any, ...]
 
@@ -34,6 +34,7 @@ def add_cells(session: Session, cells: Cells) -> None:
             "metric": metric,
             "day": date.fromisoformat(day),
             "org_path": path,
+            "depth": depth_of(path),
             "region": region_code(path),
             "key": key,
             "bin": bin_,
@@ -48,63 +49,82 @@ def add_cells(session: Session, cells: Cells) -> None:
     excluded = statement.excluded
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["metric", "day", "org_path", "key", "bin"],
+            index_elements=["org_path", "metric", "day", "key", "bin"],
             set_={"n": table.c.n + excluded.n, "amount": table.c.amount + excluded.amount},
         )
     )
 
 
-def sums_by_path(
-    session: Session, *, scope_path: str, start: date, end: date, metrics: Sequence[str]
+def own_sums(
+    session: Session, *, path: str, start: date, end: date, metrics: Sequence[str]
 ) -> list[Row]:
-    """(org_path, metric, key, n, amount) summed over the days of [start, end]."""
+    """(metric, key, n, amount) of the unit at `path` (everything under it) over [start, end]."""
     c = ReportCounter
     query = (
-        select(c.org_path, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
-        .where(c.metric.in_(metrics), c.day >= start, c.day <= end, under(c.org_path, scope_path))
-        .group_by(c.org_path, c.metric, c.key)
+        select(c.metric, c.key, func.sum(c.n), func.sum(c.amount))
+        .where(c.org_path == path, c.metric.in_(metrics), c.day >= start, c.day <= end)
+        .group_by(c.metric, c.key)
     )
     return [tuple(row) for row in session.execute(query)]
 
 
-def sums_by_day(
-    session: Session, *, scope_path: str, start: date, end: date, metrics: Sequence[str]
+def own_by_day(
+    session: Session, *, path: str, start: date, end: date, metrics: Sequence[str]
 ) -> list[Row]:
-    """(day, metric, key, n, amount) summed over the units within `scope_path`."""
+    """(day, metric, key, n, amount) of the unit at `path`, day by day."""
     c = ReportCounter
     query = (
         select(c.day, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
-        .where(c.metric.in_(metrics), c.day >= start, c.day <= end, under(c.org_path, scope_path))
+        .where(c.org_path == path, c.metric.in_(metrics), c.day >= start, c.day <= end)
         .group_by(c.day, c.metric, c.key)
     )
     return [tuple(row) for row in session.execute(query)]
 
 
-def node_times(
-    session: Session, *, scope_path: str, start: date, end: date, key_prefix: str
+def child_sums(
+    session: Session, *, path: str, depth: int, start: date, end: date, metrics: Sequence[str]
 ) -> list[Row]:
-    """(region, key, bin, n) of node times of one pipeline version, by region."""
+    """(org_path, metric, key, n, amount) of each unit directly below `path` (at `depth`)."""
     c = ReportCounter
     query = (
-        select(c.region, c.key, c.bin, func.sum(c.n))
+        select(c.org_path, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
         .where(
-            c.metric == "node_time",
+            c.depth == depth,
+            c.metric.in_(metrics),
             c.day >= start,
             c.day <= end,
-            c.key.startswith(key_prefix, autoescape=True),
-            under(c.org_path, scope_path),
+            under(c.org_path, path),
         )
-        .group_by(c.region, c.key, c.bin)
+        .group_by(c.org_path, c.metric, c.key)
     )
     return [tuple(row) for row in session.execute(query)]
 
 
-def node_time_keys(session: Session, *, scope_path: str, start: date, end: date) -> list[Row]:
-    """(key, n) of every node-time counter key in scope: which pipeline versions have times."""
+def node_times(
+    session: Session, *, paths: Sequence[str], start: date, end: date, key_prefix: str
+) -> list[Row]:
+    """(org_path, key, bin, n) of node times of one pipeline version at each of `paths`."""
+    c = ReportCounter
+    query = (
+        select(c.org_path, c.key, c.bin, func.sum(c.n))
+        .where(
+            c.org_path.in_(paths),
+            c.metric == "node_time",
+            c.day >= start,
+            c.day <= end,
+            c.key.startswith(key_prefix, autoescape=True),
+        )
+        .group_by(c.org_path, c.key, c.bin)
+    )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def node_time_keys(session: Session, *, path: str, start: date, end: date) -> list[Row]:
+    """(key, n) of every node-time counter of the unit at `path`: which pipeline versions."""
     c = ReportCounter
     query = (
         select(c.key, func.sum(c.n))
-        .where(c.metric == "node_time", c.day >= start, c.day <= end, under(c.org_path, scope_path))
+        .where(c.org_path == path, c.metric == "node_time", c.day >= start, c.day <= end)
         .group_by(c.key)
     )
     return [tuple(row) for row in session.execute(query)]
@@ -119,4 +139,3 @@ def open_deadlines(
     late = session.scalar(base.where(o.sla_next < now)) or 0
     risk = session.scalar(base.where(o.sla_next >= now, o.sla_next < risk_until)) or 0
     return int(late), int(risk)
-

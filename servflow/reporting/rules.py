@@ -199,6 +199,23 @@ def difference(before: Cells, after: Cells) -> Cells:
     return out
 
 
+def spread(cells: Cells) -> Cells:
+    """Each cell counted at its unit and at every unit above it ("/hq/huabei/bj/bj-001"
+    also counts for "/hq/huabei/bj", "/hq/huabei" and "/hq")."""
+    out: Cells = {}
+    for (metric, day, path, key, bin_), (n, amount) in cells.items():
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            at = (metric, day, "/" + "/".join(parts[:depth]), key, bin_)
+            n0, a0 = out.get(at, (0, Decimal(0)))
+            out[at] = (n0 + n, a0 + amount)
+    return out
+
+
+def depth_of(path: str) -> int:
+    return len(path.strip("/").split("/"))
+
+
 def cells_to_json(cells: Cells) -> list[list[Any]]:
     return [[*key, n, str(amount)] for key, (n, amount) in sorted(cells.items())]
 
@@ -227,12 +244,6 @@ def settled_amount(output: Mapping[str, Any] | None) -> tuple[str, Decimal] | No
         return str(output.get("currency") or "CNY"), Decimal(str(output["amount"]))
     except (KeyError, ArithmeticError):
         return None
-
-
-def child_path(path: str, scope_path: str) -> str:
-    """The unit directly below `scope_path` on the way to `path` (`path` itself at the leaf)."""
-    depth = len(scope_path.rstrip("/").split("/")) + 1
-    return "/".join(path.split("/")[:depth])
 
 
 def period(start: date | None, end: date | None, days: int, today: date) -> tuple[date, date]:

@@ -32,13 +32,14 @@ from servflow.reporting.rules import (
     cells_from_json,
     cells_of,
     cells_to_json,
-    child_path,
+    depth_of,
     difference,
     next_deadline,
     nps_score,
     percentile,
     province_of,
     settled_amount,
+    spread,
 )
 
 OPEN = ("running", "waiting", "dispatched", "in_progress")
@@ -73,7 +74,7 @@ def order_moved(
         fact.revenue = revenue
     steps = list(steps)
     after = cells_of(order, steps, revenue=fact.revenue, province=fact.province, city=fact.city)
-    repo.add_cells(session, difference(cells_from_json(fact.cells), after))
+    repo.add_cells(session, spread(difference(cells_from_json(fact.cells), after)))
     fact.cells = cells_to_json(after)
     fact.sla_next = next_deadline(steps, closed=order.completed_at is not None or order.sandbox)
     fact.updated_at = now
@@ -110,7 +111,7 @@ def rebuild(session: Session, orders: Iterable[tuple[OrderView, list[StepView], 
             n0, a0 = total.get(key, (0, Decimal(0)))
             total[key] = (n0 + n, a0 + amount)
         count += 1
-    items = sorted(total.items())
+    items = sorted(spread(total).items())
     for start in range(0, len(items), 5000):
         repo.add_cells(session, dict(items[start : start + 5000]))
     return count
@@ -158,31 +159,39 @@ def dashboard(
     days [start, end], from the counters alone; money only for the roles that may see it."""
     scope = scope_of(session, user, unit=unit)
     money = user.has(*MONEY_ROLES)
-    summed = repo.sums_by_path(session, scope_path=scope.path, start=start, end=end, metrics=SUMMED)
-    by_day = repo.sums_by_day(
-        session, scope_path=scope.path, start=start, end=end, metrics=("orders", "revenue")
+    own = repo.own_sums(session, path=scope.path, start=start, end=end, metrics=SUMMED)
+    children = repo.child_sums(
+        session,
+        path=scope.path,
+        depth=depth_of(scope.path) + 1,
+        start=start,
+        end=end,
+        metrics=("orders", "revenue"),
+    )
+    by_day = repo.own_by_day(
+        session, path=scope.path, start=start, end=end, metrics=("orders", "revenue")
     )
     late, at_risk = repo.open_deadlines(
         session, scope_path=scope.path, now=now, risk_until=now + AT_RISK_WITHIN
     )
-    figures = _figures(summed, scope.path, money)
+    figures = _figures(own, money)
     figures["sla"].update({"open_breached": late, "at_risk": at_risk})
     return {
         "scope": {"path": scope.path, "name": scope.name, "kind": scope.kind, "code": scope.code},
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "money_visible": money,
         **figures,
-        "by_unit": _children(session, summed, scope.path, money),
+        "by_unit": _children(session, children, scope.path, money),
         "series": _series(by_day, money),
         "bottleneck": _bottleneck(session, scope.path, start, end, pipeline),
     }
 
 
-def _figures(rows: list[tuple[Any, ...]], scope_path: str, money: bool) -> dict[str, Any]:
+def _figures(rows: list[tuple[Any, ...]], money: bool) -> dict[str, Any]:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     revenue: dict[str, Decimal] = defaultdict(Decimal)
     demand: dict[tuple[str, str], int] = defaultdict(int)
-    for _path, metric, key, n, amount in rows:
+    for metric, key, n, amount in rows:
         if metric == "revenue":
             revenue[key] += Decimal(amount or 0)
         elif metric == "demand":
@@ -230,10 +239,7 @@ def _children(
     open_: dict[str, int] = defaultdict(int)
     done: dict[str, int] = defaultdict(int)
     revenue: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for path, metric, key, n, amount in rows:
-        if path == scope_path.rstrip("/"):
-            continue
-        child = child_path(path, scope_path)
+    for child, metric, key, n, amount in rows:
         if metric == "orders":
             orders[child] += int(n)
             if key not in _CLOSED:
@@ -287,7 +293,7 @@ def _bottleneck(
     """Time per node of one pipeline version (the most used one unless `pipeline` names
     one as "key|version"), p50 and p90 by region and overall."""
     first = start.replace(day=1)
-    keys = repo.node_time_keys(session, scope_path=scope_path, start=first, end=end)
+    keys = repo.node_time_keys(session, path=scope_path, start=first, end=end)
     volumes: dict[str, int] = defaultdict(int)
     for key, n in keys:
         definition_key, version, _ = key.split("|", 2)
@@ -296,14 +302,17 @@ def _bottleneck(
     chosen = pipeline if pipeline in volumes else (choices[0] if choices else None)
     if chosen is None:
         return {"pipeline": None, "pipelines": [], "nodes": [], "regions": [], "cells": []}
-    rows = repo.node_times(
-        session, scope_path=scope_path, start=first, end=end, key_prefix=chosen + "|"
-    )
+    # HQ: each region's own cells; a region or below: its own cells are its region's.
+    regions = [u.path for u in org.list_units(session, kind="region", under_path=scope_path)]
+    paths = [scope_path, *regions] if depth_of(scope_path) == 1 else [scope_path]
+    rows = repo.node_times(session, paths=paths, start=first, end=end, key_prefix=chosen + "|")
     hist: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for region, key, bin_, n in rows:
+    for path, key, bin_, n in rows:
         node = key.split("|", 2)[2]
-        hist[(region, node)][int(bin_)] += int(n)
-        hist[("", node)][int(bin_)] += int(n)
+        if path == scope_path:
+            hist[("", node)][int(bin_)] += int(n)
+        if path != scope_path or depth_of(scope_path) > 1:
+            hist[(region_code(path), node)][int(bin_)] += int(n)
     nodes = sorted({node for _, node in hist})
     regions = sorted({region for region, _ in hist if region})
     cells = [

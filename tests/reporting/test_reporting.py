@@ -130,7 +130,7 @@ async def test_a_status_change_moves_the_count_instead_of_adding_one(run, world,
     counts = dict(
         session.execute(
             select(ReportCounter.key, func.sum(ReportCounter.n))
-            .where(ReportCounter.metric == "orders")
+            .where(ReportCounter.metric == "orders", ReportCounter.org_path == "/hq")
             .group_by(ReportCounter.key)
         )
         .tuples()

@@ -1,7 +1,10 @@
-// The JSON API: every request the designer makes goes through here.
+// The JSON API: every request the designer and the console make goes through here.
+import { serverText } from "./console/i18n.js";
+
+/** A refused request; its message in the UI's language where the server's text is known. */
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.detail) || `HTTP ${status}`);
+    super(serverText((body && body.detail) || `HTTP ${status}`));
     this.status = status;
     this.body = body || {};
   }

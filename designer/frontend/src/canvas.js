@@ -3,6 +3,7 @@
 import LogicFlow, { HtmlNode, HtmlNodeModel, PolylineEdge, PolylineEdgeModel } from "@logicflow/core";
 import { MiniMap } from "@logicflow/extension/es/components/mini-map/index.js";
 import { SelectionSelect } from "@logicflow/extension/es/components/selection-select/index.js";
+import dagre from "@dagrejs/dagre";
 import { clone } from "./dom.js";
 import { typeLabel, t } from "./i18n.js";
 
@@ -196,39 +197,30 @@ export function resolvedType(node, templates) {
   return tpl ? tpl.node.type : "task";
 }
 
-/** Positions for nodes that have none: breadth-first columns, wrapped after five. */
-export function autoLayout(nodes, start) {
-  const depth = {};
+/** Positions for nodes that have none (pipelines imported or created through the API), and
+ * for every node when the designer tidies: a layered layout (dagre, left to right) in which
+ * fork and join edges do not overlap, with room above the top row for the start flag. */
+export function autoLayout(nodes, start, templates = {}) {
+  const g = new dagre.graphlib.Graph({ multigraph: true });
+  g.setGraph({ rankdir: "LR", nodesep: 46, ranksep: 90, edgesep: 24, marginx: 40, marginy: 50 });
+  g.setDefaultEdgeLabel(() => ({}));
   const ids = new Set(nodes.map((n) => n.id));
-  const byId = Object.fromEntries(nodes.map((n) => [n.id, n]));
-  const queue = [[start || (nodes[0] && nodes[0].id), 0]];
-  while (queue.length) {
-    const [id, d] = queue.shift();
-    if (!ids.has(id) || depth[id] !== undefined) continue;
-    depth[id] = d;
-    for (const s of successors(byId[id])) queue.push([s.target, d + 1]);
+  for (const n of nodes) {
+    const [width, height] = SIZE[SHAPE[resolvedType(n, templates)] || "card"];
+    g.setNode(n.id, { width, height });
   }
-  let extra = Math.max(0, ...Object.values(depth)) + 1;
-  const rows = {};
+  // Edges from the start node first, so the main path runs along the first row.
+  const ordered = [...nodes].sort((a, b) => (a.id === start ? -1 : b.id === start ? 1 : 0));
+  for (const n of ordered) {
+    successors({ ...n, type: resolvedType(n, templates) }).forEach((s, i) => {
+      if (ids.has(s.target) && s.target !== n.id) g.setEdge(n.id, s.target, { minlen: 1, weight: s.kind === "next" || s.kind === "default" ? 2 : 1 }, `${s.kind}${i}`);
+    });
+  }
+  dagre.layout(g);
   const layout = {};
-  const bandHeight = {};
   for (const n of nodes) {
-    const d = (depth[n.id] = depth[n.id] ?? extra++);
-    rows[d] = (rows[d] || 0) + 1;
-    const band = Math.floor(d / 5);
-    bandHeight[band] = Math.max(bandHeight[band] || 0, rows[d]);
-  }
-  const bandTop = [];
-  for (let b = 0, top = 100; b <= Math.max(0, ...Object.keys(bandHeight).map(Number)); b++) {
-    bandTop[b] = top;
-    top += (bandHeight[b] || 1) * 110 + 60;
-  }
-  const placed = {};
-  for (const n of nodes) {
-    const d = depth[n.id] ?? 0;
-    const row = (placed[d] = (placed[d] || 0) + 1) - 1;
-    const band = Math.floor(d / 5);
-    layout[n.id] = { x: 140 + (d % 5) * 240, y: bandTop[band] + row * 110 };
+    const at = g.node(n.id);
+    layout[n.id] = { x: Math.round(at.x + 60), y: Math.round(at.y + 30) };
   }
   return layout;
 }
@@ -236,7 +228,7 @@ export function autoLayout(nodes, start) {
 /** LogicFlow graph data for a definition (dangling targets become "missing node" ghosts). */
 export function definitionToGraph(definition, layout, templates) {
   const nodes = Array.isArray(definition.nodes) ? definition.nodes.filter((n) => n && n.id) : [];
-  const positions = { ...autoLayout(nodes, definition.start), ...(layout || {}) };
+  const positions = { ...autoLayout(nodes, definition.start, templates), ...(layout || {}) };
   const ids = new Set(nodes.map((n) => n.id));
   const graph = { nodes: [], edges: [] };
   for (const node of nodes) {

@@ -104,6 +104,7 @@ function buildLayout(root, ed) {
       tb(t("undo"), () => { ed.lf.undo(); changed(ed); }),
       tb(t("redo"), () => { ed.lf.redo(); changed(ed); }),
       tb(t("delete_selected"), () => deleteSelected(ed)),
+      tb(t("tidy"), () => tidy(ed), { "data-action": "tidy" }),
       el("span.sf-sep"),
       tb(t("import_json"), () => importJson(ed), { "data-action": "import" }),
     );
@@ -666,6 +667,16 @@ async function importJson(ed) {
   const text = await pickFile();
   if (!text) return;
   loadJsonText(ed, text);
+}
+
+/** Lays every node out again (dagre) and keeps the new positions as the draft's layout. */
+function tidy(ed) {
+  const { definition } = currentDefinition(ed);
+  const layout = autoLayout(definition.nodes || [], definition.start, ed.catalog.templates);
+  ed.lf.render(definitionToGraph(definition, layout, ed.catalog.templates));
+  ed.lf.fitView(80, 80);
+  select(ed, null);
+  changed(ed, { layoutOnly: true });
 }
 
 function loadJsonText(ed, text) {

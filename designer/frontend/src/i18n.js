@@ -69,6 +69,7 @@ const STRINGS = {
   no_problems_view: ["没有发现问题", "No problems"],
   validating: ["校验中…", "Validating…"],
   fit_view: ["适应画布", "Fit view"],
+  tidy: ["整理布局", "Tidy layout"],
   undo: ["撤销", "Undo"],
   redo: ["重做", "Redo"],
   delete_selected: ["删除所选", "Delete selected"],
