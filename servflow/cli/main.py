@@ -6,7 +6,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
-from servflow.cli import accounts, definitions, demo, orders, platform, reconcile, store
+from servflow.cli import accounts, definitions, demo, ledger, orders, platform, reconcile, store
 from servflow.platform.settings import Settings, get_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run a worker (settings from SERVFLOW_* variables)")
     accounts.add_parsers(sub)
     reconcile.add_parser(sub)
+    ledger.add_parser(sub)
     return parser
 
 
@@ -49,6 +50,7 @@ COMMANDS: dict[str, Command] = {
     "user": accounts.cmd_accounts,
     "apikey": accounts.cmd_accounts,
     "reconcile": reconcile.cmd_reconcile,
+    "ledger": ledger.cmd_ledger,
 }
 
 
