@@ -278,6 +278,24 @@ def open_steps_of(
     return statuses, list(steps)
 
 
+def waiting_node_ids_of(
+    session: Session, *, order_ids: list[str]
+) -> list[tuple[str, str, str | None]]:
+    """(order id, status, node id of a step not completed, or None) of each known order
+    among `order_ids`: one query of plain rows, for the long polls' tick (the full rows are
+    read only for an order a waiter is answered with)."""
+    orders, steps = WorkOrder.__table__, WorkOrderStep.__table__
+    joined = orders.outerjoin(
+        steps, and_(steps.c.order_id == orders.c.order_id, steps.c.completed_at.is_(None))
+    )
+    query = (
+        select(orders.c.order_id, orders.c.status, steps.c.node_id)
+        .select_from(joined)
+        .where(orders.c.order_id.in_(order_ids))
+    )
+    return [(o, status, node) for o, status, node in session.connection().execute(query)]
+
+
 def stale_open_orders(
     session: Session, *, before: datetime, limit: int, after: tuple[datetime, int] | None = None
 ) -> list[tuple[str, datetime, int]]:

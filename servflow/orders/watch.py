@@ -71,20 +71,45 @@ class StepWatch:
 
     async def _tick(self) -> None:
         while self._waiters:
-            order_ids = list(self._waiters)
+            # What each order's waiters want, read here on the loop (the query runs in a
+            # thread, which must not read the waiters while requests come and go).
+            wants = {
+                order_id: [w.node_id for w in waiters if not w.future.done()]
+                for order_id, waiters in self._waiters.items()
+            }
             try:
-                found = await run_in_threadpool(self._look, order_ids)
+                found = await run_in_threadpool(self._answer, wants)
             except SQLAlchemyError:
                 log.warning("read model not readable; waiting requests retry", exc_info=True)
                 found = {}
             for order_id, seen in found.items():
+                waiting = {s.node_id for s in seen.steps}
                 for waiter in self._waiters.get(order_id, []):
-                    wanted = waiter.node_id is None or any(
-                        s.node_id == waiter.node_id for s in seen.steps
-                    )
-                    if (seen.closed or (seen.steps and wanted)) and not waiter.future.done():
+                    if not waiter.future.done() and _answers(waiter.node_id, seen.closed, waiting):
                         waiter.future.set_result(seen)
             await asyncio.sleep(self.interval)
+
+    def _answer(self, wants: dict[str, list[str | None]]) -> dict[str, Waiting]:
+        """How the orders a waiter can be answered about look now. One light query of plain
+        rows for every watched order (most ticks find nothing new), then the waiting steps'
+        full rows only for the orders with a waiter to answer."""
+        order_ids, due = list(wants), []
+        for start in range(0, len(order_ids), _BATCH):
+            with self.session_factory() as session:
+                rows = repo.waiting_node_ids_of(
+                    session, order_ids=order_ids[start : start + _BATCH]
+                )
+            seen: dict[str, tuple[bool, set[str]]] = {}
+            for order_id, status, node_id in rows:
+                _, nodes = seen.setdefault(order_id, (status in CLOSED_STATUSES, set()))
+                if node_id is not None:
+                    nodes.add(node_id)
+            due += [
+                order_id
+                for order_id, (closed, nodes) in seen.items()
+                if any(_answers(node_id, closed, nodes) for node_id in wants[order_id])
+            ]
+        return self._look(due) if due else {}
 
     def _look(self, order_ids: list[str]) -> dict[str, Waiting]:
         found: dict[str, Waiting] = {}
@@ -106,3 +131,9 @@ class StepWatch:
             )
             for order_id, status in statuses.items()
         }
+
+
+def _answers(node_id: str | None, closed: bool, waiting: set[str]) -> bool:
+    """Whether a waiter for `node_id` (None: any step) is answered by an order that is
+    `closed` or has the steps `waiting` waiting."""
+    return closed or (bool(waiting) and (node_id is None or node_id in waiting))
