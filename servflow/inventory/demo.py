@@ -34,6 +34,8 @@ def load_cases(session: Session, *, now: datetime | None = None) -> dict[str, in
                 **{**row, "cost": Decimal(row["cost"]), "price": Decimal(row["price"])},
             )
             added["part"] += 1
+    for code in cases["central"]:  # the demo's 中心仓: replenished by purchase
+        service.set_warehouse_kind(session, code=code, kind="central")
     for row in cases["warehouses"]:
         if repo.get_warehouse_by_code(session, code=row["code"]) is None:
             service.save_warehouse(session, scope_path=None, **row)

@@ -101,6 +101,14 @@ def save_warehouse(
     return warehouse
 
 
+def set_warehouse_kind(session: Session, *, code: str, kind: str) -> None:
+    """Sets the kind of an existing warehouse (not a van: a van names its engineer)."""
+    store = repo.get_warehouse_by_code(session, code=code)
+    if store is not None and kind != "van":
+        store.kind = kind
+        session.flush()
+
+
 class StockEntry(NamedTuple):
     """A stock level with the warehouse and part it counts."""
 

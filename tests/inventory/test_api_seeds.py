@@ -122,7 +122,12 @@ async def test_beijing_inverter_motors_51_to_49_raise_one_alert_with_a_suggestio
     assert other.status_code == 404  # outside the caller's region: as if missing
 
 
-async def test_200_concurrent_reservations_for_10_units_never_oversell(api, headers, demo):
+async def test_200_concurrent_reservations_for_10_units_never_oversell(
+    api, headers, demo, db_backend
+):
+    """On PostgreSQL exactly 10 succeed and 190 are refused with the shortfall. SQLite has
+    one writer: past its queue's wait some requests get 503 (retry) instead, never more
+    than 10 successes."""
     stored = await api.post(
         "/api/inventory/movements",
         json={"warehouse": "WH-SH", "sku": "WM-FOOTPAD", "kind": "receipt", "qty": 10},
@@ -147,8 +152,12 @@ async def test_200_concurrent_reservations_for_10_units_never_oversell(api, head
     answers = await asyncio.gather(*(one(i) for i in range(200)))
     codes = sorted(r.status_code for r in answers)
     assert codes.count(201) == 10, codes
-    assert codes.count(409) == 190, codes
+    if db_backend == "postgresql":
+        assert codes.count(409) == 190, codes
+    else:
+        assert set(codes) <= {201, 409, 503}, codes
     refused = [r.json() for r in answers if r.status_code == 409]
+    assert refused
     assert {(r["shortfall"], r["available"]) for r in refused} == {(1, 0)}
     row = await stock_of(api, headers, "WH-SH", "WM-FOOTPAD")
     assert (row["on_hand"], row["reserved"], row["available"]) == (10, 10, 0)
