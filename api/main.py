@@ -19,6 +19,7 @@ from api.routes import (
     auth,
     channels,
     codec,
+    customers,
     definitions,
     dispatch,
     finance,
@@ -27,11 +28,14 @@ from api.routes import (
     meta,
     node_templates,
     orders,
+    phone,
     prices,
     reporting,
     settlements,
+    signoff,
     sla,
     steps,
+    uploads,
 )
 from api.security import LoginLimiter
 from designer.routes import docs_router
@@ -62,6 +66,10 @@ ROUTERS = (
     codec,
     reporting,
     channels,
+    customers,
+    uploads,
+    signoff,
+    phone,
 )
 
 
@@ -141,10 +149,13 @@ def create_app(
     app.docs_url, app.redoc_url = "/docs", "/redoc"
     app.state.ctx = ctx
     install_error_handlers(app)
-    install_guards(app, large_body_paths={"/api/import/": 10 * 1_048_576})
+    install_guards(
+        app, large_body_paths={"/api/import/": 10 * 1_048_576, "/api/uploads": 9 * 1_048_576}
+    )
     install_metrics(app, ctx.session_factory)
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(designer_router)
     app.include_router(docs_router)
+    app.include_router(phone.pages)
     return app

@@ -23,7 +23,7 @@ const oneEcharts = {
 };
 await build({
   plugins: [oneEcharts],
-  entryPoints: { designer: "src/main.js", console: "src/console/main.js" },
+  entryPoints: { designer: "src/main.js", console: "src/console/main.js", phone: "src/phone/main.js" },
   bundle: true,
   minify: true,
   sourcemap: sourcemaps,

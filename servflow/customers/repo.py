@@ -167,3 +167,39 @@ def move_children(session: Session, *, from_id: int, to_id: int) -> dict[str, in
         )
         moved[name] = int(getattr(result, "rowcount", 0) or 0)
     return moved
+
+
+def link_by_hash(session: Session, *, token_hash: str) -> SignoffLink | None:
+    return session.scalar(select(SignoffLink).where(SignoffLink.token_hash == token_hash))
+
+
+def use_link(session: Session, *, link_id: int, now: Any) -> bool:
+    """Marks the link used; True only for the first caller (one-time)."""
+    result = session.execute(
+        update(SignoffLink)
+        .where(SignoffLink.id == link_id, SignoffLink.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def ratings(session: Session, *, group_by: str, scope_path: str) -> list[tuple[str, int]]:
+    column = {"region": Survey.region, "outlet": Survey.outlet, "engineer": Survey.engineer}[
+        group_by
+    ]
+    rows = session.execute(
+        select(column, Survey.rating).where(under(Survey.org_path, scope_path))
+    ).all()
+    return [(str(key or ""), int(rating)) for key, rating in rows]
+
+
+def follow_ups(session: Session, *, scope_path: str, limit: int) -> list[Survey]:
+    return list(
+        session.scalars(
+            select(Survey)
+            .where(Survey.follow_up.is_(True), under(Survey.org_path, scope_path))
+            .order_by(Survey.id.desc())
+            .limit(limit)
+        )
+    )

@@ -4,9 +4,11 @@ assets with warranties; search and a profile within the caller's scope."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,8 +20,10 @@ from servflow.customers.models import (
     CustomerAsset,
     CustomerIdentity,
     CustomerMerge,
+    SignoffLink,
     Survey,
 )
+from servflow.customers.rules import Nps, is_detractor, nps_by
 from servflow.org import service as org
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
@@ -28,7 +32,6 @@ from servflow.platform.errors import Invalid, NotFound
 log = logging.getLogger(__name__)
 
 lock_customer = repo.lock_customer
-customer_by_phone = repo.get_customer_by_phone
 customer_by_phone = repo.get_customer_by_phone
 IDENTITY_KINDS = ("phone", "wecom", "douyin", "tmall", "jd", "contact")
 PLACEHOLDER_NAMES = ("匿名客户", "")
@@ -243,3 +246,96 @@ def profile(session: Session, user: Principal, *, customer_id: int) -> Profile:
         merges=merges,
         merged_ids=ids[1:],
     )
+
+
+# ---- sign-off and NPS -----------------------------------------------------------------------
+
+LINK_TTL = timedelta(hours=72)
+MAX_COMMENT = 500
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_signoff_link(
+    session: Session,
+    *,
+    order_id: str,
+    customer_id: int | None,
+    org_path: str,
+    region: str,
+    outlet: str,
+    engineer: str,
+    now: datetime,
+) -> tuple[str, SignoffLink]:
+    """A one-time link for the customer (the token is shown once; only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    link = SignoffLink(
+        token_hash=_hash(token),
+        order_id=order_id,
+        customer_id=customer_id,
+        org_path=org_path,
+        region=region,
+        outlet=outlet,
+        engineer=engineer,
+        expires_at=now + LINK_TTL,
+        created_at=now,
+    )
+    session.add(link)
+    session.flush()
+    return token, link
+
+
+def open_link(session: Session, *, token: str, now: datetime) -> SignoffLink:
+    """The link of `token`; NotFound alike when unknown, used or expired."""
+    link = repo.link_by_hash(session, token_hash=_hash(token[:100]))
+    if link is None or link.used_at is not None or link.expires_at <= now:
+        raise NotFound("this sign-off link is unknown, used or expired")
+    return link
+
+
+def sign_off(
+    session: Session,
+    *,
+    token: str,
+    rating: int,
+    comment: str,
+    signature_file: str,
+    now: datetime,
+) -> Survey:
+    """Records the customer's sign-off once (the link is spent); a detractor's score
+    (0-6) marks a follow-up."""
+    if not 0 <= rating <= 10:
+        raise Invalid("rating: 0 to 10", errors={"rating": "must be 0 to 10"})
+    if len(comment) > MAX_COMMENT:
+        raise Invalid(f"comment: at most {MAX_COMMENT} characters", errors={"comment": "too long"})
+    link = open_link(session, token=token, now=now)
+    if not repo.use_link(session, link_id=link.id, now=now):
+        raise NotFound("this sign-off link is unknown, used or expired")
+    survey = Survey(
+        order_id=link.order_id,
+        customer_id=link.customer_id,
+        org_path=link.org_path,
+        region=link.region,
+        outlet=link.outlet,
+        engineer=link.engineer,
+        rating=rating,
+        comment=comment.strip(),
+        signature_file=signature_file,
+        follow_up=is_detractor(rating),
+        created_at=now,
+    )
+    session.add(survey)
+    session.flush()
+    return survey
+
+
+def nps_report(session: Session, user: Principal, *, group_by: str) -> list[Nps]:
+    if group_by not in ("region", "outlet", "engineer"):
+        raise Invalid("group_by: region, outlet or engineer", errors={"group_by": "unknown"})
+    return nps_by(repo.ratings(session, group_by=group_by, scope_path=user.scope_path))
+
+
+def follow_ups(session: Session, user: Principal, *, limit: int = 100) -> list[Survey]:
+    return repo.follow_ups(session, scope_path=user.scope_path, limit=limit)

@@ -178,7 +178,11 @@ def _outbox_rows(
     if text_to or not card:
         rows.append(enqueue(session, key=step.idempotency_key, recipients=text_to, **common))
     if card and engineer is not None:
-        payload = {"order_no": facts.order_no or step.order_id, "fault": facts.fault}
+        payload = {
+            "order_no": facts.order_no or step.order_id,
+            "fault": facts.fault,
+            "org_path": facts.org_path,
+        }
         rows.append(
             enqueue(
                 session,
@@ -373,3 +377,25 @@ def retry_notification(
         row.attempts = 0
         session.flush()
     return row
+
+
+def low_score_follow_up(
+    session: Session, *, order_id: str, org_path: str, rating: int, comment: str, now: datetime
+) -> Notification:
+    """Tells the outlet's and region's managers that a customer scored the service low, in
+    the transaction of the sign-off (a follow-up task on their WeCom)."""
+    managers = org.usernames_with_roles(
+        session, roles=["outlet_manager", "region_manager"], scope_path=org_path or "/"
+    )
+    message = f"客户评分 {rating}/10, 请回访 (工单 {order_id}): {comment[:200] or '无评论'}"
+    return enqueue(
+        session,
+        key=f"nps-follow-up/{order_id}",
+        channel="wecom",
+        recipients=sorted(set(managers)),
+        message=message,
+        now=now,
+        order_id=order_id,
+        org_path=org_path,
+        kind="text",
+    )

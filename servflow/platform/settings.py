@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     )
     douyin_app_key: str = ""
     douyin_app_secret: str = ""
+    uploads_dir: str = Field(default="var/uploads", description="photos and signatures")
     intake_every_seconds: float = Field(
         default=10, ge=0, description="the worker polls feeds and retries intake; 0: off"
     )

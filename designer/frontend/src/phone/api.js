@@ -1,0 +1,107 @@
+// The phone's calls to the API, and the offline queue of step submissions.
+const TOKEN = "sf-phone-token";
+const QUEUE = "sf-phone-queue";
+
+export const auth = {
+  get token() {
+    return localStorage.getItem(TOKEN);
+  },
+  set token(value) {
+    if (value) localStorage.setItem(TOKEN, value);
+    else localStorage.removeItem(TOKEN);
+  },
+};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.detail) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+export async function call(method, path, { json, form, headers = {}, anonymous = false } = {}) {
+  const sent = { Accept: "application/json", ...headers };
+  if (!anonymous && auth.token) sent.Authorization = `Bearer ${auth.token}`;
+  let body;
+  if (json !== undefined) {
+    sent["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) {
+    body = form;
+  }
+  const response = await fetch(`/api${path}`, { method, headers: sent, body });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = { detail: text };
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export async function upload(file) {
+  const form = new FormData();
+  form.append("file", file, file.name || "signature.png");
+  return call("POST", "/uploads", { form });
+}
+
+// ---- offline-tolerant submit ---------------------------------------------------------
+// A submission gets its Idempotency-Key when made; it stays queued (localStorage) until
+// the API answers, and is sent again with the same key on reconnect: the order applies it
+// once whatever the number of tries.
+
+function queued() {
+  try {
+    return JSON.parse(localStorage.getItem(QUEUE) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+function save(items) {
+  localStorage.setItem(QUEUE, JSON.stringify(items));
+}
+
+export function pending() {
+  return queued();
+}
+
+export function enqueue(orderId, nodeId, data, outcome) {
+  const key = `phone-${crypto.randomUUID ? crypto.randomUUID() : Date.now() + "-" + Math.random()}`;
+  const item = { key, orderId, nodeId, data, outcome, tries: 0 };
+  save([...queued(), item]);
+  return item;
+}
+
+function drop(key) {
+  save(queued().filter((i) => i.key !== key));
+}
+
+/** Sends every queued submission; returns [{item, result|error}]. Network failures and
+ * 5xx/504 stay queued; a 4xx answer (refused) leaves the queue with its reason. */
+export async function flush() {
+  const results = [];
+  for (const item of queued()) {
+    try {
+      const result = await call("POST", `/orders/${encodeURIComponent(item.orderId)}/steps/${encodeURIComponent(item.nodeId)}`, {
+        json: { data: item.data, outcome: item.outcome },
+        headers: { "Idempotency-Key": item.key },
+      });
+      drop(item.key);
+      results.push({ item, result });
+    } catch (error) {
+      const status = error instanceof ApiError ? error.status : 0;
+      if (status >= 400 && status < 500) {
+        drop(item.key);
+        results.push({ item, error });
+      } else {
+        save(queued().map((i) => (i.key === item.key ? { ...i, tries: i.tries + 1 } : i)));
+        results.push({ item, error, queued: true });
+      }
+    }
+  }
+  return results;
+}
