@@ -153,3 +153,10 @@ def test_env_example_generators_make_values_servflow_accepts() -> None:
     check_strength(made[2], setting="postgres")
     with pytest.raises(WeakSecret):
         binary_keys(made[0], setting="payload_key", demo=False)
+
+
+def test_tracing_is_off_unless_the_operator_sets_it(compose: dict[str, Any]) -> None:
+    for name in ("worker", "api"):
+        env = compose["services"][name]["environment"]
+        assert env["SERVFLOW_TRACING"] == "${SERVFLOW_TRACING:-off}"
+        assert Settings.model_fields["tracing"].default == "off"
