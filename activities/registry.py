@@ -62,4 +62,4 @@ def build_activities(deps: ActivityDeps) -> list[Callable[..., Any]]:
     """One `@activity.defn` per automatic node type, close_order and the local activity
     record_waiting, sharing `deps`."""
     wrapped = [_wrap(name, deps) for name in _IMPLEMENTATIONS]
-    return [*wrapped, _record_waiting(deps), *inventory.build(deps)]
+    return [*wrapped, _record_waiting(deps), *inventory.build(deps), *billing.build(deps)]

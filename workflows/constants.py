@@ -43,6 +43,9 @@ INVENTORY_SCAN_WORKFLOW = "InventoryScan"
 ACTIVITY_INVENTORY_SCAN = "inventory_scan"
 ACTIVITY_SOURCE_PARTS = "source_parts"
 ACTIVITY_CONSUME_PARTS = "consume_parts"
+# Money: the monthly settlement run (workflows/settlement_run.py), started by a Schedule.
+SETTLEMENT_RUN_WORKFLOW = "SettlementRun"
+ACTIVITY_SETTLEMENT_RUN = "settlement_run"
 ALL_ACTIVITIES = (
     ACTIVITY_REPORT,
     ACTIVITY_DISPATCH,
@@ -56,6 +59,7 @@ ALL_ACTIVITIES = (
     ACTIVITY_CONSUME_PARTS,
     ACTIVITY_INVENTORY_TRANSFER,
     ACTIVITY_INVENTORY_SCAN,
+    ACTIVITY_SETTLEMENT_RUN,
 )
 
 # Failure types (`ApplicationError.type`): activities raise the first two for business
