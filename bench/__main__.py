@@ -8,6 +8,7 @@ import sys
 BENCHES = ["bench.expressions", "bench.pipeline", "bench.api", "bench.many_open"]
 BENCHES.append("bench.inflight")  # step p99 at 10/40/150 in flight (PostgreSQL)
 BENCHES.append("bench.dashboard")  # dashboards from counters vs scanning the orders
+BENCHES.append("bench.dispatch")  # one dispatch decision: spatial index vs numpy scan
 
 
 def main() -> int:

@@ -12,16 +12,17 @@ assigns the engineer they chose when that engineer lies in the dispatcher's scop
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from servflow.customers import service as customers
-from servflow.dispatch import repo
+from servflow.dispatch import nearby, repo
+from servflow.dispatch.index import ANY_SKILL
 from servflow.dispatch.models import DispatchDecision, Engineer
-from servflow.dispatch.policies import QUEUE_RUNG, Policy, node_policy, parse_policy
+from servflow.dispatch.policies import QUEUE_RUNG, Policy, Rung, node_policy, parse_policy
 from servflow.dispatch.rules import (
     SKILL_LABELS,
     Candidate,
@@ -187,17 +188,36 @@ def _regions(policy: Policy, job: Job, regions: str) -> frozenset[str] | None:
     return frozenset([job.region])
 
 
-def _pool(session: Session, wanted: frozenset[str] | None) -> list[Candidate]:
+def _outlets(session: Session, wanted: frozenset[str] | None) -> list[int] | None:
+    """The org units of the regions `wanted` (None: every region)."""
     if wanted is None:
-        engineers = repo.list_engineers(session)
-    else:
-        outlet_ids: list[int] = []
-        for code in sorted(wanted):
-            unit = org.find_region(session, code_or_name=code)
-            if unit is not None:
-                outlet_ids += org.unit_ids_under(session, scope_path=unit.path)
-        engineers = repo.list_engineers(session, outlet_ids=outlet_ids)
+        return None
+    outlet_ids: list[int] = []
+    for code in sorted(wanted):
+        unit = org.find_region(session, code_or_name=code)
+        if unit is not None:
+            outlet_ids += org.unit_ids_under(session, scope_path=unit.path)
+    return outlet_ids
+
+
+def _pool(session: Session, wanted: frozenset[str] | None) -> list[Candidate]:
+    engineers = repo.list_engineers(session, outlet_ids=_outlets(session, wanted))
     return [candidate_of(e) for e in engineers]
+
+
+def _near(
+    session: Session, job: Job, rung: Rung, wanted: frozenset[str] | None
+) -> tuple[list[Candidate], int]:
+    """The engineers the spatial index finds within the rung's radius holding the job's
+    first skill (reloaded as stored), and how many of the rung's regions it left out."""
+    assert rung.radius_km is not None
+    ids = nearby.index_for(session).near(
+        job.lat, job.lng, float(rung.radius_km), job.skills[0] if job.skills else ANY_SKILL
+    )
+    found = [candidate_of(e) for e in repo.engineers_by_ids(session, ids=[int(i) for i in ids])]
+    in_regions = sum(1 for c in found if wanted is None or c.region in wanted)
+    total = repo.count_engineers(session, outlet_ids=_outlets(session, wanted))
+    return found, max(0, total - in_regions)
 
 
 def walk_ladder(
@@ -214,12 +234,18 @@ def walk_ladder(
     the next candidate the choice)."""
     results: list[RungResult] = []
     pools: dict[frozenset[str] | None, list[Candidate]] = {}
+    indexed = nearby.engineer_count(session) >= nearby.INDEX_FROM
     for index, rung in enumerate(policy.ladder):
         wanted = _regions(policy, job, rung.regions)
-        if wanted not in pools:
-            pools[wanted] = _pool(session, wanted)
+        beyond = 0
+        if indexed and rung.radius_km is not None:
+            pool, beyond = _near(session, job, rung, wanted)
+        else:
+            if wanted not in pools:
+                pools[wanted] = _pool(session, wanted)
+            pool = pools[wanted]
         result = rank_rung(
-            pools[wanted],
+            pool,
             job,
             policy,
             rung,
@@ -227,6 +253,8 @@ def walk_ladder(
             refused=refused,
             first_time_fix=history,
         )
+        if beyond:
+            result = replace(result, beyond=beyond)
         results.append(result)
         for scored in result.ranked:
             engineer_id = scored.candidate.engineer_id

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -270,3 +272,49 @@ def page_engineers_with(
 
 def delete_rules(session: Session) -> None:
     session.execute(delete(RoutingRule))
+
+
+def engineer_stats(session: Session) -> tuple[int, int, datetime | None]:
+    """How many engineers there are, their largest id and latest change."""
+    count, top, latest = session.execute(
+        select(func.count(Engineer.id), func.max(Engineer.id), func.max(Engineer.updated_at))
+    ).one()
+    return int(count), int(top or 0), latest
+
+
+def engineer_positions(
+    session: Session, *, changed_since: datetime | None = None
+) -> list[tuple[int, float | None, float | None, str, list[str], list[dict[str, Any]]]]:
+    """(id, lat, lng, state, skills, certificates) of every engineer, or of those changed
+    at or after `changed_since` — what the spatial index holds."""
+    query = select(
+        Engineer.id,
+        Engineer.lat,
+        Engineer.lng,
+        Engineer.state,
+        Engineer.skills,
+        Engineer.certificates,
+    )
+    if changed_since is not None:
+        query = query.where(Engineer.updated_at >= changed_since)
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def engineers_by_ids(session: Session, *, ids: Collection[int]) -> list[Engineer]:
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Engineer)
+            .options(joinedload(Engineer.outlet), joinedload(Engineer.user))
+            .where(Engineer.id.in_(list(ids)))
+            .order_by(Engineer.code)
+        )
+    )
+
+
+def count_engineers(session: Session, *, outlet_ids: Collection[int] | None) -> int:
+    query = select(func.count(Engineer.id))
+    if outlet_ids is not None:
+        query = query.where(Engineer.outlet_id.in_(list(outlet_ids)))
+    return int(session.scalar(query) or 0)

@@ -156,9 +156,15 @@ class RungResult:
     rung: Rung
     ranked: list[Scored]
     excluded: list[Exclusion]
+    beyond: int = 0
+    """Engineers of the rung's regions the spatial index left out (too far, or without the
+    skill), counted as too far without being looked at one by one."""
 
     def counts(self) -> dict[str, int]:
-        return dict(Counter(e.reason for e in self.excluded))
+        counts = Counter(e.reason for e in self.excluded)
+        if self.beyond:
+            counts["too_far"] += self.beyond
+        return dict(counts)
 
 
 REASONS: dict[str, tuple[str, str]] = {
