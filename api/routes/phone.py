@@ -94,7 +94,7 @@ def map_url(lat: float | None, lng: float | None, name: str) -> str:
 
 def _form(session: Any, key: str, version: int, node_id: str) -> tuple[list[dict[str, Any]], str]:
     body = definitions.get_version(session, key=key, version=version).body
-    node = next((n for n in body.get("nodes", []) if n.get("id") == node_id), {})
+    node: dict[str, Any] = next((n for n in body.get("nodes", []) if n.get("id") == node_id), {})
     return list(node.get("form") or []), str(node.get("type", ""))
 
 

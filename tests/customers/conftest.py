@@ -1,0 +1,42 @@
+"""The API on the small world (tests/world.py), without Temporal: for the customer,
+upload, sign-off and outbox routes that need no order to run."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.main import create_app
+from tests.api.conftest import api_settings, make_headers
+from tests.world import World
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> Path:
+    return tmp_path / "uploads"
+
+
+@pytest.fixture
+async def api(
+    session_factory: sessionmaker[Session], world: World, uploads: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = api_settings(
+        payload_key=base64.b64encode(os.urandom(32)).decode(), uploads_dir=str(uploads)
+    )
+    app = create_app(settings, session_factory=session_factory, temporal_client=None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def headers(
+    session_factory: sessionmaker[Session], world: World
+) -> Callable[[str], dict[str, str]]:
+    return make_headers(session_factory)
