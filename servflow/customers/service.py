@@ -339,3 +339,15 @@ def nps_report(session: Session, user: Principal, *, group_by: str) -> list[Nps]
 
 def follow_ups(session: Session, user: Principal, *, limit: int = 100) -> list[Survey]:
     return repo.follow_ups(session, scope_path=user.scope_path, limit=limit)
+
+
+def find_by_phone(session: Session, *, phone: str) -> Customer | None:
+    return repo.get_customer_by_phone(session, phone=phone)
+
+
+def has_identity(session: Session, *, kind: str, value: str) -> bool:
+    return repo.owner_of(session, kind=kind, value=value) is not None
+
+
+def has_asset(session: Session, *, customer_id: int, serial_no: str) -> bool:
+    return any(a.serial_no == serial_no for a in repo.assets(session, customer_ids=[customer_id]))

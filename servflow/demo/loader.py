@@ -23,6 +23,7 @@ from servflow.billing import demo as money_demo
 from servflow.billing import service as billing
 from servflow.customers.service import link_or_create_customer
 from servflow.dispatch import service as dispatch
+from servflow.integrations import demo as channels_demo
 from servflow.inventory import demo as inventory_demo
 from servflow.inventory import service as inventory
 from servflow.inventory.service import NewPart, OpeningStock
@@ -107,6 +108,7 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
     summary.added.update(money_demo.load_money_demo(session))
     summary.added.update(load_sla_demo(session))
     _load_customers(session, summary, report)
+    summary.added.update(channels_demo.load_channels_demo(session))
     session.flush()
     return summary
 

@@ -17,13 +17,12 @@ from temporalio.worker import Worker
 
 from activities.registry import ActivityDeps, build_activities
 from api.main import create_app
-from servflow.definitions import repo as definitions
+from servflow.definitions import service as definitions
 from servflow.integrations.wecom.service import WecomConfig, WecomNotifier
 from servflow.platform.settings import Settings
 from tests.api.conftest import api_settings, make_headers, quiesce, seed
 from tests.integrations.fake_wecom import AGENT_ID, CORP_ID, SECRET, FakeWecom
 from worker import build_worker
-from workflows.validate import validate_definition
 
 INSTALLATION = json.loads(
     (
@@ -62,16 +61,10 @@ def wecom_settings(fake: FakeWecom, **overrides: object) -> Settings:
 
 
 def publish_installation(factory: sessionmaker[Session]) -> None:
+    """The installation pipeline (the demo publishes it too: then nothing changes)."""
     with factory() as session:
-        report = validate_definition(INSTALLATION)
-        assert report.definition is not None, report.problems
-        definitions.save_draft(session, key="installation", draft=INSTALLATION, user="designer")
-        definitions.publish_version(
-            session,
-            key="installation",
-            body=report.definition.model_dump(mode="json"),
-            user="designer",
-            layout={},
+        definitions.publish(
+            session, key="installation", raw=INSTALLATION, user="designer", unless_unchanged=True
         )
         session.commit()
 
