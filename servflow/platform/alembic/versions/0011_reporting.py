@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("metric", sa.String(length=16), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("org_path", sa.String(length=400), nullable=False),
+        sa.Column("depth", sa.Integer(), nullable=False),
         sa.Column("region", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("bin", sa.Integer(), nullable=False),
@@ -34,15 +35,17 @@ def upgrade() -> None:
         sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_counter")),
         sa.UniqueConstraint(
+            "org_path",
             "metric",
             "day",
-            "org_path",
             "key",
             "bin",
-            name=op.f("uq_report_counter_metric_day_org_path_key_bin"),
+            name=op.f("uq_report_counter_org_path_metric_day_key_bin"),
         ),
     )
-    op.create_index("ix_report_counter_path", "report_counter", ["org_path"], unique=False)
+    op.create_index(
+        "ix_report_counter_depth", "report_counter", ["depth", "metric", "day"], unique=False
+    )
     op.create_table(
         "report_order",
         sa.Column("order_id", sa.String(length=200), nullable=False),
@@ -63,5 +66,5 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_report_order_sla_next"), table_name="report_order")
     op.drop_index(op.f("ix_report_order_org_path"), table_name="report_order")
     op.drop_table("report_order")
-    op.drop_index("ix_report_counter_path", table_name="report_counter")
+    op.drop_index("ix_report_counter_depth", table_name="report_counter")
     op.drop_table("report_counter")
