@@ -124,30 +124,26 @@ def _flush(session: Session, orders: list[dict[str, Any]], steps: list[dict[str,
 
 
 def _views(session: Session):
-    """Every order with its steps, read in order_id batches (the rebuild's input)."""
-    last = ""
+    """Every order with its steps, read as plain rows in batches (the rebuild's input)."""
+    o, st = WorkOrder.__table__.c, WorkOrderStep.__table__.c
+    last = 0
     while True:
-        rows = session.scalars(
-            select(WorkOrder).where(WorkOrder.order_id > last).order_by(WorkOrder.order_id)
-            .limit(5000)
+        rows = session.execute(
+            select(o.id, o.order_id, o.org_path, o.status, o.created_at, o.definition_key,
+                   o.definition_version, o.completed_at)
+            .where(o.id > last).order_by(o.id).limit(20000)
         ).all()  # fmt: skip
         if not rows:
             return
         ids = [r.order_id for r in rows]
         steps: dict[str, list[rules.StepView]] = defaultdict(list)
-        for s in session.scalars(select(WorkOrderStep).where(WorkOrderStep.order_id.in_(ids))):
-            steps[s.order_id].append(
-                rules.StepView(s.node_id, s.node_type, s.visit, s.started_at, s.completed_at,
-                               s.sla_deadline, s.outcome, s.data or {})
-            )  # fmt: skip
+        query = select(st.order_id, st.node_id, st.node_type, st.visit, st.started_at,
+                       st.completed_at, st.sla_deadline, st.outcome, st.data)  # fmt: skip
+        for s in session.execute(query.where(st.order_id.in_(ids))):
+            steps[s[0]].append(rules.StepView(*s[1:]))
         for r in rows:
-            view = rules.OrderView(
-                r.order_id, r.org_path, r.status, r.created_at,
-                r.definition_key, r.definition_version, r.completed_at,
-            )  # fmt: skip
-            yield view, steps[r.order_id], {}
-        last = ids[-1]
-        session.expunge_all()
+            yield rules.OrderView(*r[1:]), steps[r.order_id], {}
+        last = rows[-1].id
 
 
 def scan(session: Session, scope: str, start: date, end: date) -> dict[str, Any]:

@@ -75,7 +75,7 @@ export async function dashboardPage(main, parts) {
     const daysList = d.series.map((s) => s.day);
     chart(charts.trend, {
       tooltip: { trigger: "axis" },
-      legend: { data: [t("orders_total"), t("revenue")] },
+      legend: { top: 0, data: [t("orders_total"), t("revenue")] },
       grid: { left: 48, right: 56, top: 36, bottom: 28 },
       xAxis: { type: "category", data: daysList },
       yAxis: [{ type: "value" }, { type: "value", show: d.money_visible }],
@@ -86,7 +86,7 @@ export async function dashboardPage(main, parts) {
     });
     const units = chart(charts.units, {
       tooltip: { trigger: "axis" },
-      legend: { data: [t("orders_open"), t("orders_completed")] },
+      legend: { top: 0, data: [t("orders_open"), t("orders_completed")] },
       grid: { left: 100, right: 24, top: 36, bottom: 24 },
       xAxis: { type: "value" },
       yAxis: { type: "category", data: d.by_unit.map((u) => u.name) },

@@ -10,7 +10,7 @@ const OPEN = (o) => !["completed", "cancelled", "failed"].includes(o.status);
 export async function dispatchPage(main) {
   const queue = el("div.sf-queue", { "data-list": "queue" });
   const crew = el("div.sf-crew", { "data-list": "engineers" });
-  const plot = el("div.sf-chart.sf-chart-tall", { "data-chart": "board" });
+  const plot = el("div.sf-chart.sf-chart-board", { "data-chart": "board" });
   main.append(el("div.sf-page",
     el("div.sf-page-head", el("h2", t("nav_dispatch")), el("span.sf-muted", t("drag_hint"))),
     el("div.sf-board",
@@ -61,7 +61,7 @@ export async function dispatchPage(main) {
         },
       },
     },
-    el("div.sf-row", el("b", e.name), el("span.sf-badge", e.state)),
+    el("div.sf-row", el("b", e.name), el(`span.sf-badge${e.state === "available" ? ".sf-ok-badge" : ""}`, t(`state_${e.state}`))),
     el("div.sf-muted", `${e.outlet} · ${t("load")} ${e.current_load}/${e.max_load}`),
     el("div.sf-muted", (e.skills || []).join(", ")))));
     const located = (engineers.data || []).filter((e) => e.lat && e.lng);
@@ -73,7 +73,7 @@ export async function dispatchPage(main) {
     const instance = echarts.getInstanceByDom(plot) || echarts.init(plot);
     instance.setOption({
       tooltip: { trigger: "item", formatter: (p) => p.data.name },
-      legend: { data: [t("queue"), t("engineers")] },
+      legend: { top: 0, data: [t("queue"), t("engineers")] },
       geo: { map: "china", roam: true, zoom: located.length ? 4 : 1.2, center: located.length ? [located[0].lng, located[0].lat] : undefined, itemStyle: { areaColor: "#eef2f8", borderColor: "#b8c4d6" } },
       series: [
         { name: t("queue"), type: "effectScatter", coordinateSystem: "geo", symbolSize: 10, itemStyle: { color: "#f59e0b" }, data: orderPoints },

@@ -49,7 +49,8 @@ export async function ordersPage(main) {
 function fields(data) {
   return Object.entries(data || {}).map(([k, v]) => {
     const photo = typeof v === "string" && /^(data:image|https?:|\/)/.test(v);
-    const shown = Array.isArray(v) ? v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    const full = Array.isArray(v) ? v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join(", ") : typeof v === "object" && v !== null ? JSON.stringify(v) : String(v);
+    const shown = full.length > 160 ? `${full.slice(0, 160)}…` : full;
     return el("div.sf-kv", el("span.sf-muted", k), photo ? el("a", { href: v, target: "_blank" }, "📷") : el("span", shown));
   });
 }
@@ -75,7 +76,7 @@ export async function orderPage(main, orderId) {
       el("div.sf-grid2",
         el("div.sf-panel", el("h3", t("timeline")),
           el("ol.sf-timeline", ((state && state.timeline) || steps).map((e) => el("li",
-            el("b", e.node_id), ` · ${e.actor || ""} · ${e.outcome || ""}`, el("div.sf-muted", `${fmtTime(e.started_at)} → ${fmtTime(e.completed_at)}`))))),
+            el("b", e.node_id), [e.actor, e.summary || e.outcome].filter(Boolean).map((x) => ` · ${x}`).join(""), el("div.sf-muted", `${fmtTime(e.started_at)} → ${fmtTime(e.completed_at)}`))))),
         el("div.sf-panel", el("h3", t("live_state")),
           state ? el("div", el("div", statusText(state.status)), (state.active || []).map((a) => el("div.sf-muted", `${a.node_id} → ${a.assignee || ""} ${a.sla_deadline ? `(${t("deadline")} ${fmtTime(a.sla_deadline)})` : ""}`))) : el("div.sf-muted", "—"))),
       el("div.sf-panel", el("h3", t("steps")),
