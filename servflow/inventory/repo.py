@@ -169,7 +169,7 @@ def shift_level(
     on_hand_delta: int,
     reserved_delta: int,
     need_available: int = 0,
-) -> bool:
+) -> tuple[int, int, int] | None:
     """Moves the balance by the deltas in ONE conditional UPDATE, only where the result
     stays valid (nothing negative, reserved within on hand) and, when `need_available`,
     where at least that many are available before the move. On PostgreSQL concurrent
@@ -177,7 +177,8 @@ def shift_level(
     the one before left it; on SQLite the statement runs under the database's write lock.
 
     Returns:
-        False when the balance is missing or the condition refused the move.
+        The balance after the move (on hand, reserved, safety level), read back by the same
+        statement (RETURNING); None when the balance is missing or the condition refused.
     """
     on_hand, reserved = StockLevel.on_hand, StockLevel.reserved
     conditions = [
@@ -193,9 +194,11 @@ def shift_level(
         update(StockLevel)
         .where(*conditions)
         .values(on_hand=on_hand + on_hand_delta, reserved=reserved + reserved_delta)
+        .returning(StockLevel.on_hand, StockLevel.reserved, StockLevel.safety_level)
         .execution_options(synchronize_session=False)
     )
-    return session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    row = session.execute(statement).first()
+    return (int(row[0]), int(row[1]), int(row[2])) if row is not None else None
 
 
 def level_of(session: Session, *, warehouse_id: int, part_id: int) -> StockLevel | None:

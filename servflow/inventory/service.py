@@ -523,16 +523,8 @@ def move(
         with session.begin_nested():
             if on_hand_delta > 0:
                 repo.ensure_level(session, warehouse_id=warehouse.id, part_id=part.id)
-            moved = repo.shift_level(
-                session,
-                warehouse_id=warehouse.id,
-                part_id=part.id,
-                on_hand_delta=on_hand_delta,
-                reserved_delta=reserved_delta,
-                need_available=qty if need_available else 0,
-            )
-            if not moved:
-                raise _short(session, warehouse, part, kind, qty, on_hand_delta)
+            # The journal row first, the balance last: the UPDATE takes the balance row's
+            # lock, held until commit, so nothing else should run after it.
             movement = repo.add_movement(
                 session,
                 row={
@@ -549,13 +541,25 @@ def move(
                     "created_at": now,
                 },
             )
+            after = repo.shift_level(
+                session,
+                warehouse_id=warehouse.id,
+                part_id=part.id,
+                on_hand_delta=on_hand_delta,
+                reserved_delta=reserved_delta,
+                need_available=qty if need_available else 0,
+            )
+            if after is None:
+                raise _short(session, warehouse, part, kind, qty, on_hand_delta)
     except IntegrityError:
         # The same key committed by a concurrent call: the savepoint undid our move.
         done = repo.movement_by_key(session, key=key)
         if done is None:
             raise
         return MovementDone(done, False)
-    check_safety(session, warehouse=warehouse, part=part, now=now)
+    safety_level = after[2]
+    if safety_level > 0:
+        check_safety(session, warehouse=warehouse, part=part, now=now)
     return MovementDone(movement, True)
 
 
@@ -720,18 +724,6 @@ def reserve(
     if existing is None:
         try:
             with session.begin_nested():
-                move(
-                    session,
-                    warehouse=warehouse,
-                    part=part,
-                    kind="reservation",
-                    qty=qty,
-                    key=f"reserve:{key}",
-                    now=now,
-                    ref=order_id,
-                    actor=actor,
-                    need_available=True,
-                )
                 held = Reservation(
                     key=key,
                     order_id=order_id,
@@ -744,6 +736,18 @@ def reserve(
                 )
                 session.add(held)
                 session.flush()
+                move(
+                    session,
+                    warehouse=warehouse,
+                    part=part,
+                    kind="reservation",
+                    qty=qty,
+                    key=f"reserve:{key}",
+                    now=now,
+                    ref=order_id,
+                    actor=actor,
+                    need_available=True,
+                )
             return held
         except IntegrityError:
             existing = repo.reservation_by_key(session, key=key)
