@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.billing import ensure_run_schedule
+from activities.inventory import ensure_scan_schedule
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.integrations.wecom.service import notifier_from_settings
 from servflow.platform.db import make_engine, make_session_factory
@@ -89,6 +90,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     async with worker:
         logging.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
         await ensure_run_schedule(client, task_queue=settings.task_queue)
+        await ensure_scan_schedule(client, task_queue=settings.task_queue)
         reconciling = start_reconciler(settings, client, session_factory)
         relaying = start_relay(settings, session_factory, notifier)
         intake = start_intake(settings, client, session_factory)

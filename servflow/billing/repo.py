@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, String, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from servflow.billing.models import (
@@ -221,26 +221,50 @@ def orders_this_month(
 # ---- the settlement run, statements, finance views ------------------------------------------
 
 
-def accrued_in(session: Session, *, start: datetime, end: datetime) -> list[Settlement]:
-    return list(
-        session.scalars(
-            select(Settlement)
-            .options(selectinload(Settlement.payouts))
-            .where(
-                Settlement.status == "accrued",
-                Settlement.created_at >= start,
-                Settlement.created_at < end,
-            )
-            .order_by(Settlement.id)
+def accrued_totals(
+    session: Session, *, start: datetime, end: datetime
+) -> list[tuple[str, str, str, str, Decimal, int]]:
+    """(region, payee kind, payee id, currency, total, settlements) owed by the accrued
+    (periodic) settlements of [start, end)."""
+    rows = session.execute(
+        select(
+            Settlement.region,
+            Payout.payee_kind,
+            Payout.payee_id,
+            Payout.currency,
+            func.sum(Payout.amount),
+            func.count(func.distinct(Settlement.id)),
         )
+        .join(Payout, Payout.settlement_id == Settlement.id)
+        .where(
+            Settlement.status == "accrued",
+            Settlement.created_at >= start,
+            Settlement.created_at < end,
+        )
+        .group_by(Settlement.region, Payout.payee_kind, Payout.payee_id, Payout.currency)
+        .order_by(Settlement.region, Payout.payee_kind, Payout.payee_id, Payout.currency)
     )
+    return [(r, k, i, c, Decimal(t), n) for r, k, i, c, t, n in rows]
 
 
-def mark_paid(session: Session, *, ids: list[int]) -> None:
-    for i in range(0, len(ids), 500):
-        session.execute(
-            update(Settlement).where(Settlement.id.in_(ids[i : i + 500])).values(status="paid")
+def mark_accrued_paid(session: Session, *, start: datetime, end: datetime) -> int:
+    """Marks the accrued settlements of [start, end) paid; returns how many."""
+    result = session.execute(
+        update(Settlement)
+        .where(
+            Settlement.status == "accrued",
+            Settlement.created_at >= start,
+            Settlement.created_at < end,
         )
+        .values(status="paid")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def insert_statements(session: Session, rows: list[dict[str, Any]]) -> None:
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(Statement), rows[i : i + 5000])
 
 
 def party_totals(

@@ -393,33 +393,34 @@ def _deductions(
 def post_settlement(session: Session, settlement: Settlement, *, now: datetime, paid: bool) -> None:
     """The settlement's ledger entries, in its region's stream: an accrual per payee
     (expense → payable to the party) and, when paid now, the payout (payable → cash)."""
-    stream = settlement.region or "hq"
-    period = period_of(settlement.created_at)
+    movements = []
     for payout in settlement.payouts:
         if payout.amount <= 0:
             continue
         party = f"{payout.payee_kind}:{payout.payee_id}"
         common: dict[str, Any] = {
-            "stream": stream,
             "amount": payout.amount,
             "currency": payout.currency,
             "ref": f"settlement:{settlement.id}",
             "party": party,
-            "period": period,
+            "period": period_of(settlement.created_at),
             "memo": f"{settlement.order_id} {settlement.milestone}",
-            "now": now,
         }
-        ledger.post(
-            session, kind="accrual", debit="expense:service", credit=f"payable:{party}", **common
+        movements.append(
+            ledger.Movement(
+                kind="accrual", debit="expense:service", credit=f"payable:{party}", **common
+            )
         )
         if paid:
-            ledger.post(
-                session,
-                kind="payout",
-                debit=f"payable:{party}",
-                credit=f"cash:{payout.currency}",
-                **common,
+            movements.append(
+                ledger.Movement(
+                    kind="payout",
+                    debit=f"payable:{party}",
+                    credit=f"cash:{payout.currency}",
+                    **common,
+                )
             )
+    ledger.post_many(session, stream=settlement.region or "hq", movements=movements, now=now)
 
 
 def _rows(shares: list[Payee]) -> list[dict[str, str]]:

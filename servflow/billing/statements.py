@@ -91,60 +91,71 @@ def run_period(
             if stored
             else RunReport(period, False, 0, 0, "0", 0)
         )
-    accrued = repo.accrued_in(session, start=start, end=end)
-    _pay_accrued(session, accrued, period=period, now=now)
+    _pay_accrued(session, start=start, end=end, period=period, now=now)
+    paid = repo.mark_accrued_paid(session, start=start, end=end)
     existing = repo.statements_of(session, period=period)
     total = Decimal(0)
     count = 0
+    new: list[dict[str, Any]] = []
     for kind, party, path, currency, amount, lines in repo.party_totals(
         session, start=start, end=end
     ):
         statement = existing.get((kind, party, currency))
         if statement is None:
-            statement = Statement(
-                period=period,
-                party_kind=kind,
-                party_id=party,
-                party_path=path,
-                currency=currency,
-                created_at=now,
+            new.append(
+                {
+                    "period": period,
+                    "party_kind": kind,
+                    "party_id": party,
+                    "party_path": path,
+                    "currency": currency,
+                    "total": amount,
+                    "lines": lines,
+                    "status": "open",
+                    "dispute_reason": "",
+                    "answered_by": "",
+                    "created_at": now,
+                }
             )
-            session.add(statement)
-        statement.total, statement.lines = amount, lines
+        else:
+            statement.total, statement.lines = amount, lines
         total += amount
         count += 1
+    repo.insert_statements(session, new)
     session.flush()
     signed = ledger.sign_checkpoints(session, key=key, now=now) if key is not None else []
-    report = RunReport(period, True, len(accrued), count, str(total), len(signed))
+    report = RunReport(period, True, paid, count, str(total), len(signed))
     effects.save_result(session, idempotency_key=guard, result=report.as_dict())
     return report
 
 
-def _pay_accrued(session: Session, accrued: Sequence[Any], *, period: str, now: datetime) -> None:
-    owed: dict[tuple[str, str, str, str], Decimal] = defaultdict(Decimal)
-    for settlement in accrued:
-        for payout in settlement.payouts:
-            stream = settlement.region or "hq"
-            owed[(stream, payout.payee_kind, payout.payee_id, payout.currency)] += payout.amount
-    for (stream, kind, payee, currency), amount in sorted(owed.items()):
+def _pay_accrued(
+    session: Session, *, start: datetime, end: datetime, period: str, now: datetime
+) -> None:
+    """One ledger payout per party and currency of what the month's accrued (periodic)
+    settlements owe it, in each region's stream."""
+    by_stream: dict[str, list[ledger.Movement]] = defaultdict(list)
+    for region, kind, payee, currency, amount, _ in repo.accrued_totals(
+        session, start=start, end=end
+    ):
         if amount <= 0:
             continue
         party = f"{kind}:{payee}"
-        ledger.post(
-            session,
-            stream=stream,
-            kind="payout",
-            debit=f"payable:{party}",
-            credit=f"cash:{currency}",
-            amount=amount,
-            currency=currency,
-            ref=f"run:{period}",
-            party=party,
-            period=period,
-            memo=f"{period} 月结",
-            now=now,
+        by_stream[region or "hq"].append(
+            ledger.Movement(
+                kind="payout",
+                debit=f"payable:{party}",
+                credit=f"cash:{currency}",
+                amount=amount,
+                currency=currency,
+                ref=f"run:{period}",
+                party=party,
+                period=period,
+                memo=f"{period} 月结",
+            )
         )
-    repo.mark_paid(session, ids=[s.id for s in accrued])
+    for stream, movements in sorted(by_stream.items()):
+        ledger.post_many(session, stream=stream, movements=movements, now=now)
 
 
 # ---- statements ----------------------------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from servflow.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerStream
 from servflow.platform.sql import insert_ignore
 
 ENTRY = LedgerEntry.__table__
+ENTRY_COLUMNS = tuple(c.name for c in ENTRY.columns if c.name != "id")
 
 
 def lock_stream(session: Session, *, name: str, genesis: str) -> LedgerStream:
@@ -94,3 +95,13 @@ def checkpoints(session: Session, *, stream: str | None = None) -> list[LedgerCh
 
 def get_checkpoint(session: Session, *, checkpoint_id: int) -> LedgerCheckpoint | None:
     return session.get(LedgerCheckpoint, checkpoint_id)
+
+
+def insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Journal rows in one batched insert (ids ascend with seq: they are inserted in order)."""
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(ENTRY), rows[i : i + 5000])
+
+
+def entry_id(session: Session, *, stream: str, seq: int) -> int | None:
+    return session.scalar(select(ENTRY.c.id).where(ENTRY.c.stream == stream, ENTRY.c.seq == seq))

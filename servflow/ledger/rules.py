@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 GENESIS = "0" * 64
 """The `prev_hash` of a stream's first entry."""
 
@@ -61,7 +62,7 @@ def canonical(entry: EntryLike) -> bytes:
         "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(timespec="microseconds"),
         "prev_hash": entry.prev_hash,
     }
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return _CANONICAL.encode(content).encode()
 
 
 def entry_hash(entry: EntryLike) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -91,6 +92,68 @@ def post(
     head.updated_at = now
     session.flush()
     return entry
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One entry to append with `post_many`."""
+
+    kind: str
+    debit: str
+    credit: str
+    amount: Decimal
+    currency: str
+    ref: str
+    party: str = ""
+    period: str = ""
+    memo: str = ""
+
+
+def post_many(session: Session, *, stream: str, movements: list[Movement], now: datetime) -> int:
+    """Appends `movements` to `stream` in order, as `post` would one by one, but under one
+    lock of the head and in one batched insert (a monthly run pays thousands of parties).
+
+    Returns:
+        How many entries were appended.
+
+    Raises:
+        ValueError: as `post`.
+    """
+    if not movements:
+        return 0
+    head = repo.lock_stream(session, name=stream, genesis=GENESIS)
+    seq, previous = head.head_seq, head.head_hash
+    rows = []
+    for movement in movements:
+        if movement.kind not in ENTRY_KINDS:
+            raise ValueError(f"unknown ledger entry kind {movement.kind!r}")
+        if movement.amount <= 0 or movement.debit == movement.credit:
+            raise ValueError("a ledger entry moves a positive amount between two accounts")
+        seq += 1
+        row: dict[str, Any] = {
+            "stream": stream,
+            "seq": seq,
+            "kind": movement.kind,
+            "debit_account": movement.debit,
+            "credit_account": movement.credit,
+            "amount": movement.amount,
+            "currency": movement.currency,
+            "ref": movement.ref[:120],
+            "party": movement.party[:160],
+            "period": movement.period,
+            "memo": movement.memo[:400],
+            "reverses_seq": None,
+            "occurred_at": now,
+            "prev_hash": previous,
+        }
+        row["hash"] = previous = entry_hash(SimpleNamespace(**row))  # type: ignore[arg-type]
+        rows.append(row)
+    repo.insert_entries(session, rows)
+    head.head_seq, head.head_hash = seq, previous
+    head.head_entry_id = repo.entry_id(session, stream=stream, seq=seq)
+    head.updated_at = now
+    session.flush()
+    return len(rows)
 
 
 def reverse(session: Session, *, stream: str, seq: int, reason: str, now: datetime) -> LedgerEntry:

@@ -31,16 +31,15 @@ CHILD = textwrap.dedent(
     from tests.billing.conftest import WEEKDAY_NOON
     from workflows.contracts import StepInput
 
-    post, calls = ledger.post, []
+    post_many = ledger.post_many
 
     def post_then_die(*args, **kwargs):
-        entry = post(*args, **kwargs)
-        calls.append(entry)
-        if len(calls) == 3:  # the settlement and three ledger entries are flushed
-            os.kill(os.getpid(), signal.SIGKILL)
-        return entry
+        appended = post_many(*args, **kwargs)
+        # The settlement row and its six ledger entries are written, not committed.
+        os.kill(os.getpid(), signal.SIGKILL)
+        return appended
 
-    ledger.post = post_then_die
+    ledger.post_many = post_then_die
     factory = make_session_factory(make_engine(os.environ["DB_URL"]))
     step = StepInput.model_validate_json(sys.stdin.read())
     settlement(ActivityDeps(session_factory=factory, clock=lambda: WEEKDAY_NOON), step)
