@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -74,7 +75,7 @@ class BusinessCalendar(BaseModel):
             spans = sorted(
                 (_minutes(h.start), _minutes(h.end)) for h in self.hours if day in h.days
             )
-            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+            for (_, end), (start, _) in pairwise(spans):
                 if start < end:
                     raise ValueError(f"working hours overlap on ISO weekday {day}")
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -135,15 +136,11 @@ async def test_region_admins_edit_calendars_and_policies_in_their_own_scope_only
     )
     assert bad_zone.status_code == 422 and "timezone" in bad_zone.text
 
-    policy = {
+    rule = {"within": "PT2H", "ladder": [{"at": 100, "action": "notify", "to_roles": ["x"]}]}
+    policy: dict[str, Any] = {
         "name": "华北上门",
         "calendar": "huabei-7x12",
-        "rules": [
-            {
-                "within": "PT2H",
-                "ladder": [{"at": 100, "action": "notify", "to_roles": ["region_manager"]}],
-            }
-        ],
+        "rules": [rule],
     }
     first = await http.put(
         "/api/sla/policies/huabei-onsite",
@@ -152,7 +149,7 @@ async def test_region_admins_edit_calendars_and_policies_in_their_own_scope_only
     )
     second = await http.put(
         "/api/sla/policies/huabei-onsite",
-        json={"policy": {**policy, "rules": [{**policy["rules"][0], "within": "PT3H"}]}},
+        json={"policy": {**policy, "rules": [{**rule, "within": "PT3H"}]}},
         headers=headers("region_mgr_huabei"),
     )
     assert (first.json()["version"], second.json()["version"]) == (1, 2)
