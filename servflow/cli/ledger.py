@@ -51,9 +51,9 @@ def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
                 say(f"ledger: {len(made)} checkpoints signed")
                 return 0
             if args.ledger_command == "run":
-                report = statements.run_period(session, period=args.period, now=utcnow(), key=key)
+                run = statements.run_period(session, period=args.period, now=utcnow(), key=key)
                 session.commit()
-                say(f"settlement run: {json.dumps(report.as_dict(), ensure_ascii=False)}")
+                say(f"settlement run: {json.dumps(run.as_dict(), ensure_ascii=False)}")
                 return 0
             extra = [
                 ledger.held_checkpoint(json.loads(path.read_text()), source=f"file {path}")

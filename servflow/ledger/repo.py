@@ -100,7 +100,7 @@ def get_checkpoint(session: Session, *, checkpoint_id: int) -> LedgerCheckpoint 
 def insert_entries(session: Session, rows: list[dict[str, Any]]) -> None:
     """Journal rows in one batched insert (ids ascend with seq: they are inserted in order)."""
     for i in range(0, len(rows), 5000):
-        session.execute(insert(ENTRY), rows[i : i + 5000])
+        session.execute(insert(LedgerEntry), rows[i : i + 5000])
 
 
 def entry_id(session: Session, *, stream: str, seq: int) -> int | None:

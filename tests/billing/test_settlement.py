@@ -3,7 +3,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from temporalio.exceptions import ApplicationError
 
 from activities import billing as settlement_module
@@ -106,9 +106,7 @@ async def test_price_tables_differ_by_region(run, world):
 
 
 async def test_distance_beyond_free_km_is_surcharged(run, world, session):
-    session.execute(
-        Engineer.__table__.update().where(Engineer.code == "bj_near").values(state="off")
-    )
+    session.execute(update(Engineer).where(Engineer.code == "bj_near").values(state="off"))
     session.commit()
     await reported_and_dispatched(run)
     distance = session.scalars(select(DispatchDecision.distance_km)).one()
