@@ -107,3 +107,20 @@ def due_outbound(session: Session, *, now: datetime, limit: int) -> list[Outboun
             .limit(limit)
         )
     )
+
+
+def made_orders_without(session: Session, *, status: str, limit: int) -> list[InboundMessage]:
+    """Messages that made an order whose `status` has not been queued back yet."""
+    queued = select(OutboundUpdate.id).where(
+        OutboundUpdate.platform == InboundMessage.platform,
+        OutboundUpdate.external_order_id == InboundMessage.external_order_id,
+        OutboundUpdate.status == status,
+    )
+    return list(
+        session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.status == "done", InboundMessage.order_id != "", ~queued.exists())
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+    )

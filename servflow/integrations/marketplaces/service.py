@@ -24,6 +24,7 @@ from servflow.integrations.sealing import Sealer
 from servflow.notify.rules import backoff
 from servflow.orders import engine
 from servflow.orders import service as orders
+from servflow.orders.rules import CLOSED_STATUSES
 from servflow.org import service as org
 from servflow.platform.errors import AppError
 from servflow.platform.settings import Settings
@@ -243,6 +244,26 @@ def enqueue_status(
     )
 
 
+def queue_closed(session: Session, *, now: datetime, limit: int = 200) -> int:
+    """Queues the end of marketplace orders that closed (completed, cancelled or failed)
+    for the writeback; returns how many were queued."""
+    queued = 0
+    for message in repo.made_orders_without(session, status="closed", limit=limit):
+        order = orders.get_order(session, order_id=message.order_id)
+        if order is None or order.status not in CLOSED_STATUSES:
+            continue
+        queued += enqueue_status(
+            session,
+            platform=message.platform,
+            external_order_id=message.external_order_id,
+            order_id=message.order_id,
+            status="closed",
+            now=now,
+            payload={"outcome": order.status},
+        )
+    return queued
+
+
 class MarketplaceClient(Protocol):
     def update_status(self, update: OutboundUpdate) -> None:
         """Tells the marketplace; raises when it could not."""
@@ -339,6 +360,9 @@ async def intake_forever(
             except Exception:
                 log.exception("polling %s failed; next round in %s s", feed.platform, every)
         try:
+            with session_factory() as session:
+                queue_closed(session, now=clock())
+                session.commit()
             await process(
                 session_factory,
                 client,
