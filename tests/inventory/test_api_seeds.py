@@ -64,7 +64,7 @@ async def test_zhengzhou_foot_pad_comes_from_wuhan_and_hangzhou_is_untouched(api
     assert movements_of(demo, "WH-HZ", "WM-FOOTPAD") == hangzhou_moves
 
 
-async def test_the_suzhou_store_is_refilled_from_wuxi_not_hangzhou(api, headers):
+async def test_the_suzhou_store_is_refilled_from_wuxi_not_hangzhou_within_scope(api, headers):
     alerts = await api.get(
         "/api/inventory/alerts", params={"status": "open"}, headers=headers("region_mgr_huadong")
     )
@@ -82,6 +82,22 @@ async def test_the_suzhou_store_is_refilled_from_wuxi_not_hangzhou(api, headers)
     )
     (line,) = plan.json()
     assert [p["warehouse"] for p in line["picks"]] == ["WH-WX"]
+
+    # Every route checks the role and the scope.
+    body = {"order_id": "X", "line": "1", "warehouse": "WH-SH", "sku": "INV-MOTOR", "qty": 1}
+    outside = await api.post(
+        "/api/inventory/reservations", json=body, headers=headers("dispatcher_huabei")
+    )
+    assert outside.status_code == 422
+    assert "warehouse" in outside.json()["errors"]
+    engineer = await api.post(
+        "/api/inventory/reservations", json=body, headers=headers("engineer_bj_01")
+    )
+    assert engineer.status_code == 403
+    anonymous = await api.get("/api/inventory/alerts")
+    assert anonymous.status_code == 401
+    check = await api.get("/api/inventory/journal/check", headers=headers("region_mgr_huabei"))
+    assert check.status_code == 403
 
 
 async def test_beijing_inverter_motors_51_to_49_raise_one_alert_with_a_suggestion(api, headers):
@@ -163,20 +179,3 @@ async def test_200_concurrent_reservations_for_10_units_never_oversell(
     assert (row["on_hand"], row["reserved"], row["available"]) == (10, 10, 0)
     check = await api.get("/api/inventory/journal/check", headers=auth)
     assert check.json() == {"consistent": True, "mismatches": []}
-
-
-async def test_inventory_routes_check_role_and_scope(api, headers):
-    body = {"order_id": "X", "line": "1", "warehouse": "WH-SH", "sku": "INV-MOTOR", "qty": 1}
-    outside = await api.post(
-        "/api/inventory/reservations", json=body, headers=headers("dispatcher_huabei")
-    )
-    assert outside.status_code == 422
-    assert "warehouse" in outside.json()["errors"]
-    engineer = await api.post(
-        "/api/inventory/reservations", json=body, headers=headers("engineer_bj_01")
-    )
-    assert engineer.status_code == 403
-    anonymous = await api.get("/api/inventory/alerts")
-    assert anonymous.status_code == 401
-    check = await api.get("/api/inventory/journal/check", headers=headers("region_mgr_huabei"))
-    assert check.status_code == 403

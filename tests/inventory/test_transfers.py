@@ -80,36 +80,34 @@ async def test_a_transfer_ships_and_is_received_for_the_order_line(api, headers,
     assert check.json()["consistent"] is True
 
 
-async def test_a_cancel_after_shipping_returns_the_units_to_the_source(api, headers, worker):
-    transfer = await start(api, headers, "2")
-    code = transfer["code"]
-    await live_status(api, headers, code, "reserved")
+async def test_a_cancel_before_or_after_shipping_puts_stock_back_where_it_was(api, headers, worker):
+    before = await balances(api, headers)
+    unshipped = (await start(api, headers, "2"))["code"]
+    shipped = (await start(api, headers, "3"))["code"]
+    await live_status(api, headers, unshipped, "reserved")
+    await live_status(api, headers, shipped, "reserved")
+    assert await balances(api, headers) == ((20, 6), (0, 0))
     await api.post(
-        f"/api/inventory/transfers/{code}/ship",
+        f"/api/inventory/transfers/{shipped}/ship",
         json={"carrier": "SF", "tracking_no": "SF1"},
         headers=headers("hq_admin"),
     )
-    cancelled = await api.post(
-        f"/api/inventory/transfers/{code}/cancel",
-        json={"reason": "customer cancelled"},
+    assert await balances(api, headers) == ((17, 3), (0, 0))
+    for code, reason in ((unshipped, "found locally"), (shipped, "customer cancelled")):
+        cancelled = await api.post(
+            f"/api/inventory/transfers/{code}/cancel",
+            json={"reason": reason},
+            headers=headers("hq_admin"),
+        )
+        assert cancelled.status_code == 202
+        await live_status(api, headers, code, "cancelled")
+    assert await balances(api, headers) == before == ((20, 0), (0, 0))
+    returned = await api.get(
+        "/api/inventory/movements",
+        params={"ref": "WO-T", "warehouse": "WH-WH"},
         headers=headers("hq_admin"),
     )
-    assert cancelled.status_code == 202
-    await live_status(api, headers, code, "cancelled")
-    assert await balances(api, headers) == ((20, 0), (0, 0))
+    kinds = sorted(m["kind"] for m in returned.json()["data"])
+    assert kinds == ["release", "reservation", "reservation", "transfer_in", "transfer_out"]
     check = await api.get("/api/inventory/journal/check", headers=headers("hq_admin"))
     assert check.json()["consistent"] is True
-
-
-async def test_a_cancel_before_shipping_releases_the_source(api, headers, worker):
-    transfer = await start(api, headers, "3")
-    code = transfer["code"]
-    await live_status(api, headers, code, "reserved")
-    assert await balances(api, headers) == ((20, 3), (0, 0))
-    await api.post(
-        f"/api/inventory/transfers/{code}/cancel",
-        json={"reason": "found locally"},
-        headers=headers("hq_admin"),
-    )
-    await live_status(api, headers, code, "cancelled")
-    assert await balances(api, headers) == ((20, 0), (0, 0))
