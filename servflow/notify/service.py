@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -295,13 +296,15 @@ def deliver_due(
     limit: int = 100,
     claim_seconds: float = CLAIM_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
+    concurrency: int = 1,
 ) -> int:
-    """One pass of the relay: delivers the messages that are due; returns how many were
-    sent."""
+    """One pass of the relay: delivers the messages that are due, `concurrency` at a time
+    (each claimed alone, so no two threads or relays send one message); returns how many
+    were sent."""
     with session_factory() as session:
         ids = repo.due_ids(session, now=clock(), limit=limit)
-    sent = 0
-    for notification_id in ids:
+
+    def one(notification_id: int) -> bool:
         status = deliver_one(
             session_factory,
             notifier,
@@ -310,8 +313,12 @@ def deliver_due(
             claim_seconds=claim_seconds,
             max_attempts=max_attempts,
         )
-        sent += status == "sent"
-    return sent
+        return status == "sent"
+
+    if concurrency <= 1 or len(ids) <= 1:
+        return sum(one(i) for i in ids)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
+        return sum(pool.map(one, ids))
 
 
 async def relay_forever(
@@ -322,21 +329,28 @@ async def relay_forever(
     clock: Callable[[], datetime],
     claim_seconds: float = CLAIM_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
+    concurrency: int = 4,
+    batch: int = 100,
 ) -> None:
-    """The worker's relay: delivers due messages every `every` seconds until cancelled."""
+    """The worker's relay: delivers due messages every `every` seconds until cancelled (at
+    once again when a pass found a full batch: a backlog is drained without pauses)."""
     while True:
+        sent = 0
         try:
-            await asyncio.to_thread(
+            sent = await asyncio.to_thread(
                 deliver_due,
                 session_factory,
                 notifier,
                 clock=clock,
+                limit=batch,
                 claim_seconds=claim_seconds,
                 max_attempts=max_attempts,
+                concurrency=concurrency,
             )
         except Exception:
             log.exception("outbox relay pass failed; trying again in %s s", every)
-        await asyncio.sleep(every)
+        if sent < batch:
+            await asyncio.sleep(every)
 
 
 def outbox_backlog(session: Session) -> tuple[int, datetime | None]:
