@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from servflow.billing import demo as money_demo
 from servflow.billing import service as billing
 from servflow.customers.service import link_or_create_customer
+from servflow.dispatch import demo as dispatch_demo
 from servflow.dispatch import service as dispatch
 from servflow.integrations import demo as channels_demo
 from servflow.inventory import demo as inventory_demo
@@ -107,6 +108,7 @@ def load_demo(session: Session, *, progress: Progress | None = None) -> DemoSumm
     _load_price_tables(session, summary, report)
     summary.added.update(money_demo.load_money_demo(session))
     summary.added.update(load_sla_demo(session))
+    summary.added.update(dispatch_demo.load_dispatch_demo(session))
     _load_customers(session, summary, report)
     summary.added.update(channels_demo.load_channels_demo(session))
     session.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.conftest import engineer_of, order_body, wait_for, waiting_at
+from tests.api.test_test_runs import start_test_run, timeline
 
 HANDOFF = "dispatch.handoff"
 
@@ -190,3 +191,32 @@ async def test_a_policy_with_a_bad_field_is_refused_naming_it_and_only_hq_stores
         "/api/dispatch/policies", json=good, headers=headers("region_mgr_huabei")
     )
     assert forbidden.status_code == 403
+
+
+async def test_a_designers_test_run_shows_the_dispatch_explanation(api, worker, headers):
+    order_id = await start_test_run(api, headers)
+    body = await wait_for(api, order_id, waiting_at("service"), headers("designer"))
+    dispatch = timeline(body)["dispatch"]
+    explained = dispatch["explanation"]
+    assert explained["rung"] == "node" and explained["policy"] == {"key": "node", "version": 0}
+    assert explained["rungs"][0]["radius_km"] == "200"
+    assert explained["candidates"][0]["code"] == dispatch["engineer_id"]
+    assert set(explained["candidates"][0]["parts"]) >= {"distance", "load"}
+
+
+async def test_the_demo_has_skills_certificates_a_policy_whose_engineer_accepts_and_areas(
+    api, headers
+):
+    admin = headers("hq_admin")
+    skills = (await api.get("/api/dispatch/skills", headers=admin)).json()
+    assert {"code": "gas", "name_zh": "燃气", "name_en": "Gas", "levels": 3} in skills
+    policies = (await api.get("/api/dispatch/policies", headers=admin)).json()
+    lock = next(p for p in policies if p["key"] == "smart-lock-install")
+    assert lock["body"]["accept_within"] == "PT15M"
+    areas = (await api.get("/api/dispatch/service-areas", headers=admin)).json()
+    assert {f["properties"]["outlet"] for f in areas["features"]} == {"bj-001", "bj-002", "bj-003"}
+    engineers = (await api.get("/api/dispatch/engineers?skill=refrigeration", headers=admin)).json()
+    bj_02 = next(e for e in engineers["data"] if e["code"] == "bj_02")
+    assert bj_02["certificates"] == [
+        {"skill": "refrigeration", "level": 1, "expires": "2026-06-30"}
+    ]
