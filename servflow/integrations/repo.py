@@ -124,3 +124,19 @@ def made_orders_without(session: Session, *, status: str, limit: int) -> list[In
             .limit(limit)
         )
     )
+
+
+def unapplied_cards(session: Session, *, clicked_before: datetime, limit: int) -> list[WecomCard]:
+    """Cards clicked but never applied (the API died between answering and applying)."""
+    return list(
+        session.scalars(
+            select(WecomCard)
+            .where(
+                WecomCard.status.in_(("accepted", "declined")),
+                WecomCard.applied == "",
+                WecomCard.clicked_at < clicked_before,
+            )
+            .order_by(WecomCard.id)
+            .limit(limit)
+        )
+    )

@@ -347,13 +347,22 @@ async def intake_forever(
     every: float,
     clock: Callable[[], datetime],
 ) -> None:
-    """The worker's intake: polls the feeds, then turns every received message into its
-    order (including pushes whose first processing failed), every `every` seconds."""
+    """The worker's intake: applies WeCom clicks an API died before applying, polls the
+    feeds, queues closed orders back, then turns every received message into its order
+    (including pushes whose first processing failed), every `every` seconds."""
     import asyncio
+
+    from servflow.integrations.wecom.service import reapply_clicks
+    from servflow.platform.keys import secret
 
     sealer = Sealer.from_settings(settings)
     feeds = feeds_from_settings(settings)
+    actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     while True:
+        try:
+            await reapply_clicks(session_factory, client, actor_key=actor_key, clock=clock)
+        except Exception:
+            log.exception("re-applying WeCom card clicks failed")
         for feed in feeds:
             try:
                 await asyncio.to_thread(poll, session_factory, feed, sealer=sealer, clock=clock)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
@@ -310,6 +310,32 @@ async def apply_click(
         finish_click(session, click=click, error=error, now=clock())
         session.commit()
     return error
+
+
+async def reapply_clicks(
+    session_factory: sessionmaker[Session],
+    client: Client,
+    *,
+    actor_key: str,
+    clock: Callable[[], datetime],
+    older_than: timedelta = timedelta(minutes=1),
+) -> int:
+    """Applies clicks recorded but never applied (their API process died first); the
+    Update id makes a click applied by both the API and this harmless. Returns how many."""
+    with session_factory() as session:
+        cards = repo.unapplied_cards(session, clicked_before=clock() - older_than, limit=50)
+        clicks = [
+            Click(
+                task_id=c.task_id,
+                order_id=c.order_id,
+                username=c.username,
+                key=rules.ACCEPT if c.status == "accepted" else rules.DECLINE,
+            )
+            for c in cards
+        ]
+    for click in clicks:
+        await apply_click(session_factory, client, click, actor_key=actor_key, clock=clock)
+    return len(clicks)
 
 
 def cards_of_order(session: Session, user: Principal, *, order_id: str) -> list[WecomCard]:
