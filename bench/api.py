@@ -108,6 +108,7 @@ class ApiDriver:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self.http, self.tokens, self.latencies = http, {}, {}  # type: ignore[var-annotated]
         self.admin: dict[str, str] = {}
+        self.retried = 0
 
     async def login(self, username: str) -> dict[str, str]:
         if username not in self.tokens:
@@ -149,12 +150,15 @@ class ApiDriver:
             if not any(a["node_id"] == node_id for a in active):
                 active = [await self.wait_for_step(order_id, node_id)]
             engineer = engineer or next(a["assignee"] for a in active if a["node_id"] == node_id)
-            step = self.http.post(
-                f"/api/orders/{order_id}/steps/{node_id}",
-                json={"data": data},
-                headers=await self.login(engineer),
-            )
-            response = await timed(self.latencies, "step", step)
+            headers = {**await self.login(engineer), "Idempotency-Key": f"{order_id}-{node_id}"}
+            while True:  # a 504 (not taken in time, under overload) is retried with the key
+                step = self.http.post(
+                    f"/api/orders/{order_id}/steps/{node_id}", json={"data": data}, headers=headers
+                )
+                response = await timed(self.latencies, "step", step)
+                if response.status_code != 504:
+                    break
+                self.retried += 1
             assert response.status_code == 200, response.text
             active = response.json()["active"]
         while True:  # one long poll, repeated only if an order takes longer than `wait`
