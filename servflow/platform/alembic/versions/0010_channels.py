@@ -195,116 +195,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_survey_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_survey_org_path"), ["org_path"], unique=False)
 
-    op.create_table(
-        "stock_alert",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("warehouse_id", sa.Integer(), nullable=False),
-        sa.Column("part_id", sa.Integer(), nullable=False),
-        sa.Column("open_pair", sa.String(length=40), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("available", sa.Integer(), nullable=False),
-        sa.Column("safety_level", sa.Integer(), nullable=False),
-        sa.Column("suggestion", JSON, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("acknowledged_by", sa.String(length=100), nullable=False),
-        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["part_id"], ["part.id"], name=op.f("fk_stock_alert_part_id_part")),
-        sa.ForeignKeyConstraint(
-            ["warehouse_id"], ["warehouse.id"], name=op.f("fk_stock_alert_warehouse_id_warehouse")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_alert")),
-        sa.UniqueConstraint("open_pair", name=op.f("uq_stock_alert_open_pair")),
-    )
-    op.create_table(
-        "stock_movement",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("warehouse_id", sa.Integer(), nullable=False),
-        sa.Column("part_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("qty", sa.Integer(), nullable=False),
-        sa.Column("on_hand_delta", sa.Integer(), nullable=False),
-        sa.Column("reserved_delta", sa.Integer(), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=False),
-        sa.Column("ref", sa.String(length=200), nullable=False),
-        sa.Column("actor", sa.String(length=100), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["part.id"], name=op.f("fk_stock_movement_part_id_part")
-        ),
-        sa.ForeignKeyConstraint(
-            ["warehouse_id"],
-            ["warehouse.id"],
-            name=op.f("fk_stock_movement_warehouse_id_warehouse"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_movement")),
-        sa.UniqueConstraint("key", name=op.f("uq_stock_movement_key")),
-    )
-    with op.batch_alter_table("stock_movement", schema=None) as batch_op:
-        batch_op.create_index("ix_stock_movement_pair", ["warehouse_id", "part_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_stock_movement_ref"), ["ref"], unique=False)
-
-    op.create_table(
-        "stock_reservation",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.String(length=200), nullable=False),
-        sa.Column("order_id", sa.String(length=100), nullable=False),
-        sa.Column("warehouse_id", sa.Integer(), nullable=False),
-        sa.Column("part_id", sa.Integer(), nullable=False),
-        sa.Column("qty", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["part.id"], name=op.f("fk_stock_reservation_part_id_part")
-        ),
-        sa.ForeignKeyConstraint(
-            ["warehouse_id"],
-            ["warehouse.id"],
-            name=op.f("fk_stock_reservation_warehouse_id_warehouse"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_reservation")),
-        sa.UniqueConstraint("key", name=op.f("uq_stock_reservation_key")),
-    )
-    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_stock_reservation_order_id"), ["order_id"], unique=False
-        )
-
-    op.create_table(
-        "stock_transfer",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=100), nullable=False),
-        sa.Column("order_id", sa.String(length=100), nullable=False),
-        sa.Column("line_key", sa.String(length=200), nullable=False),
-        sa.Column("part_id", sa.Integer(), nullable=False),
-        sa.Column("qty", sa.Integer(), nullable=False),
-        sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("destination_id", sa.Integer(), nullable=False),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("carrier", sa.String(length=64), nullable=False),
-        sa.Column("tracking_no", sa.String(length=64), nullable=False),
-        sa.Column("reason", sa.String(length=500), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["destination_id"],
-            ["warehouse.id"],
-            name=op.f("fk_stock_transfer_destination_id_warehouse"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["part_id"], ["part.id"], name=op.f("fk_stock_transfer_part_id_part")
-        ),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["warehouse.id"], name=op.f("fk_stock_transfer_source_id_warehouse")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_stock_transfer")),
-        sa.UniqueConstraint("code", name=op.f("uq_stock_transfer_code")),
-    )
-    with op.batch_alter_table("stock_transfer", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_stock_transfer_order_id"), ["order_id"], unique=False)
-
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=16), server_default="text", nullable=False)
@@ -324,38 +214,6 @@ def upgrade() -> None:
             "ix_notification_status_next", ["status", "next_attempt_at"], unique=False
         )
 
-    with op.batch_alter_table("part", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("name_en", sa.String(length=200), server_default="", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("unit", sa.String(length=16), server_default="pcs", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("cost", sa.Numeric(precision=18, scale=2), server_default="0", nullable=False)
-        )
-        batch_op.add_column(sa.Column("compatible_products", JSON, nullable=False))
-        batch_op.add_column(sa.Column("fault_types", JSON, nullable=False))
-
-    with op.batch_alter_table("stock_level", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("safety_level", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("reorder_point", sa.Integer(), server_default="0", nullable=False)
-        )
-
-    with op.batch_alter_table("warehouse", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("kind", sa.String(length=16), server_default="regional", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("engineer_code", sa.String(length=64), server_default="", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("lead_time_hours", sa.Integer(), server_default="24", nullable=False)
-        )
-
     # Rows the old notifier delivered are sent; the others wait for the relay.
     op.execute("UPDATE notification SET status = 'sent' WHERE sent_at IS NOT NULL")
 
@@ -364,22 +222,6 @@ def downgrade() -> None:
     with op.batch_alter_table("customer", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customer_org_path"))
         batch_op.drop_column("org_path")
-    with op.batch_alter_table("warehouse", schema=None) as batch_op:
-        batch_op.drop_column("lead_time_hours")
-        batch_op.drop_column("engineer_code")
-        batch_op.drop_column("kind")
-
-    with op.batch_alter_table("stock_level", schema=None) as batch_op:
-        batch_op.drop_column("reorder_point")
-        batch_op.drop_column("safety_level")
-
-    with op.batch_alter_table("part", schema=None) as batch_op:
-        batch_op.drop_column("fault_types")
-        batch_op.drop_column("compatible_products")
-        batch_op.drop_column("cost")
-        batch_op.drop_column("unit")
-        batch_op.drop_column("name_en")
-
     with op.batch_alter_table("notification", schema=None) as batch_op:
         batch_op.drop_index("ix_notification_status_next")
         batch_op.drop_column("last_error")
@@ -391,20 +233,6 @@ def downgrade() -> None:
         batch_op.drop_column("payload")
         batch_op.drop_column("kind")
 
-    with op.batch_alter_table("stock_transfer", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stock_transfer_order_id"))
-
-    op.drop_table("stock_transfer")
-    with op.batch_alter_table("stock_reservation", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stock_reservation_order_id"))
-
-    op.drop_table("stock_reservation")
-    with op.batch_alter_table("stock_movement", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_stock_movement_ref"))
-        batch_op.drop_index("ix_stock_movement_pair")
-
-    op.drop_table("stock_movement")
-    op.drop_table("stock_alert")
     with op.batch_alter_table("survey", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_survey_org_path"))
         batch_op.drop_index(batch_op.f("ix_survey_customer_id"))
