@@ -8,6 +8,7 @@ import base64
 import pytest
 
 from servflow.integrations.wecom.crypto import CallbackError, MsgCrypt, parse_xml, signature
+from servflow.integrations.wecom.rules import answer_for
 
 TOKEN = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo"
 AES_KEY = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt"
@@ -79,3 +80,10 @@ def test_encryption_pads_to_32_bytes_and_round_trips():
 def test_xml_with_a_doctype_is_refused():
     with pytest.raises(CallbackError, match="DOCTYPE"):
         parse_xml(b'<!DOCTYPE x [<!ENTITY a "b">]><xml><A>&a;</A></xml>')
+
+
+def test_a_click_answers_a_dispatch_offer_as_dispatch_documents_it():
+    assert answer_for("dispatch.handoff", "accept") == ({"answer": "accept"}, "done")
+    data, outcome = answer_for("dispatch.handoff", "decline")
+    assert data["answer"] == "decline" and data["reason"] and outcome == "done"
+    assert answer_for("accept", "decline") == ({}, "declined")

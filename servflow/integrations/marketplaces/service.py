@@ -4,6 +4,7 @@ serves the buyer's address; write status changes back through the outbound queue
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from temporalio.client import Client
 
 from servflow.customers import service as customers
 from servflow.definitions import service as definitions
+from servflow.dispatch import service as dispatch
 from servflow.integrations import repo
 from servflow.integrations.marketplaces import rules
 from servflow.integrations.marketplaces.rules import Buyer, Incoming
@@ -25,7 +27,6 @@ from servflow.notify.rules import backoff
 from servflow.orders import engine
 from servflow.orders import service as orders
 from servflow.orders.rules import CLOSED_STATUSES
-from servflow.org import service as org
 from servflow.platform.errors import AppError
 from servflow.platform.settings import Settings
 from workflows.contracts import OrderContext
@@ -92,7 +93,9 @@ def _prepare(
         raise AppError("the buyer's address has no coordinates")
     if not (buyer.name or buyer.phone):
         raise AppError("the message names no buyer")
-    units = org.nearest_outlet(session, lat=buyer.lat, lng=buyer.lng)
+    # The outlet whose service area (dispatch's geofences) holds the address, else the
+    # nearest outlet.
+    units = dispatch.outlet_for(session, lat=buyer.lat, lng=buyer.lng)
     if units.outlet is None:
         raise AppError("no located outlet to serve the order")
     customer, _ = customers.link_or_create_customer(
@@ -169,6 +172,40 @@ def _finish(
         )
 
 
+def _prepared(
+    session_factory: sessionmaker[Session],
+    message_id: int,
+    *,
+    sealer: Sealer,
+    definition_key: str,
+    clock: Callable[[], datetime],
+) -> Prepared | None:
+    """Claims and readies one message (its own transaction); None when there is nothing
+    to start (someone else has it, it is done, or it makes no order)."""
+    with session_factory() as session:
+        row = repo.claim_inbound(session, message_id=message_id)
+        if row is None:
+            return None
+        prepared = _prepare(session, row, sealer=sealer, definition_key=definition_key)
+        if prepared is None:
+            _finish(session, message_id=message_id, now=clock())
+        session.commit()
+        return prepared
+
+
+def _finished(
+    session_factory: sessionmaker[Session],
+    message_id: int,
+    *,
+    clock: Callable[[], datetime],
+    order_id: str = "",
+    error: str = "",
+) -> None:
+    with session_factory() as session:
+        _finish(session, message_id=message_id, now=clock(), order_id=order_id, error=error)
+        session.commit()
+
+
 async def process(
     session_factory: sessionmaker[Session],
     client: Client,
@@ -182,34 +219,37 @@ async def process(
 ) -> int:
     """Turns received messages into orders (the given ones, or any waiting); returns how
     many orders this call started. Safe to run twice at once: one order per marketplace
-    order (its workflow id), a second start finds the first."""
+    order (its workflow id), a second start finds the first. The database work runs on a
+    thread: this runs on the API's (or the worker's) event loop."""
     if ids is None:
         with session_factory() as session:
-            ids = repo.inbound_ids(session, statuses=("received",), limit=limit)
+            ids = await asyncio.to_thread(
+                repo.inbound_ids, session, statuses=("received",), limit=limit
+            )
     started = 0
     for message_id in list(ids):
         try:
-            with session_factory() as session:
-                row = repo.claim_inbound(session, message_id=message_id)
-                if row is None:
-                    continue
-                prepared = _prepare(session, row, sealer=sealer, definition_key=definition_key)
-                if prepared is None:
-                    _finish(session, message_id=message_id, now=clock())
-                    session.commit()
-                    continue
-                session.commit()
+            prepared = await asyncio.to_thread(
+                _prepared,
+                session_factory,
+                message_id,
+                sealer=sealer,
+                definition_key=definition_key,
+                clock=clock,
+            )
+            if prepared is None:
+                continue
             result = await engine.start(client, task_queue, prepared.new_order)
             started += result.created
-            with session_factory() as session:
-                _finish(session, message_id=message_id, now=clock(), order_id=result.order_id)
-                session.commit()
+            await asyncio.to_thread(
+                _finished, session_factory, message_id, clock=clock, order_id=result.order_id
+            )
         except Exception as exc:
             message = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
             log.warning("marketplace message %s not processed: %s", message_id, message)
-            with session_factory() as session:
-                _finish(session, message_id=message_id, now=clock(), error=message)
-                session.commit()
+            await asyncio.to_thread(
+                _finished, session_factory, message_id, clock=clock, error=message
+            )
     return started
 
 
@@ -350,7 +390,6 @@ async def intake_forever(
     """The worker's intake: applies WeCom clicks an API died before applying, polls the
     feeds, queues closed orders back, then turns every received message into its order
     (including pushes whose first processing failed), every `every` seconds."""
-    import asyncio
 
     from servflow.integrations.wecom.service import reapply_clicks
     from servflow.platform.keys import secret

@@ -48,3 +48,18 @@ def card_click(fields: dict[str, str]) -> dict[str, str] | None:
         "key": key,
         "response_code": fields.get("ResponseCode", ""),
     }
+
+
+HANDOFF_SUFFIX = ".handoff"
+
+
+def answer_for(node_id: str, key: str) -> tuple[dict[str, Any], str]:
+    """The step submission (data, outcome) a click makes: a dispatch offer
+    (`<node>.handoff`) is answered `{"answer": "accept"|"decline"}` as dispatch documents;
+    any other step (an acceptance task) gets the outcome accepted/declined."""
+    if node_id.endswith(HANDOFF_SUFFIX):
+        data: dict[str, Any] = {"answer": key}
+        if key == DECLINE:
+            data["reason"] = "企业微信卡片拒单"
+        return data, "done"
+    return {}, OUTCOMES[key]

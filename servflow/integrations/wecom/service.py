@@ -3,6 +3,7 @@ come back through the callback — each card's first click, once."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from servflow.org import service as org
 from servflow.org.rules import Principal
 from servflow.platform.errors import AppError, Conflict, NotFound
 from servflow.platform.settings import Settings
-from workflows.contracts import Actor, StepSubmission
+from workflows.contracts import Actor, StepAccepted, StepSubmission
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,30 @@ def finish_click(session: Session, *, click: Click, error: str | None, now: date
     session.flush()
 
 
+def _actor(session_factory: sessionmaker[Session], username: str) -> Actor:
+    with session_factory() as session:
+        user = org.get_user_by_username(session, username=username)
+        roles = list(user.roles) if user is not None else []
+        display = user.display_name if user is not None else username
+    return Actor(user_id=username, roles=roles, display_name=display)
+
+
+def _recorded(
+    session_factory: sessionmaker[Session], click: Click, accepted: StepAccepted, now: datetime
+) -> None:
+    with session_factory() as session:
+        steps.record_submitted(session, order_id=click.order_id, accepted=accepted, now=now)
+        session.commit()
+
+
+def _finished(
+    session_factory: sessionmaker[Session], click: Click, error: str | None, now: datetime
+) -> None:
+    with session_factory() as session:
+        finish_click(session, click=click, error=error, now=now)
+        session.commit()
+
+
 async def apply_click(
     session_factory: sessionmaker[Session],
     client: Client,
@@ -272,9 +297,11 @@ async def apply_click(
     clock: Callable[[], datetime],
 ) -> str | None:
     """Applies a card's first click to its order: the human step waiting for the card's
-    engineer is submitted with outcome accepted/declined, as that engineer (the Update id
+    engineer is submitted — a dispatch offer (`dispatch.handoff`) with its answer
+    accept/decline, any other step with outcome accepted/declined — as that engineer (the Update id
     is the card's, so a retry is answered with the first result). Returns the error, if
-    any; the card is updated either way.
+    any; the card is updated either way. Database work runs on threads (this runs on the
+    API's or the worker's event loop).
     """
     error: str | None = None
     try:
@@ -284,15 +311,12 @@ async def apply_click(
         ]
         if not waiting:
             raise Conflict(f"order {click.order_id} has no step waiting for {click.username}")
-        with session_factory() as session:
-            user = org.get_user_by_username(session, username=click.username)
-            roles = list(user.roles) if user is not None else []
-            display = user.display_name if user is not None else click.username
+        data, outcome = rules.answer_for(waiting[0].node_id, click.key)
         submission = StepSubmission(
             node_id=waiting[0].node_id,
-            actor=Actor(user_id=click.username, roles=roles, display_name=display),
-            data={},
-            outcome=rules.OUTCOMES[click.key],
+            actor=await asyncio.to_thread(_actor, session_factory, click.username),
+            data=data,
+            outcome=outcome,
         )
         accepted = await engine.submit(
             client,
@@ -301,15 +325,24 @@ async def apply_click(
             actor_key=actor_key,
             update_id=f"wecom-card/{click.task_id}",
         )
-        with session_factory() as session:
-            steps.record_submitted(session, order_id=click.order_id, accepted=accepted, now=clock())
-            session.commit()
+        await asyncio.to_thread(_recorded, session_factory, click, accepted, clock())
     except AppError as exc:
         error = exc.message
-    with session_factory() as session:
-        finish_click(session, click=click, error=error, now=clock())
-        session.commit()
+    await asyncio.to_thread(_finished, session_factory, click, error, clock())
     return error
+
+
+def _unapplied(session_factory: sessionmaker[Session], before: datetime) -> list[Click]:
+    with session_factory() as session:
+        return [
+            Click(
+                task_id=c.task_id,
+                order_id=c.order_id,
+                username=c.username,
+                key=rules.ACCEPT if c.status == "accepted" else rules.DECLINE,
+            )
+            for c in repo.unapplied_cards(session, clicked_before=before, limit=50)
+        ]
 
 
 async def reapply_clicks(
@@ -322,17 +355,7 @@ async def reapply_clicks(
 ) -> int:
     """Applies clicks recorded but never applied (their API process died first); the
     Update id makes a click applied by both the API and this harmless. Returns how many."""
-    with session_factory() as session:
-        cards = repo.unapplied_cards(session, clicked_before=clock() - older_than, limit=50)
-        clicks = [
-            Click(
-                task_id=c.task_id,
-                order_id=c.order_id,
-                username=c.username,
-                key=rules.ACCEPT if c.status == "accepted" else rules.DECLINE,
-            )
-            for c in cards
-        ]
+    clicks = await asyncio.to_thread(_unapplied, session_factory, clock() - older_than)
     for click in clicks:
         await apply_click(session_factory, client, click, actor_key=actor_key, clock=clock)
     return len(clicks)
