@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 from playwright.async_api import Page, expect
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from servflow.customers.models import Survey
 from servflow.inventory.models import Part, StockLevel, Warehouse
 from servflow.org.models import AppUser, OrgUnit
 from tests.phone.conftest import ARTIFACTS, ROOT, PhoneStack
+
+pytestmark = pytest.mark.browser
 
 # A step submission waits for the order (a worker on a busy machine): more than 5 s.
 expect.set_options(timeout=30_000)
