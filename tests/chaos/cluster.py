@@ -12,8 +12,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +53,7 @@ class Cluster:
     workers: int = 1
     apis: int = 1
     pg_server: str | None = None
+    load_in_process: bool = False
     """postgresql+psycopg://… of the server; None: SQLite under workdir."""
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     temporal: PinnedDevServer | None = None
@@ -137,22 +140,55 @@ class Cluster:
             self.proxy.start()
         # In parallel where nothing waits for it: the store is filled while Temporal and
         # the workers start (a worker needs the store only for its first activity).
+        loading = self._load_demo()
+        self.start_temporal()
+        self.worker_procs = [None] * self.workers
+        self.api_procs = [None] * self.apis
+        for i in range(self.workers):
+            self.start_worker(i)
+        loading()
+        for i in range(self.apis):
+            self.start_api(i)
+        self.wait_apis()
+
+    def _load_demo(self) -> Callable[[], None]:
+        """Starts `servflow load-demo` on the store; returns what waits for it to finish.
+        In process (`load_in_process`, the short form) it runs in a thread of this process:
+        one Python start fewer."""
+        if self.load_in_process:
+            from servflow.cli.demo import cmd_load_demo
+            from servflow.platform.settings import Settings
+
+            settings = Settings(database_url=self.store_url(direct=True))
+            failed: list[BaseException] = []
+
+            def load() -> None:
+                try:
+                    cmd_load_demo(settings)
+                except BaseException as exc:  # handed to the waiter below
+                    failed.append(exc)
+
+            thread = threading.Thread(target=load, daemon=True)
+            thread.start()
+
+            def join() -> None:
+                thread.join()
+                if failed:
+                    raise RuntimeError("load-demo failed") from failed[0]
+
+            return join
         loading = subprocess.Popen(
             [sys.executable, "-m", "servflow.cli", "load-demo"],
             cwd=ROOT,
             env=self.env(),
             stdout=subprocess.DEVNULL,
         )
-        self.start_temporal()
-        self.worker_procs = [None] * self.workers
-        self.api_procs = [None] * self.apis
-        for i in range(self.workers):
-            self.start_worker(i)
-        if loading.wait() != 0:
-            raise RuntimeError(f"load-demo exited with {loading.returncode}")
-        for i in range(self.apis):
-            self.start_api(i)
-        self.wait_apis()
+
+        def wait() -> None:
+            if loading.wait() != 0:
+                raise RuntimeError(f"load-demo exited with {loading.returncode}")
+
+        return wait
 
     def _pg_target(self) -> tuple[str, int]:
         from sqlalchemy.engine import make_url

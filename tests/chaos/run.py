@@ -116,6 +116,7 @@ async def run_chaos(
     replay: bool = True,
     say: Say = print,
     deadline_seconds: float = 300,
+    load_in_process: bool = False,
 ) -> RunResult:
     from servflow.platform.settings import Settings
     from servflow.platform.temporal import connect
@@ -123,7 +124,12 @@ async def run_chaos(
 
     store = "postgresql" if pg_server else "sqlite"
     cluster = Cluster(
-        workdir=workdir, ports=Ports(base_port), workers=workers, apis=apis, pg_server=pg_server
+        workdir=workdir,
+        ports=Ports(base_port),
+        workers=workers,
+        apis=apis,
+        pg_server=pg_server,
+        load_in_process=load_in_process,
     )
     started = time.monotonic()
     log: list[str] = []

@@ -29,6 +29,7 @@ async def test_orders_survive_worker_and_api_kills(tmp_path: Path) -> None:
         pg_server=pg,
         say=lambda _line: None,
         deadline_seconds=120,
+        load_in_process=True,
     )
     assert result.check.violations == [], summary(result)
     # The faults happened while orders ran: the clients had to retry something.
