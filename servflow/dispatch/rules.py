@@ -189,6 +189,28 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+REASON_NAMES: dict[str, tuple[str, str]] = {
+    "other_region": ("不在区域", "other region"),
+    "declined": ("已拒单", "declined"),
+    "timed_out": ("超时未接单", "did not accept in time"),
+    "no_certificate": ("缺少资质", "no certificate"),
+    "certificate_expired": ("资质过期", "certificate expired"),
+    "level_too_low": ("资质等级不足", "level too low"),
+    "state": ("状态不可用", "not available"),
+    "off_shift": ("不在班", "off shift"),
+    "on_leave": ("休假", "on leave"),
+    "full": ("满负荷", "fully loaded"),
+    "no_position": ("没有位置", "no position"),
+    "too_far": ("超出半径", "beyond the radius"),
+}
+
+
+def reason_name(reason: str, lang: str = "zh") -> str:
+    """A reason code's short name, for counts."""
+    zh, en = REASON_NAMES.get(reason, (reason, reason))
+    return en if lang == "en" else zh
+
+
 def explain(reason: str, detail: Mapping[str, str], lang: str = "zh") -> str:
     """The words for an exclusion `reason` with its `detail`, in Chinese or English."""
     zh, en = REASONS.get(reason, (reason, reason))

@@ -18,7 +18,13 @@ from servflow.dispatch.models import (
     Skill,
 )
 from servflow.dispatch.policies import parse_policy
-from servflow.dispatch.rules import SKILL_LABELS, SKILL_LABELS_EN, explain, normalize_skill
+from servflow.dispatch.rules import (
+    SKILL_LABELS,
+    SKILL_LABELS_EN,
+    explain,
+    normalize_skill,
+    reason_name,
+)
 from servflow.org import service as org
 from servflow.org.service import Units
 from servflow.platform.base import utcnow
@@ -188,8 +194,7 @@ def explained(decision: DispatchDecision, lang: str) -> dict[str, Any]:
         {
             **r,
             "excluded_text": {
-                explain(reason, {}, lang).split(" ")[0]: n
-                for reason, n in (r.get("excluded") or {}).items()
+                reason_name(reason, lang): n for reason, n in (r.get("excluded") or {}).items()
             },
         }
         for r in body.get("rungs", [])

@@ -43,6 +43,7 @@ async def test_no_engineer_anywhere_waits_for_a_dispatcher_who_picks_and_the_ord
     decision = explained.json()["decisions"][-1]
     assert decision["status"] == "queued" and decision["rung"] == "dispatcher_queue"
     assert decision["rungs"][0]["excluded"]["no_certificate"] > 0
+    assert decision["rungs"][0]["excluded_text"]["no certificate"] > 0
     assert any(
         "no certificate in Medical imaging" in c.get("rejected", "") for c in decision["candidates"]
     )
