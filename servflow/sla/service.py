@@ -243,7 +243,17 @@ def new_clock(
         started_at=params.at,
         paused_seconds=0,
     )
-    place_moments(clock)
+    try:
+        place_moments(clock)
+    except ValueError:
+        # A calendar with no working time ahead must not hold the order: wall-clock time.
+        log.warning(
+            "calendar %r has no working time ahead; %s counts wall time",
+            calendar_key,
+            step.order_id,
+        )
+        clock.calendar = ROUND_THE_CLOCK.model_dump(mode="json")
+        place_moments(clock)
     return clock
 
 

@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from servflow.sla import service
 from servflow.sla.rules import mainland_days_off
+from tests.world import make_step
 from workflows.business_time import (
     SEVEN_BY_TWELVE,
     BusinessCalendar,
@@ -16,6 +18,7 @@ from workflows.business_time import (
     add_business_time,
     business_time_between,
 )
+from workflows.contracts import SlaClockParams
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FIVE_BY_EIGHT = [WorkingHours(days=[1, 2, 3, 4, 5], start="09:00", end="18:00")]
@@ -85,3 +88,18 @@ def test_calendars_refuse_what_cannot_be_counted() -> None:
     )
     with pytest.raises(ValueError, match="no working time"):
         add_business_time(local(2026, 12, 4, 8, 0), timedelta(hours=2), closed)
+
+
+def test_a_clock_on_a_calendar_without_working_time_counts_wall_time() -> None:
+    closed = BusinessCalendar(hours=[WorkingHours(days=[1], start="08:00", end="09:00")])
+    closed = closed.model_copy(
+        update={"holidays": [date(2026, 12, 7) + timedelta(weeks=w) for w in range(200)]}
+    )
+    step = make_step("task:sla-start-1", node_id="task")
+    at = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    params = SlaClockParams(event="start", at=at, within="PT2H")
+    terms, _ = service.terms_for(step, params, None)
+    clock = service.new_clock(
+        step, params, terms=terms, calendar_key="closed", calendar=closed, org_path="/hq", region=""
+    )
+    assert clock.deadline == at + timedelta(hours=2)
