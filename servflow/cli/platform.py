@@ -76,12 +76,13 @@ def _embedded_temporal(settings: Settings) -> DevServer | None:
 
 def _relay_api_output(stream: IO[bytes], log_path: Path) -> None:
     """Every line the API prints goes to var/api.log; the terminal gets all but uvicorn's
-    INFO lines (one per request), so warnings and tracebacks still show where they did."""
+    access lines (one per request, in either log format), so warnings and tracebacks still
+    show where they did."""
     with log_path.open("ab") as log:
         for line in stream:
             log.write(line)
             log.flush()
-            if not line.startswith(b"INFO:"):
+            if not (line.startswith(b"INFO:") or b" INFO uvicorn.access " in line[:80]):
                 sys.stdout.buffer.write(line)
                 sys.stdout.flush()
 
