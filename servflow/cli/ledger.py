@@ -10,6 +10,7 @@ from pathlib import Path
 
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.billing import statements
+from servflow.billing.demo import load_money_demo
 from servflow.cli.common import say
 from servflow.ledger import service as ledger
 from servflow.ledger.rules import public_key_text
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="a checkpoint file kept by a party (from GET /api/ledger/checkpoints/{id})",
     )
     actions.add_parser("checkpoint", help="sign the head of every stream now")
+    actions.add_parser("demo-orders", help="settle a few demo orders (after load-demo)")
     run = actions.add_parser("run", help="settle a month now (what the monthly schedule does)")
     run.add_argument("period", help="the month, e.g. 2026-11")
 
@@ -49,6 +51,11 @@ def cmd_ledger(settings: Settings, args: argparse.Namespace) -> int:
                 for checkpoint in made:
                     say(json.dumps(ledger.checkpoint_document(checkpoint), ensure_ascii=False))
                 say(f"ledger: {len(made)} checkpoints signed")
+                return 0
+            if args.ledger_command == "demo-orders":
+                added = load_money_demo(session, settle_orders=True)
+                session.commit()
+                say(f"ledger: {added.get('settled_demo_milestones', 0)} demo milestones settled")
                 return 0
             if args.ledger_command == "run":
                 run = statements.run_period(session, period=args.period, now=utcnow(), key=key)

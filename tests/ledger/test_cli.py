@@ -13,6 +13,7 @@ from servflow.cli.ledger import cmd_ledger
 from servflow.cli.main import build_parser
 from servflow.ledger.models import LedgerEntry
 from servflow.platform.settings import Settings
+from tests.billing.conftest import load_money_world
 from tests.ledger.test_tamper import as_dba, journal
 
 SEED = base64.b64encode(bytes((11 * i + 5) % 251 for i in range(32))).decode()
@@ -47,3 +48,18 @@ def test_verify_passes_an_intact_ledger_and_names_the_edited_entry(
     assert ledger_cli(session_factory, "verify") == 2
     out = capsys.readouterr().out
     assert f"stream huanan: entry seq 5 (row id {target.id})" in out and "edited" in out
+
+
+def test_demo_orders_settle_once_with_a_ledger_that_verifies(session_factory, session, capsys):
+    load_money_world(session)
+
+    assert ledger_cli(session_factory, "demo-orders") == 0
+    assert ledger_cli(session_factory, "demo-orders") == 0
+    out = capsys.readouterr().out
+    assert "4 demo milestones settled" in out and "0 demo milestones settled" in out
+    assert ledger_cli(session_factory, "verify") == 0
+    with session_factory() as fresh:
+        kinds = sorted(fresh.scalars(select(LedgerEntry.kind)))
+    # 3 orders: two paid now (accrual + payout for each of 3 parties, per milestone), the
+    # periodic one accrued only.
+    assert kinds.count("accrual") == 12 and kinds.count("payout") == 9
