@@ -36,8 +36,8 @@ from servflow.reporting import service as reporting
 
 REGIONS = ("huabei", "huadong", "huanan", "huazhong", "xinan", "xibei", "dongbei")
 CITIES = ("北京", "上海", "广州", "武汉", "成都", "西安", "沈阳")
-NODES = (("report", "report"), ("dispatch", "dispatch"), ("service", "service"))
-NODES += (("signoff", "signoff"), ("settle", "settlement"))
+NODES: tuple[tuple[str, str], ...] = (("report", "report"), ("dispatch", "dispatch"))
+NODES += (("service", "service"), ("signoff", "signoff"), ("settle", "settlement"))
 STATUSES = ("completed",) * 7 + ("dispatched", "running", "cancelled")
 DAYS = 90
 END = datetime(2026, 12, 1, tzinfo=UTC)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.testing import WorkflowEnvironment
 
 from tests.designer.stack import LiveStack, live_stack
@@ -29,6 +29,8 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ROOT = Path(__file__).resolve().parents[2]
+# The machine running the tests is often busy: waits are generous, never timed assertions.
+expect.set_options(timeout=15_000)
 ARTIFACTS = ROOT / "test-artifacts"
 BUNDLE = ROOT / "designer" / "static" / "build" / "designer.js"
 

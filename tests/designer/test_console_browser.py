@@ -22,7 +22,10 @@ from tests.designer.test_designer_browser import PASSWORD, api_as
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
 KEY = "ac-console"
-ORDERS = (("bj-001", "13900001501", 39.92, 116.44), ("bj-002", "13900001502", 39.96, 116.30))
+ORDERS: tuple[tuple[str, str, float, float], ...] = (
+    ("bj-001", "13900001501", 39.92, 116.44),
+    ("bj-002", "13900001502", 39.96, 116.30),
+)
 ORDERS += (("sh-001", "13900001503", 31.22, 121.54),)
 
 

@@ -24,7 +24,7 @@ KEY = "ac-repair-ui"
 @asynccontextmanager
 async def api_as(stack: LiveStack, username: str) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of the API, logged in as `username`."""
-    async with httpx.AsyncClient(base_url=stack.url) as http:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         body = {"username": username, "password": PASSWORD}
         token = (await http.post("/api/auth/login", json=body)).json()["access_token"]
         http.headers["Authorization"] = f"Bearer {token}"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from servflow.billing.models import Settlement
-from servflow.org import service as org
 from servflow.orders.models import WorkOrder
+from servflow.org import service as org
 from servflow.platform.errors import Invalid
 from servflow.reporting import rules
 from servflow.reporting import service as reporting
@@ -37,7 +38,7 @@ def entry(node: str, node_type: str, minutes: int, data: dict | None = None) -> 
 
 
 async def complete_order(run, order_id: str, *, region: str = "huabei", customer=None) -> None:
-    kw = {"order_id": order_id, "region": region}
+    kw: dict[str, Any] = {"order_id": order_id, "region": region}
     if customer is not None:
         kw["customer"] = customer
     await run("report", make_step("report", **kw))
@@ -46,22 +47,16 @@ async def complete_order(run, order_id: str, *, region: str = "huabei", customer
         entry("service", "service", 90, {"diagnosis": "电容击穿"}),
         entry("signoff", "signoff", 20, {"rating": "5"}),
     ]
-    await run(
-        "settlement",
-        make_step(
-            "settlement",
-            node_id="completion",
-            params={"milestone": "completion", "share": "1"},
-            unrecorded=done,
-            status="settled",
-            **kw,
-        ),
-    )
+    settle = {"milestone": "completion", "share": "1"}
+    step = make_step("settlement", node_id="completion", params=settle, status="settled", **kw)
+    await run("settlement", step.model_copy(update={"unrecorded_steps": done}))
     await run("close_order", make_step("end", final=True, status="completed", **kw))
 
 
 def board_of(session, username: str, **kw):
-    user = org.principal_of(org.get_user_by_username(session, username=username))
+    account = org.get_user_by_username(session, username=username)
+    assert account is not None
+    user = org.principal_of(account)
     today = rules.business_day(NOW)
     return reporting.dashboard(
         session,

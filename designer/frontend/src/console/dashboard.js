@@ -143,15 +143,21 @@ export async function dashboardPage(main, parts) {
   }
 
   async function loadParts() {
-    const alerts = await optional("/inventory/alerts");
+    let alerts;
+    try {
+      alerts = await optional("/inventory/alerts?status=open&limit=10");
+    } catch (err) {
+      parts_.replaceChildren(el("h3", t("parts_alerts")), el("div.sf-muted", err.status === 403 ? t("not_allowed") : err.message));
+      return;
+    }
     if (alerts === null) {
       parts_.replaceChildren(el("h3", t("parts_alerts")), notAvailable("GET /api/inventory/alerts"));
       return;
     }
-    const rows = alerts.data || alerts;
+    const rows = alerts.data || [];
     parts_.replaceChildren(el("h3", t("parts_alerts")),
-      rows.length ? el("table.sf-table.sf-compact", el("tbody", rows.slice(0, 10).map((a) => el("tr",
-        el("td", a.sku || a.part || ""), el("td", a.name || ""), el("td", a.warehouse || ""), el("td", String(a.on_hand ?? a.available ?? "")))))) : el("div.sf-muted", t("no_data")));
+      rows.length ? el("table.sf-table.sf-compact", { "data-list": "parts-alerts" }, el("tbody", rows.slice(0, 10).map((a) => el("tr",
+        el("td", a.sku), el("td", a.part_name), el("td", a.warehouse), el("td", `${a.available} / ${a.safety_level}`), el("td", a.status))))) : el("div.sf-muted", t("no_data")));
   }
 
   await load();

@@ -1,4 +1,5 @@
 // Finance: settlements (and statements where the money routes offer them), CSV exports.
+import { session } from "../api.js";
 import { el, toast } from "../dom.js";
 import { call, notAvailable, optional } from "./main.js";
 import { fmtTime, t } from "./i18n.js";
@@ -56,12 +57,31 @@ export async function financePage(main) {
       table),
     statements));
   await load();
-  const found = await optional("/statements").catch(() => null);
+  const found = await optional("/statements?limit=200").catch(() => null);
   if (found === null) {
     statements.replaceChildren(el("h3", t("statements")), notAvailable("GET /api/statements"));
-  } else {
-    const list = found.data || found;
-    statements.replaceChildren(el("h3", t("statements")),
-      el("table.sf-table.sf-compact", el("tbody", list.map((s) => el("tr", Object.values(s).slice(0, 6).map((v) => el("td", typeof v === "object" ? JSON.stringify(v) : String(v))))))));
+    return;
   }
+  const list = found.data || [];
+  statements.replaceChildren(el("h3", t("statements")),
+    list.length ? el("table.sf-table.sf-compact", { "data-list": "statements" },
+      el("thead", el("tr", ["period", "party", "amount", "lines", "status", ""].map((k) => el("th", t(k))))),
+      el("tbody", list.map((st) => el("tr", { "data-statement": st.id },
+        el("td", st.period), el("td", `${st.party_kind} ${st.party_id}`), el("td", `${st.currency} ${st.total}`),
+        el("td", String(st.lines)), el("td", st.status),
+        el("td", ["csv", "xlsx"].map((f) => el("button.sf-link", { type: "button", "data-export": f, on: { click: () => exportStatement(st, f) } }, f.toUpperCase()))))))) : el("div.sf-muted", t("no_data")));
+}
+
+/** Downloads a statement as the money routes export it (CSV or Excel, Chinese headers). */
+async function exportStatement(statement, format) {
+  const response = await fetch(`/api/statements/${statement.id}/export?format=${format}`, { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!response.ok) {
+    toast(`${t("error")}${response.status}`, "error");
+    return;
+  }
+  const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `statement-${statement.period}-${statement.party_id}.${format}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  toast(t("exported", { n: statement.lines }), "ok");
 }
