@@ -171,7 +171,8 @@ async def test_service_areas_import_and_export_as_geojson_for_admins_in_scope(ap
     put = await api.put("/api/dispatch/service-areas", json=body, headers=manager)
     assert put.status_code == 200, put.text
     exported = await api.get("/api/dispatch/service-areas", headers=manager)
-    assert [f["properties"]["outlet"] for f in exported.json()["features"]] == ["bj-001"]
+    geometries = {f["properties"]["outlet"]: f["geometry"] for f in exported.json()["features"]}
+    assert geometries["bj-001"] == area  # replaced the demo's area of bj-001
     other = await api.put(
         "/api/dispatch/service-areas", json=body, headers=headers("region_mgr_huadong")
     )
