@@ -150,14 +150,13 @@ def save_stock(
     now: datetime | None = None,
     actor: str = "",
 ) -> StockEntry:
-    """Sets the on-hand count of part `sku` in warehouse `warehouse` (created when missing):
-    the difference is journalled (a receipt for a new level, an adjustment "stock count"
-    otherwise). Reserved stock moves only by reservations: `reserved`, when given, must
-    equal what is reserved.
+    """Sets the counted stock of part `sku` in warehouse `warehouse` (created when missing):
+    the differences are journalled ("stock count": a receipt for a new level, else an
+    adjustment; a reservation or release for a counted reserved figure), never written
+    over. `reserved` None keeps what is reserved.
 
     Raises:
-        Invalid: naming the field: an unknown warehouse or part, or another reserved figure.
-        Conflict: a count below what is reserved.
+        Invalid: naming the field: an unknown warehouse or part, more reserved than on hand.
         Invalid: the warehouse's region is outside `scope_path` (answered as if unknown).
     """
     store = repo.get_warehouse_by_code(session, code=warehouse)
@@ -180,25 +179,31 @@ def save_stock(
         raise invalid_field("reserved", "cannot exceed on_hand")
     level = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
     before = (level.on_hand, level.reserved) if level is not None else (0, 0)
-    if level is not None and reserved != level.reserved:
-        raise invalid_field("reserved", "moves only by reservations and releases")
-    if level is None and reserved:
-        raise invalid_field("reserved", "a new stock level starts with nothing reserved")
+    repo.ensure_level(session, warehouse_id=store.id, part_id=part.id)
+    stamp = f"{store.id}:{part.id}:{now.isoformat()}:{before[0]}:{before[1]}"
+    # A count is journalled, never written over: what is reserved less first, then the
+    # on-hand difference (a receipt into a new balance, else an adjustment), then what is
+    # reserved more, so no step passes through an invalid balance.
+    steps = []
+    if reserved < before[1]:
+        steps.append(("release", before[1] - reserved, "r"))
     if on_hand != before[0]:
-        # A count: the difference is an adjustment in the journal, never an overwrite.
+        kind = "receipt" if level is None and on_hand > 0 else "adjustment"
+        steps.append((kind, on_hand - before[0], "h"))
+    if reserved > before[1]:
+        steps.append(("reservation", reserved - before[1], "r"))
+    for kind, qty, what in steps:
         move(
             session,
             warehouse=store,
             part=part,
-            kind="receipt" if level is None else "adjustment",
-            qty=on_hand - before[0],
-            key=f"count:{store.id}:{part.id}:{now.isoformat()}:{before[0]}",
+            kind=kind,
+            qty=qty,
+            key=f"count:{what}:{stamp}",
             now=now,
             reason="stock count",
             actor=actor,
         )
-    else:
-        repo.ensure_level(session, warehouse_id=store.id, part_id=part.id)
     level = repo.level_of(session, warehouse_id=store.id, part_id=part.id)
     assert level is not None
     return StockEntry(level, store, part)

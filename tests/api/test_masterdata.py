@@ -105,6 +105,9 @@ async def test_engineers_warehouses_stock_and_price_tables(api, headers):
         "city": "通州",
         "lat": None,
         "lng": None,
+        "kind": "regional",
+        "engineer_code": "",
+        "lead_time_hours": 24,
     }
 
     stock = {"warehouse": "WH-BJ-9", "sku": "AC-CAP-35UF", "on_hand": 5, "reserved": 1}
@@ -196,7 +199,7 @@ async def test_import_rows_outside_the_callers_scope_are_errors(api, headers):
 async def test_import_refuses_unknown_kinds_and_non_csv(api, headers):
     admin = headers("hq_admin")
     unknown = await api.post(
-        "/api/import/parts", files={"file": ("x.csv", b"a\n1\n", "text/csv")}, headers=admin
+        "/api/import/nothing", files={"file": ("x.csv", b"a\n1\n", "text/csv")}, headers=admin
     )
     assert unknown.status_code == 422 and "kind" in unknown.json()["errors"]
     binary = await api.post(

@@ -41,7 +41,8 @@ def test_demo_has_seven_regions_thirty_cities_twelve_warehouses_hundreds_of_part
     regions = session.scalars(select(OrgUnit.name).where(OrgUnit.kind == "region")).all()
     assert sorted(regions) == sorted(["华北", "华东", "华南", "华中", "西南", "西北", "东北"])
     assert session.scalar(select(func.count()).where(OrgUnit.kind == "branch")) >= 30
-    assert session.scalar(select(func.count(Warehouse.id))) == 12
+    # 12 of warehouses.csv + 4 of the spare-parts cases (inventory_cases.json).
+    assert session.scalar(select(func.count(Warehouse.id))) == 16
     assert session.scalar(select(func.count(Part.id))) >= 300
     assert session.scalar(select(func.count(Engineer.id))) >= 55
     assert session.scalar(select(func.count(StockLevel.id))) > 1000

@@ -23,9 +23,10 @@ def test_demo_stock_and_prices_are_those_published(session):
     on_hand, reserved = session.execute(
         select(func.sum(StockLevel.on_hand), func.sum(StockLevel.reserved))
     ).one()
-    assert session.scalar(select(func.count(StockLevel.id))) == 4360
-    assert (on_hand, reserved) == (146929, 4959)
-    assert session.scalar(select(func.sum(Part.price))) == Decimal("109254.75")
+    # + the spare-parts cases (inventory_cases.json): 9 levels of 288 units, 3 parts (720).
+    assert session.scalar(select(func.count(StockLevel.id))) == 4360 + 9
+    assert (on_hand, reserved) == (146929 + 288, 4959)
+    assert session.scalar(select(func.sum(Part.price))) == Decimal("109254.75") + 720
     entries, _ = inventory.page_stock(
         session, scope_path=None, limit=2, offset=0, warehouse="WH-TJ"
     )
