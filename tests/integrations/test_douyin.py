@@ -78,7 +78,9 @@ async def test_a_paid_push_replayed_twice_makes_one_order_at_the_nearest_outlet(
         await api.post("/api/intake/douyin", content=again, headers=sign_again)
     ).status_code == 200
 
-    order = await wait_for(api, "douyin-4987001", waiting_at("accept"), headers("hq_admin"))
+    order = await wait_for(
+        api, "douyin-4987001", waiting_at("accept"), headers("hq_admin"), timeout=60
+    )
     with demo() as session:
         assert count(session, InboundMessage) == 2
         assert count(session, WorkOrder) == 1

@@ -96,7 +96,7 @@ async def test_a_card_click_accepts_the_job_once_even_when_delivered_twice(
     )
     assert response.status_code == 201, response.text
     order_id = response.json()["order_id"]
-    body = await wait_for(api, order_id, waiting_at("accept"), headers("hq_admin"))
+    body = await wait_for(api, order_id, waiting_at("accept"), headers("hq_admin"), timeout=60)
     engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
 
     # The engineer got a card with 接单/拒单 on WeCom (the fake).
@@ -117,7 +117,7 @@ async def test_a_card_click_accepts_the_job_once_even_when_delivered_twice(
     assert [r.status_code for r in (first, second, late_decline)] == [200, 200, 200]
     assert first.text == ""
 
-    body = await wait_for(api, order_id, waiting_at("install"), headers("hq_admin"))
+    body = await wait_for(api, order_id, waiting_at("install"), headers("hq_admin"), timeout=60)
     accepts = [e for e in body["state"]["timeline"] if e["node_id"] == "accept"]
     assert len(accepts) == 1
     assert (accepts[0]["actor"], accepts[0]["outcome"]) == (engineer, "accepted")
