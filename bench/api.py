@@ -395,7 +395,7 @@ async def platform(
                 process.wait(30)
 
 
-def _one_of(driver: Any, name: str) -> Callable[[int], Awaitable[None]]:
+def one_of(driver: Any, name: str) -> Callable[[int], Awaitable[None]]:
     return lambda i: driver.one(i, name)  # type: ignore[no-any-return]
 
 
@@ -426,7 +426,7 @@ async def measure(pg_server: str | None, ports: int) -> Measured:
                 if name not in VARIANTS:
                     continue
                 before = cpu_snapshot(pids)
-                seconds = await run_concurrently(ORDERS, CONCURRENCY, _one_of(driver, name))
+                seconds = await run_concurrently(ORDERS, CONCURRENCY, one_of(driver, name))
                 after = cpu_snapshot(pids)
                 measured.rates[name] = ORDERS / seconds
                 measured.cpu[name] = {p: (after[p] - before[p]) / ORDERS * 1000 for p in pids}

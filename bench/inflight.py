@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.api import ApiDriver, percentile, platform, prepare_store, store_url
+from bench.api import ApiDriver, one_of, percentile, platform, prepare_store, store_url
 from bench.support import BENCH_PORTS, run_concurrently
 from servflow.platform.shutdown import exit_now
 
@@ -47,9 +47,7 @@ async def main() -> None:
             for level in LEVELS:
                 api.latencies.clear()
                 count = level * ROUNDS
-                seconds = await run_concurrently(
-                    count, level, lambda i, n=level: api.one(i, f"inflight{n}")
-                )
+                seconds = await run_concurrently(count, level, one_of(api, f"inflight{level}"))
                 steps = api.latencies["step"]
                 print(
                     f"{level:4d} in flight: {count / seconds:5.1f} orders/s,"

@@ -3,7 +3,7 @@ rows only (no step rows loaded); the full rows are read for an order once it ans
 
 import asyncio
 
-from servflow.orders.watch import StepWatch
+from servflow.orders.watch import StepWatch, Waiting
 from tests.orders.test_watch import add_order, add_waiting
 
 
@@ -11,7 +11,12 @@ async def test_ticks_with_nothing_new_load_no_steps(session_factory, session):
     watch = StepWatch(session_factory, interval=0.01)
     looks: list[list[str]] = []
     look = watch._look
-    watch._look = lambda ids: looks.append(ids) or look(ids)  # type: ignore[method-assign]
+
+    def spy(order_ids: list[str]) -> dict[str, Waiting]:
+        looks.append(order_ids)
+        return look(order_ids)
+
+    watch._look = spy  # type: ignore[method-assign]
     add_order(session, "t-1")
     add_order(session, "t-2")
     add_waiting(session, "t-2", "service")  # waits, but not for what t-2's waiter wants
