@@ -103,9 +103,7 @@ def test_a_message_claimed_by_one_relay_is_not_sent_by_another(session_factory):
             assert service.deliver_due(session_factory, second, clock=clock) == 0
             first.send(message)
 
-    service.deliver_one(
-        session_factory, SendsWhileAnotherTries(), notification_id=nid, clock=clock
-    )
+    service.deliver_one(session_factory, SendsWhileAnotherTries(), notification_id=nid, clock=clock)
     assert len(first.sent) == 1 and second.sent == []
     # Sent: no relay sends it again.
     assert service.deliver_due(session_factory, second, clock=clock) == 0
