@@ -37,7 +37,7 @@ from workflows.contracts import (
 
 router = APIRouter(prefix="/api/inventory", tags=["inventory"])
 HqAdmin = Annotated[Principal, Depends(require_roles("hq_admin"))]
-Code = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+Code = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 SKU = Field(min_length=1, max_length=64)

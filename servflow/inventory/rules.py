@@ -35,6 +35,8 @@ def deltas(kind: str, qty: int) -> tuple[int, int]:
         raise ValueError(f"unknown movement kind {kind!r}")
     if kind != "adjustment" and qty <= 0:
         raise ValueError("qty must be positive")
+    if qty == 0:
+        raise ValueError("an adjustment moves at least one unit")
     on_hand, reserved = MOVEMENT_EFFECT[kind]
     return on_hand * qty, reserved * qty
 

@@ -1529,7 +1529,8 @@ def source_for_order(
         if plan.shortfall:
             shortfall.append({"sku": plan.sku, "qty": plan.shortfall})
         for index, pick in enumerate(plan.picks):
-            line_key = f"{step.order_id}/{plan.sku}/{index}"
+            # The visit in the keys: a loop back to the node sources again, not the same.
+            line_key = f"{step.order_id}/{plan.sku}/{index}/{step.visit}"
             store = repo.get_warehouse_by_code(session, code=pick.warehouse)
             assert store is not None
             local = pick.van or dest is None or store.id == dest.id
@@ -1547,7 +1548,7 @@ def source_for_order(
                 reserved.append({"sku": plan.sku, "qty": pick.qty, "warehouse": store.code})
                 continue
             assert dest is not None
-            code = f"{step.order_id}.{plan.sku}.{index}"
+            code = f"{step.order_id}.{plan.sku}.{index}.{step.visit}"
             open_transfer(
                 session,
                 code=code,
