@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -288,19 +288,40 @@ def consumption_rows(
 # ---- sourcing ---------------------------------------------------------------------------------
 
 
-def holders(
-    session: Session, *, part_id: int, at_least: int = 1
-) -> list[tuple[Warehouse, StockLevel]]:
-    """The warehouses with at least `at_least` of the part available, with their balance."""
+class Holder(NamedTuple):
+    """A warehouse holding a part, as sourcing reads it (columns, no ORM objects: a popular
+    part is held by hundreds of warehouses)."""
+
+    warehouse_id: int
+    code: str
+    kind: str
+    lat: float | None
+    lng: float | None
+    lead_time_hours: int
+    engineer_code: str
+    available: int
+    safety_level: int
+
+
+def holders(session: Session, *, part_id: int, at_least: int = 1) -> list[Holder]:
+    """The warehouses with at least `at_least` of the part available."""
+    available = StockLevel.on_hand - StockLevel.reserved
     query = (
-        select(Warehouse, StockLevel)
-        .join(StockLevel, StockLevel.warehouse_id == Warehouse.id)
-        .where(
-            StockLevel.part_id == part_id,
-            StockLevel.on_hand - StockLevel.reserved >= at_least,
+        select(
+            Warehouse.id,
+            Warehouse.code,
+            Warehouse.kind,
+            Warehouse.lat,
+            Warehouse.lng,
+            Warehouse.lead_time_hours,
+            Warehouse.engineer_code,
+            available,
+            StockLevel.safety_level,
         )
+        .join(StockLevel, StockLevel.warehouse_id == Warehouse.id)
+        .where(StockLevel.part_id == part_id, available >= at_least)
     )
-    return list(session.execute(query).tuples())
+    return [Holder(*row) for row in session.execute(query)]
 
 
 def warehouse_by_id(session: Session, *, warehouse_id: int) -> Warehouse | None:

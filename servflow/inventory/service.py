@@ -915,16 +915,16 @@ def suggest(
     if warehouse.kind != "central":
         donors = [
             rules.Candidate(
-                store.code,
-                store.kind,
-                store.lat,
-                store.lng,
-                (held.on_hand - held.reserved) - held.safety_level,
-                store.lead_time_hours,
-                store.engineer_code,
+                h.code,
+                h.kind,
+                h.lat,
+                h.lng,
+                h.available - h.safety_level,
+                h.lead_time_hours,
+                h.engineer_code,
             )
-            for store, held in repo.holders(session, part_id=part.id, at_least=qty)
-            if store.id != warehouse.id and store.kind != "van"
+            for h in repo.holders(session, part_id=part.id, at_least=qty)
+            if h.warehouse_id != warehouse.id and h.kind != "van"
         ]
         plan = rules.plan_line(part.sku, qty, donors, lat=warehouse.lat, lng=warehouse.lng)
         if plan.picks and not plan.shortfall and len(plan.picks) == 1:
@@ -1073,15 +1073,9 @@ def plan_lines(
         part = _part(session, sku, field=f"lines[{index}].sku")
         candidates = [
             rules.Candidate(
-                store.code,
-                store.kind,
-                store.lat,
-                store.lng,
-                level.on_hand - level.reserved,
-                store.lead_time_hours,
-                store.engineer_code,
+                h.code, h.kind, h.lat, h.lng, h.available, h.lead_time_hours, h.engineer_code
             )
-            for store, level in repo.holders(session, part_id=part.id)
+            for h in repo.holders(session, part_id=part.id)
         ]
         plans.append(rules.plan_line(sku, qty, candidates, lat=lat, lng=lng, engineer=engineer))
     return plans
