@@ -68,25 +68,27 @@ def count(session, model) -> int:
 async def test_a_paid_push_replayed_twice_makes_one_order_at_the_nearest_outlet(
     api, worker, headers, demo
 ):
-    message = paid("4987001")
+    # A p_id of its own: the Temporal server outlives the test (and its other backend run).
+    p_id = str(uuid.uuid4().int)[:18]
+    message = paid(p_id)
     body, sign = signed([message])
     answers = [await api.post("/api/intake/douyin", content=body, headers=sign) for _ in range(3)]
     assert [a.json() for a in answers] == [{"code": 0, "msg": "success"}] * 3
     # The same order paid-notified again under a new msg_id still makes no second order.
-    again, sign_again = signed([paid("4987001")])
+    again, sign_again = signed([paid(p_id)])
     assert (
         await api.post("/api/intake/douyin", content=again, headers=sign_again)
     ).status_code == 200
 
     order = await wait_for(
-        api, "douyin-4987001", waiting_at("accept"), headers("hq_admin"), timeout=60
+        api, f"douyin-{p_id}", waiting_at("accept"), headers("hq_admin"), timeout=60
     )
     with demo() as session:
         assert count(session, InboundMessage) == 2
         assert count(session, WorkOrder) == 1
         row = session.scalars(select(WorkOrder)).one()
         outlet = nearest_outlet(session)
-        assert row.order_id == "douyin-4987001"
+        assert row.order_id == f"douyin-{p_id}"
         # Placed (and reported) at the outlet nearest to the buyer; dispatch may then send
         # an installer from another outlet of the region.
         assert order["state"]["context"]["outlet"] == outlet.code
@@ -111,7 +113,7 @@ async def test_a_paid_push_replayed_twice_makes_one_order_at_the_nearest_outlet(
         # "Accepted" goes back to Douyin through the outbound queue, once.
         updates = session.scalars(select(OutboundUpdate)).all()
         assert [(u.platform, u.external_order_id, u.status) for u in updates] == [
-            ("douyin", "4987001", "accepted")
+            ("douyin", p_id, "accepted")
         ]
 
 
