@@ -25,7 +25,7 @@ from api.schemas import ERRORS, Page
 from servflow.inventory import forecast, service
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
-from servflow.platform.errors import Conflict, NotFound
+from servflow.platform.errors import AppError, Conflict, NotFound
 from workflows import constants as c
 from workflows.contracts import (
     Cancellation,
@@ -263,7 +263,8 @@ async def create_transfer(
             destination=body.destination,
             source=body.source,
         )
-        code = f"tr-{body.order_id}-{body.line}-{uuid.uuid4().hex[:8]}"
+        # One transfer per order line: a retry (the saga failed to start) finds it again.
+        code = f"tr-{body.order_id}-{body.line}"
         start = TransferInput(
             code=code,
             order_id=body.order_id,
@@ -273,20 +274,27 @@ async def create_transfer(
             source=source,
             destination=destination,
         )
-        view = service.open_transfer(session, now=utcnow(), **start.model_dump())
+        view = service.open_transfer(session, now=utcnow(), fresh=True, **start.model_dump())
         public = _transfer(view, plan.reason if plan else "source given")
         session.commit()
         return public, start
 
     public, start = await db(ctx, reserve)
-    with contextlib.suppress(WorkflowAlreadyStartedError):
-        await client.start_workflow(
-            c.TRANSFER_WORKFLOW,
-            start,
-            id=start.code,
-            task_queue=ctx.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+    try:
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await client.start_workflow(
+                c.TRANSFER_WORKFLOW,
+                start,
+                id=start.code,
+                task_queue=ctx.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+    except RPCError as err:
+        # The source stays reserved under this code; the same request again starts the saga.
+        raise AppError(
+            f"transfer {start.code} reserved but not started; send the request again",
+            status_code=503,
+        ) from err
     return public
 
 

@@ -1161,14 +1161,18 @@ def open_transfer(
     source: str,
     destination: str,
     now: datetime,
+    fresh: bool = False,
 ) -> TransferView:
     """Step 1 of the saga: records the transfer and reserves the part at the source
     (key `<code>/source`). Idempotent by `code`.
 
     Raises:
-        Conflict: the source no longer has `qty` available (shortfall in the body).
+        Conflict: the source no longer has `qty` available (shortfall in the body); with
+            `fresh` (a person asking), the code's transfer was cancelled or failed already.
     """
     transfer = repo.transfer_by_code(session, code=code)
+    if fresh and transfer is not None and transfer.status in ("cancelled", "failed"):
+        raise Conflict(f"transfer '{code}' was {transfer.status}: use another line")
     part = _part(session, sku)
     src = repo.get_warehouse_by_code(session, code=source)
     dst = repo.get_warehouse_by_code(session, code=destination)

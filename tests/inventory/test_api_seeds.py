@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from sqlalchemy import func, select
 
@@ -48,7 +49,7 @@ async def test_zhengzhou_foot_pad_comes_from_wuhan_and_hangzhou_is_untouched(api
     started = await api.post(
         "/api/inventory/transfers",
         json={
-            "order_id": "WO-ZZ-1",
+            "order_id": f"WO-ZZ-{uuid.uuid4().hex[:10]}",
             "line": "1",
             "sku": "WM-FOOTPAD",
             "qty": 2,

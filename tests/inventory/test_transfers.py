@@ -4,16 +4,17 @@ destination for the order line; a cancel at any step puts stock back where it wa
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from tests.inventory.test_api_seeds import stock_of
 
 
-async def start(api, headers, line: str) -> dict[str, Any]:
+async def start(api, headers, order: str, line: str) -> dict[str, Any]:
     response = await api.post(
         "/api/inventory/transfers",
         json={
-            "order_id": "WO-T",
+            "order_id": order,
             "line": line,
             "sku": "WM-FOOTPAD",
             "qty": 3,
@@ -45,7 +46,8 @@ async def balances(api, headers) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 async def test_a_transfer_ships_and_is_received_for_the_order_line(api, headers, worker):
-    transfer = await start(api, headers, "1")
+    order = f"WO-{uuid.uuid4().hex[:10]}"  # transfer codes (workflow ids) follow the line
+    transfer = await start(api, headers, order, "1")
     code = transfer["code"]
     await live_status(api, headers, code, "reserved")
     wrong_side = await api.post(
@@ -70,9 +72,9 @@ async def test_a_transfer_ships_and_is_received_for_the_order_line(api, headers,
         f"/api/inventory/transfers/{code}/receive", headers=headers("region_mgr_huazhong")
     )
     assert received.json()["status"] == "received"
-    assert await balances(api, headers) == ((17, 0), (3, 3))  # held for WO-T/1
+    assert await balances(api, headers) == ((17, 0), (3, 3))  # held for the order's line 1
     on_order = await api.get(
-        "/api/inventory/movements", params={"ref": "WO-T"}, headers=headers("hq_admin")
+        "/api/inventory/movements", params={"ref": order}, headers=headers("hq_admin")
     )
     kinds = sorted(m["kind"] for m in on_order.json()["data"])
     assert kinds == ["reservation", "reservation", "transfer_in", "transfer_out"]
@@ -81,9 +83,10 @@ async def test_a_transfer_ships_and_is_received_for_the_order_line(api, headers,
 
 
 async def test_a_cancel_before_or_after_shipping_puts_stock_back_where_it_was(api, headers, worker):
+    order = f"WO-{uuid.uuid4().hex[:10]}"
     before = await balances(api, headers)
-    unshipped = (await start(api, headers, "2"))["code"]
-    shipped = (await start(api, headers, "3"))["code"]
+    unshipped = (await start(api, headers, order, "2"))["code"]
+    shipped = (await start(api, headers, order, "3"))["code"]
     await live_status(api, headers, unshipped, "reserved")
     await live_status(api, headers, shipped, "reserved")
     assert await balances(api, headers) == ((20, 6), (0, 0))
@@ -104,7 +107,7 @@ async def test_a_cancel_before_or_after_shipping_puts_stock_back_where_it_was(ap
     assert await balances(api, headers) == before == ((20, 0), (0, 0))
     returned = await api.get(
         "/api/inventory/movements",
-        params={"ref": "WO-T", "warehouse": "WH-WH"},
+        params={"ref": order, "warehouse": "WH-WH"},
         headers=headers("hq_admin"),
     )
     kinds = sorted(m["kind"] for m in returned.json()["data"])
