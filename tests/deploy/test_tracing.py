@@ -24,11 +24,16 @@ from worker import build_worker
 ON = api_settings(tracing="console")
 
 
-@pytest.fixture(scope="module")
+# One exporter for the process: a tracer provider is installed once per process, however
+# often pytest sets this module's fixtures up (once per database backend).
+EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
 def spans() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
-    configure_tracing(ON, "servflow-test", exporter=exporter)
-    return exporter
+    configure_tracing(ON, "servflow-test", exporter=EXPORTER)
+    EXPORTER.clear()
+    return EXPORTER
 
 
 def test_tracing_is_off_by_default(client: Client) -> None:
@@ -44,7 +49,6 @@ def test_off_configures_no_tracing(session_factory: sessionmaker[Session]) -> No
 async def test_one_trace_from_request_to_activity(
     client: Client, spans: InMemorySpanExporter
 ) -> None:
-    spans.clear()
     traced_client = traced(client, ON)
     queue = f"trace-{uuid.uuid4()}"
     fakes = FakeActivities()
@@ -67,7 +71,6 @@ async def test_one_trace_from_request_to_activity(
 def test_request_span_is_named_by_route_and_carries_the_order(
     session_factory: sessionmaker[Session], client: Client, spans: InMemorySpanExporter
 ) -> None:
-    spans.clear()
     app = create_app(ON, session_factory=session_factory, temporal_client=client)
     with TestClient(app) as http:
         http.get("/api/orders/wo-traced-1", headers={"Authorization": "Bearer nonsense"})

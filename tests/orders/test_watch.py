@@ -50,8 +50,8 @@ async def test_many_waiters_share_one_query_per_tick_and_closed_orders_answer(
 ):
     watch = StepWatch(session_factory, interval=0.01)
     looks: list[list[str]] = []
-    look = watch._look
-    watch._look = lambda ids: looks.append(ids) or look(ids)  # type: ignore[method-assign]
+    answer = watch._answer
+    watch._answer = lambda wants: looks.append(list(wants)) or answer(wants)  # type: ignore[method-assign]
     for i in range(20):
         add_order(session, f"o-{i}")
     waiters = [watch.wait(f"o-{i}", node_id=None, timeout=5) for i in range(20)]
@@ -68,7 +68,7 @@ async def test_many_waiters_share_one_query_per_tick_and_closed_orders_answer(
     results = await asyncio.gather(*tasks)
     assert [r.closed for r in results] == [False] * 10 + [True] * 10
     assert all(r.steps == [] for r in results[10:])
-    assert max(len(ids) for ids in looks) == 20  # every waiting order in one look
+    assert max(len(ids) for ids in looks) == 20  # every waiting order in one tick's query
 
 
 async def test_a_wait_that_runs_out_answers_none_and_leaves_nothing_behind(
