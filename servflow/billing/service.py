@@ -184,8 +184,9 @@ def _payees(
     agreement names that the order lacks are reasons to hold."""
     engineer = dispatch.engineer_of(session, engineer_id=facts.engineer_id)
     path = facts.org_path or "/hq"
+    known = PriceFacts(job_type=job_type, region=region_code(path))
     agreement = pricing.agreement_for(
-        session, path=path, job_type=job_type or "*", facts=PriceFacts(job_type=job_type), at=now
+        session, path=path, job_type=job_type or "*", facts=known, at=now
     )
     if agreement is not None:
         return _agreed(session, agreement, facts, amount, engineer, now)
