@@ -19,6 +19,7 @@ from api.schemas import ERRORS
 from servflow.customers import service as customers
 from servflow.integrations.files import FileStore
 from servflow.notify import service as notify
+from servflow.orders import service as orders
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
 from servflow.platform.errors import invalid_field
@@ -37,6 +38,7 @@ class SignoffLinkPublic(BaseModel):
 
 class SignoffPage(BaseModel):
     order_id: str
+    order_no: str
     engineer: str
     expires_at: datetime
 
@@ -136,7 +138,13 @@ async def create_signoff_link(
 
 def _page(session: Any, token: str) -> SignoffPage:
     link = customers.open_link(session, token=token, now=utcnow())
-    return SignoffPage(order_id=link.order_id, engineer=link.engineer, expires_at=link.expires_at)
+    order = orders.get_order(session, order_id=link.order_id)
+    return SignoffPage(
+        order_id=link.order_id,
+        order_no=(order.order_no if order is not None else None) or link.order_id,
+        engineer=link.engineer,
+        expires_at=link.expires_at,
+    )
 
 
 @router.get("/signoff/{token}", response_model=SignoffPage, responses=ERRORS)

@@ -228,7 +228,7 @@ async function signoffScreen(token) {
   const pad = signaturePad();
   const error = h("p", { class: "notice error", hidden: true });
   screen("服务签收",
-    h("section", { class: "card" }, h("div", { class: "muted", text: `工单 ${page.order_id}` }), h("div", { text: `服务工程师: ${page.engineer}` })),
+    h("section", { class: "card" }, h("div", { class: "muted", text: `工单 ${page.order_no}` }), h("div", { text: `服务工程师: ${page.engineer}` })),
     h("section", { class: "card" }, h("p", { text: "您向朋友推荐我们的可能性有多大? (0-10)" }), scale, comment),
     h("section", { class: "card" }, h("p", { text: "请签名确认" }), pad.element),
     error,
