@@ -13,7 +13,7 @@ from api import health
 from api.deps import AppContext, PrincipalCache
 from api.errors import install_error_handlers
 from api.guards import install_guards
-from api.metrics import install_metrics
+from api.metrics import install_metrics, install_tracing
 from api.routes import (
     accounts,
     auth,
@@ -45,6 +45,7 @@ from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.keys import secret
 from servflow.platform.settings import Settings, get_settings
 from servflow.platform.temporal import connect
+from servflow.platform.tracing import traced
 
 # Every router of the API, in the order OpenAPI lists them.
 ROUTERS = (
@@ -81,7 +82,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ctx.temporal_client is None:
-            ctx.temporal_client = await connect(settings)
+            ctx.temporal_client = traced(await connect(settings), settings)
         try:
             yield
         finally:
@@ -153,6 +154,7 @@ def create_app(
         app, large_body_paths={"/api/import/": 10 * 1_048_576, "/api/uploads": 9 * 1_048_576}
     )
     install_metrics(app, ctx.session_factory)
+    install_tracing(app, settings)
     for module in ROUTERS:
         app.include_router(module.router)
     app.include_router(designer_router)
