@@ -12,6 +12,7 @@ BENCHES.append("bench.dispatch")  # one dispatch decision: spatial index vs nump
 BENCHES.append("bench.channels")  # Douyin intake per s, outbox delivery p99 (fake WeCom)
 BENCHES.append("bench.money")  # the monthly settlement run vs one SQL aggregate; ledger verify
 BENCHES.append("bench.sla")  # 500 simultaneous SLA breaches: deadline to API list, p99
+BENCHES.append("bench.inventory")  # reservations/s on a hot row (PG), sourcing p99, forecast
 
 
 def main() -> int:
