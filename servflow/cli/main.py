@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from servflow.cli import accounts, definitions, demo, ledger, orders, platform, reconcile, store
+from servflow.cli import reporting as reporting_cli
 from servflow.platform.settings import Settings, get_settings
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parsers(sub)
     reconcile.add_parser(sub)
     ledger.add_parser(sub)
+    reporting_cli.add_parser(sub)
     return parser
 
 
@@ -51,6 +53,7 @@ COMMANDS: dict[str, Command] = {
     "apikey": accounts.cmd_accounts,
     "reconcile": reconcile.cmd_reconcile,
     "ledger": ledger.cmd_ledger,
+    "reporting": reporting_cli.cmd_reporting,
 }
 
 

@@ -246,6 +246,20 @@ def settled_amount(output: Mapping[str, Any] | None) -> tuple[str, Decimal] | No
         return None
 
 
+SETTLEMENT_NODE_TYPES = ("settlement",)
+
+
+def settled_revenue(steps: Iterable[StepView]) -> dict[str, str]:
+    """An order's settled revenue by currency, from its settlement steps' recorded output
+    (what the order writer added up as each settlement ran)."""
+    out: dict[str, Decimal] = {}
+    for step in steps:
+        money = settled_amount(step.data) if step.node_type in SETTLEMENT_NODE_TYPES else None
+        if money is not None:
+            out[money[0]] = out.get(money[0], Decimal(0)) + money[1]
+    return {currency: str(amount) for currency, amount in out.items()}
+
+
 def period(start: date | None, end: date | None, days: int, today: date) -> tuple[date, date]:
     """The dashboard's period: [start, end] inclusive, by default the last `days` days."""
     last = end or today

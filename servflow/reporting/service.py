@@ -9,7 +9,7 @@ under the caller's scope: no dashboard reads orders or steps.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -39,6 +39,7 @@ from servflow.reporting.rules import (
     percentile,
     province_of,
     settled_amount,
+    settled_revenue,
     spread,
 )
 
@@ -91,30 +92,70 @@ def _city_of(session: Session, path: str) -> str:
     return ""
 
 
-def rebuild(session: Session, orders: Iterable[tuple[OrderView, list[StepView], Cells]]) -> int:
-    """Writes the counters of many orders at once into empty reporting tables (a backfill, or
-    the bench): `orders` yields each order, its steps and its settled revenue cells.
+def rebuild(
+    session: Session,
+    orders: Iterable[tuple[OrderView, list[StepView]]],
+    *,
+    now: datetime,
+    facts: bool = True,
+    progress: Callable[[int], None] | None = None,
+    every: int = 10000,
+) -> int:
+    """Recounts the reporting tables from scratch (a backfill, or the bench): empties them,
+    then counts every order `orders` yields with its steps, by the same rules the order
+    writer uses; run again, it gives the same counters. Settled revenue is read from the
+    settlement steps' recorded output. With `facts`, each order's `report_order` row is
+    written too, so the order writer carries on from there; `progress(n)` is called every
+    `every` orders. The caller commits (one transaction: a failure leaves the old counts).
 
     Returns:
-        How many orders were counted.
+        How many orders were counted (test runs are not).
     """
+    repo.clear(session)
     total: Cells = {}
     count = 0
     cities: dict[str, str] = {}
-    for order, steps, revenue_cells in orders:
+    rows: list[dict[str, Any]] = []
+    for order, steps in orders:
+        if order.sandbox:
+            continue
         if order.org_path not in cities:
-            cities[order.org_path] = _city_of(session, order.org_path)
+            cities[order.org_path] = _city_of(session, order.org_path) if order.org_path else ""
         city = cities[order.org_path]
-        revenue = {key[3]: str(amount) for key, (_, amount) in revenue_cells.items()}
-        cells = cells_of(order, steps, revenue=revenue, province=province_of(city), city=city)
+        province = province_of(city) if city else ""
+        revenue = settled_revenue(steps)
+        cells = cells_of(order, steps, revenue=revenue, province=province, city=city)
         for key, (n, amount) in cells.items():
-            n0, a0 = total.get(key, (0, Decimal(0)))
+            n0, a0 = total.get(key, (0, _ZERO))
             total[key] = (n0 + n, a0 + amount)
+        if facts:
+            closed = order.completed_at is not None
+            rows.append(
+                {
+                    "order_id": order.order_id,
+                    "org_path": order.org_path,
+                    "city": city,
+                    "province": province,
+                    "revenue": revenue,
+                    "cells": cells_to_json(cells),
+                    "sla_next": next_deadline(steps, closed=closed),
+                    "updated_at": now,
+                }
+            )
+            if len(rows) >= 2000:
+                repo.add_facts(session, rows)
+                rows.clear()
         count += 1
+        if progress is not None and count % every == 0:
+            progress(count)
+    repo.add_facts(session, rows)
     items = sorted(spread(total).items())
     for start in range(0, len(items), 5000):
         repo.add_cells(session, dict(items[start : start + 5000]))
     return count
+
+
+_ZERO = Decimal(0)
 
 
 # ---- dashboards -------------------------------------------------------------------------------
