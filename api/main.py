@@ -41,6 +41,7 @@ from api.security import LoginLimiter
 from designer.routes import docs_router
 from designer.routes import router as designer_router
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
+from servflow.orders.watch import start_step_listener
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.keys import secret
 from servflow.platform.settings import Settings, get_settings
@@ -83,9 +84,13 @@ def _lifespan(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if ctx.temporal_client is None:
             ctx.temporal_client = traced(await connect(settings), settings)
+        listener = start_step_listener(ctx.step_watch, ctx.session_factory, settings)
+        _app.state.step_listener = listener
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             if owns_engine:
                 bind = ctx.session_factory.kw.get("bind")
                 if bind is not None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from servflow.dispatch import service as dispatch
-from servflow.orders import repo
+from servflow.orders import notify_pg, repo
 from servflow.orders.models import WorkOrder
 from servflow.orders.rules import order_defaults, step_rows
 from servflow.org import service as org
@@ -146,6 +146,8 @@ def _run_once(
         effects.save_result(
             session, idempotency_key=key, result=outcome.result.model_dump(mode="json")
         )
+        if step.final:
+            notify_pg.notify(session, step.order_id)  # on commit: long polls wake
         session.commit()
         return outcome.result, True
 
@@ -261,6 +263,7 @@ def record_waiting(session_factory: sessionmaker[Session], step: WaitingStep, cl
         _write_timeline(session, step.order_id, step.unrecorded_steps)
         repo.record_waiting_step(session, order_id=step.order_id, step=_waiting_row(step))
         _report(session, repo.lock_order(session, order_id=step.order_id), now)
+        notify_pg.notify(session, step.order_id)
         session.commit()
 
 
@@ -333,6 +336,7 @@ def record_submitted(
     )
     _write_timeline(session, order_id, [accepted.step])
     _report(session, repo.lock_order(session, order_id=order_id), now)
+    notify_pg.notify(session, order_id)
     session.commit()
 
 
@@ -387,6 +391,7 @@ def repair_from_state(
         if waiting:
             order.current_node, order.status = waiting[0].node_id, state.status
             order.updated_at = now
+            notify_pg.notify(session, state.order_id)
         _report(session, order, now)
         session.commit()
     return [kind for kind, rows in (("steps", done), ("waiting", waiting)) if rows]
@@ -421,5 +426,6 @@ def close_from_temporal(
         order.status, order.updated_at = status, now
         _close(session, order, now)
         _report(session, order, now)
+        notify_pg.notify(session, order_id)
         session.commit()
     return True

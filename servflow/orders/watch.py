@@ -3,12 +3,19 @@
 Every request waiting on `StepWatch.wait` is answered by one shared query per tick (all
 waiting orders at once), so a hundred waiting field apps cost one small query every
 `interval` seconds instead of a hundred HTTP round trips, and nothing asks the workflows.
+
+On PostgreSQL a listener (servflow.orders.notify_pg) calls `wake(order_id)` when a writer on
+any replica commits a change to that order: the watch then looks at the woken orders at
+once, and while the listener is up the full tick runs only every `fallback` seconds (it
+catches a lost notification). While no listener is up, the tick runs every `interval`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -18,7 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from servflow.orders import repo
 from servflow.orders.models import WorkOrderStep
+from servflow.orders.notify_pg import Listener
 from servflow.orders.rules import CLOSED_STATUSES
+from servflow.platform.settings import Settings
 
 log = logging.getLogger(__name__)
 _BATCH = 500  # order ids per query: well under every driver's bound-parameter limit
@@ -40,10 +49,38 @@ class _Waiter:
 
 
 class StepWatch:
-    def __init__(self, session_factory: sessionmaker[Session], *, interval: float = 0.05) -> None:
-        self.session_factory, self.interval = session_factory, interval
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        interval: float = 0.05,
+        fallback: float = 5.0,
+    ) -> None:
+        self.session_factory, self.interval, self.fallback = session_factory, interval, fallback
+        self.listening = False  # a listener is up: wakes come from it, the tick is the fallback
+        self.ticks = 0  # queries run for waiters (tests wait on it; bench counts it)
         self._waiters: dict[str, list[_Waiter]] = defaultdict(list)
         self._ticker: asyncio.Task[None] | None = None
+        self._woken: set[str] = set()
+        self._wake = asyncio.Event()
+        self._full_at = 0.0  # monotonic time of the last tick over every watched order
+
+    def wake(self, order_id: str) -> bool:
+        """Looks at `order_id` at once if someone waits on it (a listener heard a change);
+        an order nobody here waits on is ignored. Returns whether someone waits."""
+        if order_id not in self._waiters:
+            return False
+        self._woken.add(order_id)
+        self._wake.set()
+        return True
+
+    def listener_up(self, up: bool) -> None:
+        """The listener (re)connected or dropped: either way every watched order is looked
+        at now (notifications sent while it was down are lost), and the tick's period
+        follows (`fallback` while up, `interval` while down)."""
+        self.listening = up
+        self._full_at = 0.0
+        self._wake.set()
 
     async def wait(self, order_id: str, *, node_id: str | None, timeout: float) -> Waiting | None:
         """The order's waiting steps once one waits (`node_id`: that one) or the order
@@ -52,6 +89,8 @@ class StepWatch:
         self._waiters[order_id].append(waiter)
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick())
+        elif self.listening:
+            self.wake(order_id)  # the tick is slow now: look at the new waiter's order at once
         try:
             return await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
         except TimeoutError:
@@ -62,6 +101,8 @@ class StepWatch:
                 waiters.remove(waiter)
                 if not waiters:
                     del self._waiters[order_id]
+                    if not self._waiters:
+                        self._wake.set()  # the ticker stops now, not after its period
 
     async def now(self, order_id: str) -> Waiting:
         """The order's waiting steps as the read model has them at this moment (an order it
@@ -70,15 +111,24 @@ class StepWatch:
         return found.get(order_id, Waiting(status="running", closed=False))
 
     async def _tick(self) -> None:
+        self._full_at = 0.0
         while self._waiters:
+            self._wake.clear()
+            period = self.fallback if self.listening else self.interval
+            full = time.monotonic() - self._full_at >= period
+            if full:
+                self._full_at = time.monotonic()
+            woken, self._woken = self._woken, set()
             # What each order's waiters want, read here on the loop (the query runs in a
             # thread, which must not read the waiters while requests come and go).
             wants = {
                 order_id: [w.node_id for w in waiters if not w.future.done()]
                 for order_id, waiters in self._waiters.items()
+                if full or order_id in woken
             }
             try:
-                found = await run_in_threadpool(self._answer, wants)
+                self.ticks += 1 if wants else 0
+                found = await run_in_threadpool(self._answer, wants) if wants else {}
             except SQLAlchemyError:
                 log.warning("read model not readable; waiting requests retry", exc_info=True)
                 found = {}
@@ -87,7 +137,11 @@ class StepWatch:
                 for waiter in self._waiters.get(order_id, []):
                     if not waiter.future.done() and _answers(waiter.node_id, seen.closed, waiting):
                         waiter.future.set_result(seen)
-            await asyncio.sleep(self.interval)
+            period = self.fallback if self.listening else self.interval
+            due = self._full_at + period - time.monotonic()
+            if due > 0 and self._waiters:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), due)
 
     def _answer(self, wants: dict[str, list[str | None]]) -> dict[str, Waiting]:
         """How the orders a waiter can be answered about look now. One light query of plain
@@ -137,3 +191,20 @@ def _answers(node_id: str | None, closed: bool, waiting: set[str]) -> bool:
     """Whether a waiter for `node_id` (None: any step) is answered by an order that is
     `closed` or has the steps `waiting` waiting."""
     return closed or (bool(waiting) and (node_id is None or node_id in waiting))
+
+
+def start_step_listener(
+    watch: StepWatch, session_factory: sessionmaker[Session], settings: Settings
+) -> Listener | None:
+    """Starts the process's LISTEN connection (PostgreSQL, unless `step_watch_listen` is
+    off) waking `watch`, whose tick becomes the slower fallback; None on SQLite. Called from
+    the app's lifespan, which stops it."""
+    bind = session_factory.kw.get("bind")
+    if not settings.step_watch_listen or bind is None or bind.dialect.name != "postgresql":
+        return None
+    watch.fallback = settings.step_watch_fallback_seconds
+    listener = Listener(
+        bind.url.render_as_string(hide_password=False), watch.wake, watch.listener_up
+    )
+    listener.start()
+    return listener

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     step_wait_seconds: float = Field(
         default=20, gt=0, le=120, description="how long a step submission waits for the order"
     )
+    step_watch_listen: bool = Field(
+        default=True, description="on PostgreSQL, LISTEN/NOTIFY wakes the long polls at once"
+    )
+    step_watch_fallback_seconds: float = Field(
+        default=5, gt=0, description="long polls re-read the store this often while listening"
+    )
     reconcile_every_seconds: float = Field(
         default=60, ge=0, description="the worker repairs the read model this often; 0: off"
     )
