@@ -107,19 +107,16 @@ def own_by_day(
 
 
 def child_sums(
-    session: Session, *, path: str, depth: int, start: date, end: date, metrics: Sequence[str]
+    session: Session, *, paths: Sequence[str], start: date, end: date, metrics: Sequence[str]
 ) -> list[Row]:
-    """(org_path, metric, key, n, amount) of each unit directly below `path` (at `depth`)."""
+    """(org_path, metric, key, n, amount) of each unit at `paths` (the units directly below
+    a dashboard's scope), each found by its exact path in the counters' unique index."""
+    if not paths:
+        return []
     c = ReportCounter
     query = (
         select(c.org_path, c.metric, c.key, func.sum(c.n), func.sum(c.amount))
-        .where(
-            c.depth == depth,
-            c.metric.in_(metrics),
-            c.day >= start,
-            c.day <= end,
-            under(c.org_path, path),
-        )
+        .where(c.org_path.in_(paths), c.metric.in_(metrics), c.day >= start, c.day <= end)
         .group_by(c.org_path, c.metric, c.key)
     )
     return [tuple(row) for row in session.execute(query)]

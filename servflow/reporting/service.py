@@ -200,32 +200,44 @@ def dashboard(
     days [start, end], from the counters alone; money only for the roles that may see it."""
     scope = scope_of(session, user, unit=unit)
     money = user.has(*MONEY_ROLES)
-    own = repo.own_sums(session, path=scope.path, start=start, end=end, metrics=SUMMED)
-    children = repo.child_sums(
+    depth = depth_of(scope.path)
+    # Every unit below the scope, once: its children (drill-down bars) and, for HQ, the
+    # regions of the bottleneck heat map.
+    units = [u for u in org.list_units(session, under_path=scope.path) if u.path != scope.path]
+    children = [u for u in units if depth_of(u.path) == depth + 1]
+    # Counter rows read: the scope's own cells (days x keys) and its children's (children x
+    # days x keys), looked up by their exact org_path: bounded by units and days, not orders.
+    by_day = repo.own_by_day(
+        session, path=scope.path, start=start, end=end, metrics=("orders", "revenue")
+    )
+    own = repo.own_sums(session, path=scope.path, start=start, end=end, metrics=_OTHERS)
+    own += [(metric, key, n, amount) for _, metric, key, n, amount in by_day]
+    child_rows = repo.child_sums(
         session,
-        path=scope.path,
-        depth=depth_of(scope.path) + 1,
+        paths=[u.path for u in children],
         start=start,
         end=end,
         metrics=("orders", "revenue"),
-    )
-    by_day = repo.own_by_day(
-        session, path=scope.path, start=start, end=end, metrics=("orders", "revenue")
     )
     late, at_risk = repo.open_deadlines(
         session, scope_path=scope.path, now=now, risk_until=now + AT_RISK_WITHIN
     )
     figures = _figures(own, money)
     figures["sla"].update({"open_breached": late, "at_risk": at_risk})
+    regions = [u.path for u in units if u.kind == "region"]
     return {
         "scope": {"path": scope.path, "name": scope.name, "kind": scope.kind, "code": scope.code},
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "money_visible": money,
         **figures,
-        "by_unit": _children(session, children, scope.path, money),
+        "by_unit": _children(child_rows, children, money),
         "series": _series(by_day, money),
-        "bottleneck": _bottleneck(session, scope.path, start, end, pipeline),
+        "bottleneck": _bottleneck(session, scope.path, regions, start, end, pipeline),
     }
+
+
+# The summed metrics not read day by day (orders and revenue come from the daily series).
+_OTHERS = tuple(m for m in SUMMED if m not in ("orders", "revenue"))
 
 
 def _figures(rows: list[tuple[Any, ...]], money: bool) -> dict[str, Any]:
@@ -272,7 +284,7 @@ def _money(amounts: Mapping[str, Decimal]) -> list[dict[str, str]]:
 
 
 def _children(
-    session: Session, rows: list[tuple[Any, ...]], scope_path: str, money: bool
+    rows: list[tuple[Any, ...]], children: list[Any], money: bool
 ) -> list[dict[str, Any]]:
     """The figures of each unit directly below the scope (HQ: regions; a region: its
     branches; a branch: its outlets), for drill-down."""
@@ -289,7 +301,7 @@ def _children(
                 done[child] += int(n)
         elif metric == "revenue":
             revenue[child][key] += Decimal(amount or 0)
-    units = {u.path: u for u in org.list_units(session, under_path=scope_path)}
+    units = {u.path: u for u in children}
     out = []
     for path in sorted(set(orders) | set(revenue)):
         unit = units.get(path)
@@ -329,7 +341,12 @@ def _series(rows: list[tuple[Any, ...]], money: bool) -> list[dict[str, Any]]:
 
 
 def _bottleneck(
-    session: Session, scope_path: str, start: date, end: date, pipeline: str | None
+    session: Session,
+    scope_path: str,
+    regions: list[str],
+    start: date,
+    end: date,
+    pipeline: str | None,
 ) -> dict[str, Any]:
     """Time per node of one pipeline version (the most used one unless `pipeline` names
     one as "key|version"), p50 and p90 by region and overall."""
@@ -344,7 +361,6 @@ def _bottleneck(
     if chosen is None:
         return {"pipeline": None, "pipelines": [], "nodes": [], "regions": [], "cells": []}
     # HQ: each region's own cells; a region or below: its own cells are its region's.
-    regions = [u.path for u in org.list_units(session, kind="region", under_path=scope_path)]
     paths = [scope_path, *regions] if depth_of(scope_path) == 1 else [scope_path]
     rows = repo.node_times(session, paths=paths, start=first, end=end, key_prefix=chosen + "|")
     hist: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -355,7 +371,7 @@ def _bottleneck(
         if path != scope_path or depth_of(scope_path) > 1:
             hist[(region_code(path), node)][int(bin_)] += int(n)
     nodes = sorted({node for _, node in hist})
-    regions = sorted({region for region, _ in hist if region})
+    codes = sorted({region for region, _ in hist if region})
     cells = [
         {
             "region": region,
@@ -370,7 +386,7 @@ def _bottleneck(
         "pipeline": chosen,
         "pipelines": choices,
         "nodes": nodes,
-        "regions": regions,
+        "regions": codes,
         "cells": cells,
     }
 
