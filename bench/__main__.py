@@ -8,6 +8,7 @@ import sys
 BENCHES = ["bench.expressions", "bench.pipeline", "bench.api", "bench.many_open"]
 BENCHES.append("bench.inflight")  # step p99 at 10/40/150 in flight (PostgreSQL)
 BENCHES.append("bench.dashboard")  # dashboards from counters vs scanning the orders
+BENCHES.append("bench.reporting_hook")  # CPU the reporting hook adds to an order write
 BENCHES.append("bench.dispatch")  # one dispatch decision: spatial index vs numpy scan
 BENCHES.append("bench.channels")  # Douyin intake per s, outbox delivery p99 (fake WeCom)
 BENCHES.append("bench.money")  # the monthly settlement run vs one SQL aggregate; ledger verify
