@@ -14,6 +14,7 @@ BENCHES.append("bench.channels")  # Douyin intake per s, outbox delivery p99 (fa
 BENCHES.append("bench.money")  # the monthly settlement run vs one SQL aggregate; ledger verify
 BENCHES.append("bench.sla")  # 500 simultaneous SLA breaches: deadline to API list, p99
 BENCHES.append("bench.inventory")  # reservations/s on a hot row (PG), sourcing p99, forecast
+BENCHES.append("bench.watch_notify")  # long polls on PG: timer tick vs LISTEN/NOTIFY
 
 
 def main() -> int:
