@@ -14,9 +14,9 @@ import os
 import tempfile
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
 from bench.dashboard import END, NODES, build_org
@@ -50,7 +50,7 @@ def main() -> None:
     with factory() as session:
         paths = build_org(session)
         session.execute(
-            WorkOrder.__table__.insert(),
+            insert(cast(Table, WorkOrder.__table__)),
             [
                 {"order_id": f"wo-{i}", "definition_key": "ac-repair", "definition_version": 1,
                  "region": paths[i % len(paths)].split("/")[2], "org_path": paths[i % len(paths)],
