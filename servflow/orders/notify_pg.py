@@ -82,8 +82,10 @@ class Listener:
         while True:
             try:
                 await self._listen()
-            except (psycopg.Error, OSError):
-                log.warning("step listener lost its connection; retrying in %.1f s", delay)
+            except Exception:  # a refused or dropped connection, or anything else: reconnect
+                log.warning(
+                    "step listener lost its connection; retrying in %.1f s", delay, exc_info=True
+                )
             finally:
                 if self.connected.is_set():
                     self.connected.clear()
@@ -96,7 +98,9 @@ class Listener:
 
     async def _listen(self) -> None:
         self._was_up = False
-        async with await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True) as conn:
+        async with await psycopg.AsyncConnection.connect(
+            self.conninfo, autocommit=True, connect_timeout=10
+        ) as conn:
             await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
             self.backend_pid = conn.info.backend_pid
             self.connections += 1

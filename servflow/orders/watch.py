@@ -88,6 +88,7 @@ class StepWatch:
         waiter = _Waiter(node_id, asyncio.get_running_loop().create_future())
         self._waiters[order_id].append(waiter)
         if self._ticker is None or self._ticker.done():
+            self._wake = asyncio.Event()  # of this loop (an app may outlive a test's loop)
             self._ticker = asyncio.create_task(self._tick())
         elif self.listening:
             self.wake(order_id)  # the tick is slow now: look at the new waiter's order at once
