@@ -99,6 +99,7 @@ def test_demo_generates_one_key_and_keeps_it(tmp_path: Path) -> None:
         (base64.b64encode(bytes(32)).decode(), "not random"),
         (b64(os.urandom(32)) + ",", "base64"),
     ],
+    ids=["placeholder", "16 bytes", "zeros", "trailing comma"],  # stable under pytest-xdist
 )
 def test_unusable_key_is_refused_without_echoing_it(value: str, problem: str) -> None:
     with pytest.raises(WeakSecret, match=problem) as refused:
