@@ -12,9 +12,9 @@ from servflow.notify import models as notify_models
 from servflow.orders import models as orders_models
 from servflow.org import models as org_models
 from servflow.platform import models as platform_models
+from servflow.platform.base import Base
 from servflow.reporting import models as reporting_models
 from servflow.sla import models as sla_models
-from servflow.platform.base import Base
 
 DOMAIN_MODELS = (
     billing_models,

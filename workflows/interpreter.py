@@ -405,12 +405,10 @@ class WorkOrderWorkflow:
                     continue
                 next_at = due[0].at if due and not held else None
                 timeout = next_at - workflow.now() if next_at is not None else None
-                try:
+                with suppress(TimeoutError):
                     await workflow.wait_condition(
                         self._clock_moves(node.id, task, paused=plan.paused), timeout=timeout
                     )
-                except TimeoutError:
-                    pass
         finally:
             self._sla_held.pop(node.id, None)
 

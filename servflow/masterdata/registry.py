@@ -190,7 +190,6 @@ class EngineerIn(Row):
             return [s.strip() for s in value.split(";") if s.strip()]
         return value
 
-
     @field_validator("certificates", mode="before")
     @classmethod
     def _certificates(cls, value: Any) -> Any:

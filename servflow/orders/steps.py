@@ -27,9 +27,9 @@ from servflow.orders.rules import order_defaults, step_rows
 from servflow.org import service as org
 from servflow.platform import effects
 from servflow.platform.effects import Effect, OrderChanges, OrderFacts
-from servflow.sla import service as sla
 from servflow.reporting import service as reporting
 from servflow.reporting.rules import OrderView, StepView
+from servflow.sla import service as sla
 from workflows.contracts import (
     ActiveNode,
     OrderState,

@@ -49,7 +49,7 @@ SQLITE_TRIGGERS = (
 )
 
 
-def _versioned(name: str, *columns: sa.Column) -> None:
+def _versioned(name: str, *columns: sa.schema.SchemaItem) -> None:
     op.create_table(
         name,
         sa.Column("id", sa.Integer(), nullable=False),
