@@ -32,5 +32,5 @@ def test_every_kinds_page_and_find_take_what_the_routes_pass(name):
 
 
 def test_an_unknown_kind_is_refused_by_name():
-    with pytest.raises(ValueError, match="unknown master-data kind 'parts'"):
-        get_kind("parts")
+    with pytest.raises(ValueError, match="unknown master-data kind 'spaceships'"):
+        get_kind("spaceships")
