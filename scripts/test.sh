@@ -6,4 +6,5 @@ BIN=.venv/bin
 bash scripts/ensure-system-deps.sh
 bash scripts/build-designer.sh
 bash scripts/lint.sh
-exec $BIN/pytest -q -p no:cacheprovider "$@"
+# Two workers, a test file each at a time: the suite is CPU-bound in one process otherwise.
+exec $BIN/pytest -q -p no:cacheprovider -n "${SERVFLOW_TEST_WORKERS:-2}" --dist loadfile "$@"
