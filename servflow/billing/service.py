@@ -38,6 +38,7 @@ from servflow.org import service as org
 from servflow.platform.effects import OrderFacts, StepOutcome
 from servflow.platform.errors import BusinessRuleViolation, Invalid, NotFound
 from servflow.platform.scope import in_scope, region_code
+from servflow.sla import service as sla
 from workflows.contracts import StepInput, StepResult
 from workflows.nodes.automatic import SettlementParams
 
@@ -108,7 +109,8 @@ def _facts(
 ) -> PriceFacts:
     """What rule pricing knows of the order: visits and distance from dispatch, whether the
     engineer came from another region, urgency (priority 1), China-time night or weekend,
-    and the NPS score of the field `params.nps_from` names."""
+    whether a business-time SLA was breached, and the NPS score of the field
+    `params.nps_from` names."""
     visits, distance = dispatch.visits_and_last_distance(session, order_id=step.order_id)
     engineer = dispatch.engineer_of(session, engineer_id=facts.engineer_id)
     home = ""
@@ -125,6 +127,7 @@ def _facts(
         urgent=step.context.priority == 1,
         night=local.hour >= 22 or local.hour < 6,
         weekend=local.weekday() >= 5,
+        sla_breached=sla.order_breached(session, order_id=step.order_id, now=now),
         nps=_nps(step.variables, params.nps_from),
     )
 

@@ -112,3 +112,19 @@ def breaches(
     count = session.scalar(select(func.count()).select_from(SlaClock).where(*conditions)) or 0
     query = select(SlaClock).where(*conditions).order_by(SlaClock.deadline, SlaClock.id)
     return session.scalars(query.limit(limit).offset(offset)).all(), int(count)
+
+
+def breached_clock_exists(session: Session, *, order_id: str, now: datetime) -> bool:
+    """Whether any step of the order ran past its business-time deadline (closed late, or
+    still open after it)."""
+    finished = func.coalesce(SlaClock.closed_at, now)
+    stmt = (
+        select(SlaClock.id)
+        .where(
+            SlaClock.order_id == order_id,
+            SlaClock.deadline.is_not(None),
+            SlaClock.deadline < finished,
+        )
+        .limit(1)
+    )
+    return session.scalar(stmt) is not None

@@ -406,3 +406,9 @@ def breach_list(
         limit=limit,
         offset=offset,
     )
+
+
+def order_breached(session: Session, *, order_id: str, now: datetime) -> bool:
+    """Whether the order breached a business-time SLA: the fact settlement's deductions read
+    (`sla_breached`)."""
+    return repo.breached_clock_exists(session, order_id=order_id, now=now)
