@@ -228,4 +228,6 @@ def test_node_types_declare_what_the_interpreter_asks_of_them() -> None:
         "dispatch": c.ACTIVITY_DISPATCH,
         "settlement": c.ACTIVITY_SETTLEMENT,
         "notify": c.ACTIVITY_NOTIFY,
+        "parts": c.ACTIVITY_SOURCE_PARTS,
+        "consume": c.ACTIVITY_CONSUME_PARTS,
     }
