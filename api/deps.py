@@ -221,3 +221,6 @@ MoneyReader = Annotated[Principal, Depends(require_roles(*MONEY_ROLES))]
 MasterDataEditor = Annotated[Principal, Depends(require_roles(*MASTER_DATA_ROLES))]
 
 VersionPath = Annotated[int, Path(ge=1, le=2_147_483_647)]
+# A row id in a path: every id column is an INTEGER on both stores, so a larger number is
+# a 422 naming the parameter, never an overflow in the driver.
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647)]

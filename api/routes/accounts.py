@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
-from api.deps import CtxDep, CurrentUser, SessionDep
+from api.deps import CtxDep, CurrentUser, IdPath, SessionDep
 from api.routes.auth import issue_tokens
 from api.schemas import (
     ERRORS,
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(prefix="/api", tags=["accounts"], responses=ERRORS)
 
-Id = Annotated[int, Path(ge=1, le=2_147_483_647)]
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
@@ -91,7 +90,7 @@ def create_user(body: AccountCreate, session: SessionDep, user: CurrentUser) -> 
 
 @router.patch("/users/{user_id}", response_model=AccountPublic)
 def update_user(
-    user_id: Id, body: AccountUpdate, session: SessionDep, user: CurrentUser, ctx: CtxDep
+    user_id: IdPath, body: AccountUpdate, session: SessionDep, user: CurrentUser, ctx: CtxDep
 ) -> AccountPublic:
     """Changes a user's display name, roles or unit (what is given)."""
     changed = org.update_account(
@@ -117,20 +116,24 @@ def _set_active(
 
 
 @router.post("/users/{user_id}/disable", response_model=AccountPublic)
-def disable_user(user_id: Id, session: SessionDep, user: CurrentUser, ctx: CtxDep) -> AccountPublic:
+def disable_user(
+    user_id: IdPath, session: SessionDep, user: CurrentUser, ctx: CtxDep
+) -> AccountPublic:
     """Disables a user: every token and key of theirs stops working."""
     return _set_active(user_id, False, session, user, ctx)
 
 
 @router.post("/users/{user_id}/enable", response_model=AccountPublic)
-def enable_user(user_id: Id, session: SessionDep, user: CurrentUser, ctx: CtxDep) -> AccountPublic:
+def enable_user(
+    user_id: IdPath, session: SessionDep, user: CurrentUser, ctx: CtxDep
+) -> AccountPublic:
     """Enables a disabled user (their earlier tokens stay void: they log in again)."""
     return _set_active(user_id, True, session, user, ctx)
 
 
 @router.post("/users/{user_id}/reset-password", response_model=PasswordReset)
 def reset_password(
-    user_id: Id, session: SessionDep, user: CurrentUser, ctx: CtxDep
+    user_id: IdPath, session: SessionDep, user: CurrentUser, ctx: CtxDep
 ) -> PasswordReset:
     """Gives the user a new random password, shown in this answer only; signs them out."""
     changed, password = org.reset_password(session, actor=user, user_id=user_id)
@@ -155,7 +158,9 @@ def change_my_password(
 
 
 @router.get("/users/{user_id}/api-keys", response_model=DataList[ApiKeyPublic])
-def read_api_keys(user_id: Id, session: SessionDep, user: CurrentUser) -> DataList[ApiKeyPublic]:
+def read_api_keys(
+    user_id: IdPath, session: SessionDep, user: CurrentUser
+) -> DataList[ApiKeyPublic]:
     """The API keys of an api_client user, live and revoked (never the keys themselves)."""
     keys = org.api_keys_of(session, actor=user, user_id=user_id)
     return DataList(data=[key_public(k) for k in keys])
@@ -163,7 +168,7 @@ def read_api_keys(user_id: Id, session: SessionDep, user: CurrentUser) -> DataLi
 
 @router.post("/users/{user_id}/api-keys", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(
-    user_id: Id, body: ApiKeyCreate, session: SessionDep, user: CurrentUser
+    user_id: IdPath, body: ApiKeyCreate, session: SessionDep, user: CurrentUser
 ) -> ApiKeyCreated:
     """Issues an API key for an api_client user, shown in this answer only."""
     row, key = org.add_api_key(session, actor=user, user_id=user_id, name=body.name)
@@ -172,7 +177,9 @@ def create_api_key(
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
-def revoke_api_key(key_id: Id, session: SessionDep, user: CurrentUser, ctx: CtxDep) -> ApiKeyPublic:
+def revoke_api_key(
+    key_id: IdPath, session: SessionDep, user: CurrentUser, ctx: CtxDep
+) -> ApiKeyPublic:
     """Revokes an API key at once on this replica (others within auth_cache_seconds)."""
     row = org.revoke_api_key(session, actor=user, key_id=key_id)
     session.commit()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import AppContext, CtxDep, CurrentUser, Manager
+from api.deps import AppContext, CtxDep, CurrentUser, IdPath, Manager
 from api.order_access import db
 from api.schemas import ERRORS, Page
 from servflow.integrations.marketplaces import rules as marketplace_rules
@@ -160,7 +160,7 @@ def _retry(session: Any, user: Any, notification_id: int) -> NotificationPublic:
     responses=ERRORS,
 )
 async def retry_notification(
-    notification_id: int, user: Manager, ctx: CtxDep
+    notification_id: IdPath, user: Manager, ctx: CtxDep
 ) -> NotificationPublic:
     """Queues a given-up or waiting message for delivery now (the relay sends it)."""
     result: NotificationPublic = await db(ctx, _retry, user, notification_id)

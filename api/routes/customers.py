@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CtxDep, CurrentUser, Manager
+from api.deps import CtxDep, CurrentUser, IdPath, Manager
 from api.order_access import db
 from api.schemas import ERRORS, Page
 from servflow.customers import service as customers
@@ -213,7 +213,7 @@ def _profile(session: Any, user: Principal, customer_id: int) -> CustomerProfile
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerProfile, responses=ERRORS)
-async def read_customer(customer_id: int, user: CurrentUser, ctx: CtxDep) -> CustomerProfile:
+async def read_customer(customer_id: IdPath, user: CurrentUser, ctx: CtxDep) -> CustomerProfile:
     """One customer: identities, addresses, assets with warranty, and one timeline of
     their orders, messages, surveys, identities and merges (newest first)."""
     _not_engineer(user)
@@ -244,7 +244,7 @@ def _add_identity(
     responses=ERRORS,
 )
 async def add_identity(
-    customer_id: int, body: IdentityIn, user: Manager, ctx: CtxDep
+    customer_id: IdPath, body: IdentityIn, user: Manager, ctx: CtxDep
 ) -> IdentityPublic:
     """Adds a channel identity; one another customer holds merges the two (rule
     `same_<kind>`, audited)."""
@@ -264,7 +264,7 @@ def _merge(session: Any, user: Principal, customer_id: int, other_id: int) -> Me
 
 @router.post("/customers/{customer_id}/merge", response_model=MergePublic, responses=ERRORS)
 async def merge_customer(
-    customer_id: int, body: MergeIn, user: Manager, ctx: CtxDep
+    customer_id: IdPath, body: MergeIn, user: Manager, ctx: CtxDep
 ) -> MergePublic:
     """Merges `other_id` into this customer (both within scope), audited."""
     result: MergePublic = await db(ctx, _merge, user, customer_id, body.other_id)
@@ -284,7 +284,7 @@ def _add_asset(session: Any, user: Principal, customer_id: int, body: AssetIn) -
     response_model=AssetPublic,
     responses=ERRORS,
 )
-async def add_asset(customer_id: int, body: AssetIn, user: Manager, ctx: CtxDep) -> AssetPublic:
+async def add_asset(customer_id: IdPath, body: AssetIn, user: Manager, ctx: CtxDep) -> AssetPublic:
     """Records a product the customer owns, with its warranty."""
     result: AssetPublic = await db(ctx, _add_asset, user, customer_id, body)
     return result

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CtxDep, CurrentUser, MoneyReader, SessionDep, require_roles
+from api.deps import CtxDep, CurrentUser, IdPath, MoneyReader, SessionDep, require_roles
 from api.schemas import ERRORS, Page
 from servflow.billing import statements as billing
 from servflow.billing.pricing import is_hq
@@ -27,7 +27,6 @@ from servflow.platform.scope import region_code
 
 router = APIRouter(prefix="/api", tags=["finance"])
 Finance = Annotated[Principal, Depends(require_roles("finance", "hq_admin"))]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Format = Literal["json", "csv", "xlsx"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -212,7 +211,7 @@ def read_statements(
 
 
 @router.get("/statements/{statement_id}", response_model=StatementPublic, responses=ERRORS)
-def read_statement(statement_id: Id, session: SessionDep, user: CurrentUser) -> StatementPublic:
+def read_statement(statement_id: IdPath, session: SessionDep, user: CurrentUser) -> StatementPublic:
     """A statement: of a party in the caller's scope, or the caller's own."""
     statement = billing.find_statement(session, statement_id=statement_id, user=user)
     return StatementPublic.model_validate(statement)
@@ -220,7 +219,7 @@ def read_statement(statement_id: Id, session: SessionDep, user: CurrentUser) -> 
 
 @router.get("/statements/{statement_id}/export", responses=ERRORS)
 def export_statement(
-    statement_id: Id,
+    statement_id: IdPath,
     session: SessionDep,
     user: CurrentUser,
     format: Literal["csv", "xlsx"] = "csv",
@@ -236,7 +235,9 @@ def export_statement(
 
 
 @router.post("/statements/{statement_id}/confirm", response_model=StatementPublic, responses=ERRORS)
-def confirm_statement(statement_id: Id, session: SessionDep, user: CurrentUser) -> StatementPublic:
+def confirm_statement(
+    statement_id: IdPath, session: SessionDep, user: CurrentUser
+) -> StatementPublic:
     """The party confirms its statement."""
     statement = billing.answer_statement(
         session, statement_id=statement_id, user=user, confirm=True, reason="", now=utcnow()
@@ -247,7 +248,7 @@ def confirm_statement(statement_id: Id, session: SessionDep, user: CurrentUser) 
 
 @router.post("/statements/{statement_id}/dispute", response_model=StatementPublic, responses=ERRORS)
 def dispute_statement(
-    statement_id: Id, body: DisputeIn, session: SessionDep, user: CurrentUser
+    statement_id: IdPath, body: DisputeIn, session: SessionDep, user: CurrentUser
 ) -> StatementPublic:
     """The party disputes its statement; the reason is kept."""
     statement = billing.answer_statement(
@@ -301,7 +302,7 @@ def read_ledger_entries(
 )
 def reverse_ledger_entry(
     stream: Annotated[str, Path(max_length=64)],
-    seq: Id,
+    seq: IdPath,
     body: ReverseIn,
     session: SessionDep,
     user: Finance,
@@ -338,7 +339,7 @@ def read_checkpoints(
 
 
 @router.get("/ledger/checkpoints/{checkpoint_id}", responses=ERRORS)
-def download_checkpoint(checkpoint_id: Id, session: SessionDep, user: CurrentUser) -> Response:
+def download_checkpoint(checkpoint_id: IdPath, session: SessionDep, user: CurrentUser) -> Response:
     """One checkpoint as a JSON file to keep."""
     checkpoint = ledger.get_checkpoint(session, checkpoint_id=checkpoint_id)
     if checkpoint is None:

@@ -19,7 +19,15 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.deps import CtxDep, Manager, MasterDataEditor, SessionDep, TemporalDep, require_roles
+from api.deps import (
+    CtxDep,
+    IdPath,
+    Manager,
+    MasterDataEditor,
+    SessionDep,
+    TemporalDep,
+    require_roles,
+)
 from api.order_access import db, visible_order
 from api.schemas import ERRORS, Page
 from servflow.inventory import forecast, service
@@ -581,9 +589,7 @@ def read_alerts(
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic, responses=ERRORS)
-def acknowledge_alert(
-    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], session: SessionDep, user: Manager
-) -> AlertPublic:
+def acknowledge_alert(alert_id: IdPath, session: SessionDep, user: Manager) -> AlertPublic:
     entry = service.acknowledge_alert(
         session, alert_id=alert_id, scope_path=_scope(user), by=user.username, now=utcnow()
     )

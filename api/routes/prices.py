@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import SessionDep, require_roles
+from api.deps import IdPath, SessionDep, require_roles
 from api.schemas import ERRORS, Page
 from servflow.billing import pricing
 from servflow.billing.models import PriceRule, ShareAgreement
@@ -23,7 +23,6 @@ PriceEditor = Annotated[Principal, Depends(require_roles("finance", *MASTER_DATA
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,63}$")]
 JobType = Annotated[str, Field(pattern=r"^(\*|[a-z][a-z0-9_]{0,63})?$")]
 Condition = Annotated[str, Field(max_length=500)]
-RuleId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class PriceRuleIn(BaseModel):
@@ -178,7 +177,7 @@ def create_price_rule(body: PriceRuleIn, session: SessionDep, user: PriceEditor)
 
 
 @router.post("/price-rules/{rule_id}/retire", response_model=PriceRulePublic, responses=ERRORS)
-def retire_price_rule(rule_id: RuleId, session: SessionDep, user: PriceEditor) -> PriceRulePublic:
+def retire_price_rule(rule_id: IdPath, session: SessionDep, user: PriceEditor) -> PriceRulePublic:
     """Retires a price rule version now: it prices nothing after (history keeps it)."""
     rule = pricing.retire(
         session, model=PriceRule, rule_id=rule_id, scope_path=user.scope_path, now=utcnow()
@@ -263,7 +262,7 @@ def create_share_agreement(
     "/share-agreements/{agreement_id}/retire", response_model=AgreementPublic, responses=ERRORS
 )
 def retire_share_agreement(
-    agreement_id: RuleId, session: SessionDep, user: PriceEditor
+    agreement_id: IdPath, session: SessionDep, user: PriceEditor
 ) -> AgreementPublic:
     """Retires an agreement version now."""
     agreement = pricing.retire(
