@@ -134,62 +134,62 @@ async def read_customers(
     return page
 
 
-def _profile(session: Any, user: Principal, customer_id: int) -> CustomerProfile:
-    found = customers.profile(session, user, customer_id=customer_id)
-    today = date.today()
+def _order_events(session: Any, user: Principal, phone: str | None) -> list[TimelineEvent]:
+    """The customer's orders the caller may see, found by the customer's phone."""
+    if not phone:
+        return []
+    rows, _ = orders.search_orders(
+        session,
+        user,
+        status=None,
+        region=None,
+        definition_key=None,
+        limit=100,
+        offset=0,
+        filters=orders.DeskFilters(q=phone),
+    )
+    return [
+        TimelineEvent(
+            at=row.created_at,
+            kind="order",
+            order_id=row.order_id,
+            text=f"工单 {row.order_no or row.order_id} {row.definition_key}: {row.status}",
+        )
+        for row in rows
+    ]
+
+
+def _record_events(found: Any) -> list[TimelineEvent]:
+    """Surveys, assets, channel identities and merges of the customer record."""
+    events = [
+        TimelineEvent(
+            at=survey.created_at,
+            kind="survey",
+            order_id=survey.order_id,
+            text=f"签收评分 {survey.rating}/10 {survey.comment}".strip(),
+        )
+        for survey in found.surveys
+    ]
+    events += [
+        TimelineEvent(at=a.created_at, kind="asset", order_id=a.order_id, text=a.product)
+        for a in found.assets
+    ]
+    events += [
+        TimelineEvent(at=i.created_at, kind="identity", text=f"{i.kind}: {i.value}")
+        for i in found.identities
+    ]
+    events += [
+        TimelineEvent(
+            at=m.created_at, kind="merge", text=f"合并客户 {m.merged_id} ({m.rule}, {m.by})"
+        )
+        for m in found.merges
+    ]
+    return events
+
+
+def _message_events(session: Any, user: Principal, order_ids: set[str]) -> list[TimelineEvent]:
+    """Messages sent about those orders."""
     events: list[TimelineEvent] = []
-    order_ids: set[str] = set()
-    if found.customer.phone:
-        rows, _ = orders.search_orders(
-            session,
-            user,
-            status=None,
-            region=None,
-            definition_key=None,
-            limit=100,
-            offset=0,
-            filters=orders.DeskFilters(q=found.customer.phone),
-        )
-        for row in rows:
-            order_ids.add(row.order_id)
-            events.append(
-                TimelineEvent(
-                    at=row.created_at,
-                    kind="order",
-                    order_id=row.order_id,
-                    text=f"工单 {row.order_no or row.order_id} {row.definition_key}: {row.status}",
-                )
-            )
-    for survey in found.surveys:
-        order_ids.add(survey.order_id)
-        events.append(
-            TimelineEvent(
-                at=survey.created_at,
-                kind="survey",
-                order_id=survey.order_id,
-                text=f"签收评分 {survey.rating}/10 {survey.comment}".strip(),
-            )
-        )
-    for asset in found.assets:
-        events.append(
-            TimelineEvent(
-                at=asset.created_at, kind="asset", order_id=asset.order_id, text=asset.product
-            )
-        )
-    for identity in found.identities:
-        events.append(
-            TimelineEvent(
-                at=identity.created_at, kind="identity", text=f"{identity.kind}: {identity.value}"
-            )
-        )
-    for merge in found.merges:
-        events.append(
-            TimelineEvent(
-                at=merge.created_at,
-                kind="merge",
-                text=f"合并客户 {merge.merged_id} ({merge.rule}, {merge.by})",
-            )
-        )
     for order_id in sorted(order_ids):
         messages, _ = notify.page_notifications(
             session, user, status=None, order_id=order_id, limit=50, offset=0
@@ -198,6 +198,15 @@ def _profile(session: Any, user: Principal, customer_id: int) -> CustomerProfile
             TimelineEvent(at=m.created_at, kind="message", order_id=order_id, text=m.message)
             for m in messages
         ]
+    return events
+
+
+def _profile(session: Any, user: Principal, customer_id: int) -> CustomerProfile:
+    found = customers.profile(session, user, customer_id=customer_id)
+    today = date.today()
+    events = _order_events(session, user, found.customer.phone) + _record_events(found)
+    order_ids = {e.order_id for e in events if e.kind in ("order", "survey") and e.order_id}
+    events += _message_events(session, user, order_ids)
     return CustomerProfile(
         customer=CustomerPublic.model_validate(found.customer),
         identities=[IdentityPublic.model_validate(i) for i in found.identities],
