@@ -441,19 +441,20 @@ def _offered_or_assigned(
     # Priced with the cross-region coefficient when the engineer comes from another region.
     explained["cross_region"] = output["cross_region"]
     picked = scored.candidate
-    if policy.accept_within and picked.user_id:
-        _record(
-            session,
-            step,
-            now,
-            facts,
-            status="offered",
-            policy=policy,
-            version=version,
-            explained=explained,
-            scored=scored,
-            reason=reason,
-        )
+    offered = bool(policy.accept_within and picked.user_id)
+    _record(
+        session,
+        step,
+        now,
+        facts,
+        status="offered" if offered else "assigned",
+        policy=policy,
+        version=version,
+        explained=explained,
+        scored=scored,
+        reason=reason,
+    )
+    if offered:
         handoff = Handoff(
             answers=["accept", "decline"],
             assignee_user=picked.user_id,
@@ -464,18 +465,6 @@ def _offered_or_assigned(
         return StepOutcome(
             result=StepResult(output=output, summary=f"等待 {picked.name} 接单: {reason}")
         )
-    _record(
-        session,
-        step,
-        now,
-        facts,
-        status="assigned",
-        policy=policy,
-        version=version,
-        explained=explained,
-        scored=scored,
-        reason=reason,
-    )
     summary = f"派单给 {picked.name} ({output['outlet_id']}): {reason}"
     return _assign(session, picked.engineer_id, facts, output, summary)
 
