@@ -6,7 +6,7 @@ whatever remains, so the parts always add up to the whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -324,6 +324,107 @@ def band_charge(distance_km: Decimal, bands: Sequence[Mapping[str, Any]]) -> Dec
     return money(charge)
 
 
+def _line(kind: str, label: str, amount: Decimal, rule: Rule, detail: str = "") -> PricedLine:
+    return PricedLine(kind, label, amount, rule.id, rule.ref, detail)
+
+
+def _by_code(chosen: Mapping[str, Rule]) -> list[Rule]:
+    return sorted(chosen.values(), key=lambda r: r.code)
+
+
+def _applying(rules: Sequence[Rule], kind: str, facts: PriceFacts) -> Iterator[Rule]:
+    """The rules of `kind` whose condition holds, in order (each condition evaluated only
+    when its turn comes)."""
+    return (rule for rule in rules if rule.kind == kind and holds(rule, facts))
+
+
+def _rate(chosen: Mapping[str, Rule], job_type: str) -> Rule:
+    rates = [r for r in chosen.values() if r.kind == "rate"]
+    if not rates:
+        raise LookupError(f"no price rule (rate) for job type {job_type!r}")
+    return max(rates, key=lambda r: _specificity(r, job_type))
+
+
+def _rate_lines(rate: Rule, facts: PriceFacts) -> list[PricedLine]:
+    """The rate's visit fee × visits, labour × hours, parts plus the markup."""
+    fee = rate.number("visit_fee")
+    lines = [_line("visit", "上门费", money(fee * facts.visits), rate, f"{fee} × {facts.visits}")]
+    labour = rate.number("labour_per_hour")
+    if facts.hours > 0 and labour > 0:
+        detail = f"{labour} × {facts.hours} h"
+        lines.append(_line("labour", "工时费", money(labour * facts.hours), rate, detail))
+    if facts.parts_total > 0:
+        lines.append(_line("parts", "配件", money(facts.parts_total), rate))
+        markup = rate.number("parts_markup")
+        if markup:
+            amount = money(facts.parts_total * markup)
+            lines.append(_line("parts_markup", "配件加价", amount, rate, f"× {markup}"))
+    return lines
+
+
+def _surcharge_lines(ordered: Sequence[Rule], facts: PriceFacts) -> list[PricedLine]:
+    """Surcharges whose condition holds: per-km bands over the distance, or a fixed amount."""
+    lines = []
+    for rule in _applying(ordered, "surcharge", facts):
+        if "per_km_bands" in rule.body:
+            charge = band_charge(facts.distance_km, rule.body["per_km_bands"])
+            detail = f"{facts.distance_km} km"
+            if charge:
+                lines.append(_line("surcharge", "里程附加", charge, rule, detail))
+        else:
+            lines.append(_line("surcharge", "附加费", money(rule.number("amount")), rule))
+    return lines
+
+
+def _coefficient_lines(
+    ordered: Sequence[Rule], facts: PriceFacts, running: Decimal
+) -> tuple[list[PricedLine], Decimal]:
+    """Coefficients whose condition holds, by code order, each on the running amount."""
+    lines = []
+    for rule in _applying(ordered, "coefficient", facts):
+        factor = rule.number("factor", "1")
+        delta = money(running * factor) - running
+        if delta:
+            lines.append(_line("coefficient", "系数调整", delta, rule, f"× {factor}"))
+            running += delta
+    return lines, running
+
+
+def _tax_lines(
+    ordered: Sequence[Rule], facts: PriceFacts, running: Decimal
+) -> tuple[list[PricedLine], Decimal]:
+    """The most specific tax whose condition holds, on the running amount."""
+    taxes = list(_applying(ordered, "tax", facts))
+    if not taxes:
+        return [], running
+    tax = max(taxes, key=lambda r: _specificity(r, facts.job_type))
+    tax_rate = tax.number("rate")
+    if not tax_rate:
+        return [], running
+    amount = money(running * tax_rate)
+    return [_line("tax", "税费", amount, tax, f"{tax_rate}")], running + amount
+
+
+def _fx_lines(
+    ordered: Sequence[Rule], running: Decimal, *, source: str, target: str
+) -> tuple[list[PricedLine], Decimal]:
+    """The running amount converted from `source` to `target` by the first fx rule between
+    them (nothing when they are the same)."""
+    if source == target:
+        return [], running
+    fx = [
+        r
+        for r in ordered
+        if r.kind == "fx" and r.body.get("from") == source and r.body.get("to") == target
+    ]
+    if not fx:
+        raise LookupError(f"no exchange rate from {source} to {target}")
+    conversion = fx[0].number("rate")
+    converted = money(running * conversion)
+    detail = f"{source}→{target} × {conversion}"
+    return [_line("fx", "汇率换算", converted - running, fx[0], detail)], converted
+
+
 def price_with_rules(rules: Sequence[Rule], facts: PriceFacts, *, currency: str) -> Quote:
     """Prices a job from its rules: the rate's visit fee × visits, labour × hours, parts
     plus the markup; surcharges whose condition holds; coefficients (by code order, each on
@@ -335,73 +436,14 @@ def price_with_rules(rules: Sequence[Rule], facts: PriceFacts, *, currency: str)
         ValueError: a condition that fails.
     """
     chosen = choose(rules, job_type=facts.job_type)
-    rates = [r for r in chosen.values() if r.kind == "rate"]
-    if not rates:
-        raise LookupError(f"no price rule (rate) for job type {facts.job_type!r}")
-    rate = max(rates, key=lambda r: _specificity(r, facts.job_type))
-    lines: list[PricedLine] = []
-
-    def add(kind: str, label: str, amount: Decimal, rule: Rule, detail: str = "") -> None:
-        lines.append(PricedLine(kind, label, amount, rule.id, rule.ref, detail))
-
-    fee = rate.number("visit_fee")
-    add("visit", "上门费", money(fee * facts.visits), rate, f"{fee} × {facts.visits}")
-    labour = rate.number("labour_per_hour")
-    if facts.hours > 0 and labour > 0:
-        add("labour", "工时费", money(labour * facts.hours), rate, f"{labour} × {facts.hours} h")
-    if facts.parts_total > 0:
-        add("parts", "配件", money(facts.parts_total), rate)
-        markup = rate.number("parts_markup")
-        if markup:
-            add("parts_markup", "配件加价", money(facts.parts_total * markup), rate, f"× {markup}")
-    ordered = sorted(chosen.values(), key=lambda r: r.code)
-    for rule in ordered:
-        if rule.kind != "surcharge" or not holds(rule, facts):
-            continue
-        if "per_km_bands" in rule.body:
-            charge = band_charge(facts.distance_km, rule.body["per_km_bands"])
-            if charge:
-                add("surcharge", "里程附加", charge, rule, f"{facts.distance_km} km")
-        else:
-            add("surcharge", "附加费", money(rule.number("amount")), rule)
+    rate = _rate(chosen, facts.job_type)
+    ordered = _by_code(chosen)
+    lines = _rate_lines(rate, facts) + _surcharge_lines(ordered, facts)
     running = sum((line.amount for line in lines), Decimal(0))
-    for rule in ordered:
-        if rule.kind != "coefficient" or not holds(rule, facts):
-            continue
-        factor = rule.number("factor", "1")
-        delta = money(running * factor) - running
-        if delta:
-            add("coefficient", "系数调整", delta, rule, f"× {factor}")
-            running += delta
-    taxes = [r for r in ordered if r.kind == "tax" and holds(r, facts)]
-    if taxes:
-        tax = max(taxes, key=lambda r: _specificity(r, facts.job_type))
-        tax_rate = tax.number("rate")
-        if tax_rate:
-            amount = money(running * tax_rate)
-            add("tax", "税费", amount, tax, f"{tax_rate}")
-            running += amount
-    if rate.currency != currency:
-        fx = [
-            r
-            for r in ordered
-            if r.kind == "fx"
-            and r.body.get("from") == rate.currency
-            and r.body.get("to") == currency
-        ]
-        if not fx:
-            raise LookupError(f"no exchange rate from {rate.currency} to {currency}")
-        conversion = fx[0].number("rate")
-        converted = money(running * conversion)
-        add(
-            "fx",
-            "汇率换算",
-            converted - running,
-            fx[0],
-            f"{rate.currency}→{currency} × {conversion}",
-        )
-        running = converted
-    return Quote(currency=currency, lines=tuple(lines), total=running)
+    adjusted, running = _coefficient_lines(ordered, facts, running)
+    taxed, running = _tax_lines(ordered, facts, running)
+    converted, running = _fx_lines(ordered, running, source=rate.currency, target=currency)
+    return Quote(currency=currency, lines=(*lines, *adjusted, *taxed, *converted), total=running)
 
 
 def deductions(
@@ -411,15 +453,13 @@ def deductions(
     condition holds: a signed fixed amount or a signed rate of `amount`), never below 0."""
     lines = []
     chosen = choose(rules, job_type=facts.job_type)
-    for rule in sorted(chosen.values(), key=lambda r: r.code):
-        if rule.kind != "deduction" or not holds(rule, facts):
-            continue
+    for rule in _applying(_by_code(chosen), "deduction", facts):
         if "rate" in rule.body:
             delta = money(amount * rule.number("rate"))
         else:
             delta = money(rule.number("amount"))
         label = "奖励" if delta > 0 else "扣款"
-        lines.append(PricedLine("deduction", label, delta, rule.id, rule.ref))
+        lines.append(_line("deduction", label, delta, rule))
     total = amount + sum((line.amount for line in lines), Decimal(0))
     return max(Decimal(0), total), lines
 
