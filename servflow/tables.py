@@ -6,6 +6,7 @@ from servflow.customers import models as customers_models
 from servflow.definitions import models as definitions_models
 from servflow.dispatch import models as dispatch_models
 from servflow.integrations import models as integrations_models
+from servflow.integrations.uploads import models as uploads_models
 from servflow.inventory import models as inventory_models
 from servflow.ledger import models as ledger_models
 from servflow.notify import models as notify_models
@@ -30,5 +31,6 @@ DOMAIN_MODELS = (
     platform_models,
     reporting_models,
     sla_models,
+    uploads_models,
 )
 metadata = Base.metadata

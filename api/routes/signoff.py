@@ -7,17 +7,19 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AppContext, CtxDep, CurrentUser, Manager, TemporalDep
 from api.order_access import db, visible_order
-from api.schemas import ERRORS
+from api.routes.uploads import file_response
+from api.schemas import ERRORS, DataList
 from servflow.customers import service as customers
-from servflow.integrations.files import FileStore
+from servflow.integrations.files import check_file_id, store_from_settings
+from servflow.integrations.uploads import service as uploads
 from servflow.notify import service as notify
 from servflow.orders import service as orders
 from servflow.org.rules import Principal
@@ -168,8 +170,8 @@ def _signature_png(text: str) -> bytes:
 
 def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn) -> SignoffDone:
     now = utcnow()
-    customers.open_link(session, token=token, now=now)
-    stored = FileStore(Path(ctx.settings.uploads_dir)).save(
+    link = customers.open_link(session, token=token, now=now)
+    stored = store_from_settings(ctx.settings).save(
         _signature_png(body.signature), declared_type="image/png"
     )
     survey = customers.sign_off(
@@ -179,6 +181,19 @@ def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn) -> Signoff
         comment=body.comment,
         signature_file=stored.file_id,
         now=now,
+    )
+    # The signature is the order's (its managers read it) and the link's (its holder reads
+    # it back until the link expires).
+    uploads.grant(
+        session,
+        file_id=stored.file_id,
+        uploaded_by=None,
+        now=now,
+        order_id=link.order_id,
+        node_id="signoff",
+        org_path=link.org_path,
+        signoff_hash=uploads.token_hash(token),
+        expires_at=link.expires_at,
     )
     if survey.follow_up:
         notify.low_score_follow_up(
@@ -199,6 +214,40 @@ async def submit_signoff(token: str, body: SignoffIn, ctx: CtxDep) -> SignoffDon
     follow-up for the outlet's and region's managers (WeCom)."""
     done: SignoffDone = await db(ctx, _sign, ctx, token[:100], body)
     return done
+
+
+class SignoffFile(BaseModel):
+    file_id: str
+    url: str
+    thumb_url: str
+
+
+def _files(session: Any, token: str) -> DataList[SignoffFile]:
+    base = f"/api/signoff/{token}/files"
+    return DataList(
+        data=[
+            SignoffFile(file_id=f, url=f"{base}/{f}", thumb_url=f"{base}/{f}?thumb=true")
+            for f in uploads.signoff_files(session, token=token, now=utcnow())
+        ]
+    )
+
+
+@router.get("/signoff/{token}/files", response_model=DataList[SignoffFile], responses=ERRORS)
+async def read_signoff_files(token: str, ctx: CtxDep) -> DataList[SignoffFile]:
+    """The sign-off's own files (its signature), for the link's holder until it expires
+    (also after signing); an unknown link has none."""
+    files: DataList[SignoffFile] = await db(ctx, _files, token[:100])
+    return files
+
+
+@router.get("/signoff/{token}/files/{file_id}", response_class=Response, responses=ERRORS)
+async def read_signoff_file(
+    token: str, file_id: str, ctx: CtxDep, thumb: Annotated[bool, Query()] = False
+) -> Response:
+    """One of the sign-off's files (or its thumbnail); 404 for any other file."""
+    check_file_id(file_id)
+    await db(ctx, uploads.check_signoff_readable, token=token[:100], file_id=file_id, now=utcnow())
+    return await file_response(ctx, file_id, thumb=thumb)
 
 
 def _nps(session: Any, user: Principal, group_by: str) -> list[NpsRow]:

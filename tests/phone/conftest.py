@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -29,7 +30,6 @@ from servflow.platform.temporal import connect
 from servflow.tables import metadata
 from tests.designer.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.integrations.conftest import publish_installation
-from tests.integrations.fake_wecom import port_in_range
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +47,18 @@ PHONE = {
         "(KHTML, like Gecko) Mobile/15E148 wxwork/4.1.20 MicroMessenger/7.0.1 Language/zh"
     ),
 }
+
+
+def free_port(start: int = 18300, stop: int = 18350) -> int:
+    """A free port of this work's range (18300-18349 for the phone's API)."""
+    for port in range(start, stop):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{stop - 1}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -94,7 +106,7 @@ async def phone_stack(
         uploads_dir=str(home / "uploads"),
     )
     app = create_app(settings, session_factory=factory, task_queue=settings.task_queue)
-    port = port_in_range(18650)
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -182,6 +182,15 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
         assert installed["parts_used"] == [{"sku": sku, "qty": 1}]
         assert installed["signature"].endswith(".png")
         assert part_name
+        # The photos were attached to the order: its managers see them, another region's
+        # do not (a 404, as for no file at all).
+        for file_id in [*installed["photos"], installed["signature"]]:
+            seen = await http.get(f"/api/uploads/{file_id}?thumb=true", headers=admin)
+            assert seen.status_code == 200, file_id
+            hidden = await http.get(
+                f"/api/uploads/{file_id}", headers=token(stack, "region_mgr_huadong")
+            )
+            assert hidden.status_code == 404, file_id
 
         # The customer signs off on their own phone and rates the service 9.
         link = await http.post(

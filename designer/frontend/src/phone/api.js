@@ -42,9 +42,13 @@ export async function call(method, path, { json, form, headers = {}, anonymous =
   return data;
 }
 
-export async function upload(file) {
+// A photo or signature of a step: attached to its order, so that whoever may see the
+// order may see the file (and nobody else but the uploader).
+export async function upload(file, { orderId, nodeId } = {}) {
   const form = new FormData();
   form.append("file", file, file.name || "signature.png");
+  if (orderId) form.append("order_id", orderId);
+  if (nodeId) form.append("node_id", nodeId);
   return call("POST", "/uploads", { form });
 }
 

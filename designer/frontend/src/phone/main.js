@@ -99,7 +99,7 @@ async function taskScreen(orderId, nodeId) {
         h("button", { class: "primary", onclick: () => decide("accepted"), text: "接单" }),
         h("button", { class: "danger", onclick: () => decide("declined"), text: "拒单" })));
   }
-  const form = buildForm(task.form);
+  const form = buildForm(task.form, { orderId: task.order_id, nodeId: task.node_id });
   screen(task.name, head, place, form.element,
     h("button", { class: "primary", id: "submit", onclick: async () => {
       try {
@@ -120,7 +120,7 @@ async function submit(task, data, outcome) {
   tasksScreen(outcome === "declined" ? "已拒单" : "已提交");
 }
 
-function buildForm(fields) {
+function buildForm(fields, owner) {
   const element = h("form", { class: "card form", onsubmit: (e) => e.preventDefault() });
   const error = h("p", { class: "notice error", hidden: true });
   const readers = [];
@@ -131,7 +131,7 @@ function buildForm(fields) {
       const thumbs = h("div", { class: "thumbs" });
       const input = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", multiple: field.multiple ? true : undefined, "data-field": field.name, onchange: async () => {
         for (const file of input.files) {
-          const stored = await upload(file);
+          const stored = await upload(file, owner);
           files.push(stored.file_id);
           const reader = new FileReader();
           reader.onload = () => thumbs.append(h("img", { src: reader.result, alt: file.name, class: "thumb" }));
@@ -146,7 +146,7 @@ function buildForm(fields) {
       label.append(pad.element);
       readers.push(async () => {
         if (pad.isEmpty()) return null;
-        const stored = await upload(await pad.file());
+        const stored = await upload(await pad.file(), owner);
         return [field.name, stored.file_id];
       });
     } else if (field.type === "parts") {
