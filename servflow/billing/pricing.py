@@ -3,11 +3,12 @@ reading them, and pricing a job (a quote, or a settlement) from the rules in for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from servflow.platform.errors import Invalid, NotFound
 from servflow.platform.scope import in_scope, under
 
 CURRENCIES = ("CNY", "HKD", "USD", "EUR")
+_Versioned = TypeVar("_Versioned", PriceRule, ShareAgreement)
 
 
 def ancestors(path: str) -> list[str]:
@@ -67,6 +69,65 @@ def unit_path(session: Session, unit: str | None, scope_path: str | None) -> str
     return found.path
 
 
+@contextmanager
+def _naming_field() -> Iterator[None]:
+    """A pure check's ValueError ("field: message") as Invalid naming the field."""
+    try:
+        yield
+    except ValueError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise _invalid(field, message or str(exc)) from None
+
+
+def _check_window(valid_from: datetime, valid_to: datetime | None) -> None:
+    if valid_to is not None and valid_to <= valid_from:
+        raise _invalid("valid_to", "must be after valid_from")
+
+
+def _add_version(
+    session: Session,
+    model: type[_Versioned],
+    *,
+    code: str,
+    job_type: str,
+    condition: str,
+    **fields: Any,
+) -> _Versioned:
+    """Adds the next version of rule (or agreement) `code`: for every job type when none
+    is named, its condition trimmed."""
+    row = model(
+        code=code,
+        version=repo.latest_version(session, model, code=code) + 1,
+        job_type=job_type or "*",
+        condition=condition.strip(),
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _within_frame(
+    session: Session, *, code: str, kind: str, path: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """A rule set below HQ: never a tax or fx rule; below HQ's own unit it adjusts an HQ
+    frame (a rule of the same code at HQ, same kind) within the frame's `bounds`, and
+    sets no bounds itself (they are HQ's to set)."""
+    if kind in HQ_ONLY_KINDS:
+        raise _invalid("kind", f"only HQ sets {kind} rules")
+    hq_path = ancestors(path)[0]
+    if path == hq_path:
+        return body
+    frames = repo.frame_rules(session, code=code, hq_path=hq_path)
+    if not frames or frames[0].kind != kind:
+        raise _invalid("code", f"HQ has no {kind} rule {code} to adjust")
+    beyond = outside_bounds(frames[0].body, body)
+    if beyond:
+        field, _, message = beyond.partition(": ")
+        raise _invalid(field, message)
+    return {name: value for name, value in body.items() if name != "bounds"}
+
+
 def save_rule(
     session: Session,
     *,
@@ -92,45 +153,28 @@ def save_rule(
         Invalid: naming the field (kind, body.<field>, condition, unit, currency, valid_to).
     """
     path = unit_path(session, unit, scope_path)
-    try:
+    with _naming_field():
         clean = check_rule_body(kind, body)
         check_condition(condition)
-    except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise _invalid(field, message or str(exc)) from None
     if currency not in CURRENCIES:
         raise _invalid("currency", f"one of {', '.join(CURRENCIES)}")
-    if valid_to is not None and valid_to <= valid_from:
-        raise _invalid("valid_to", "must be after valid_from")
-    hq_path = ancestors(path)[0]
+    _check_window(valid_from, valid_to)
     if not is_hq(scope_path):
-        if kind in HQ_ONLY_KINDS:
-            raise _invalid("kind", f"only HQ sets {kind} rules")
-        if path != hq_path:
-            frames = repo.frame_rules(session, code=code, hq_path=hq_path)
-            if not frames or frames[0].kind != kind:
-                raise _invalid("code", f"HQ has no {kind} rule {code} to adjust")
-            beyond = outside_bounds(frames[0].body, clean)
-            if beyond:
-                field, _, message = beyond.partition(": ")
-                raise _invalid(field, message)
-            clean.pop("bounds", None)  # bounds are HQ's to set
-    rule = PriceRule(
+        clean = _within_frame(session, code=code, kind=kind, path=path, body=clean)
+    return _add_version(
+        session,
+        PriceRule,
         code=code,
-        version=repo.latest_version(session, PriceRule, code=code) + 1,
+        job_type=job_type,
+        condition=condition,
         kind=kind,
         scope_path=path,
-        job_type=job_type or "*",
-        condition=condition.strip(),
         body=clean,
         currency=currency,
         valid_from=valid_from,
         valid_to=valid_to,
         created_by=by,
     )
-    session.add(rule)
-    session.flush()
-    return rule
 
 
 def retire(
@@ -266,33 +310,27 @@ def save_agreement(
         Invalid: naming the field (parties[i].ratio, tiers[i], condition, unit, ...).
     """
     path = unit_path(session, unit, scope_path)
-    try:
+    with _naming_field():
         clean = check_parties(parties)
         clean_tiers = check_tiers(tiers, [p["role"] for p in clean])
         check_condition(condition)
-    except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
-        raise _invalid(field, message or str(exc)) from None
     for i, party in enumerate(clean):
         if party["unit"] and org.get_unit_by_code(session, code=party["unit"]) is None:
             raise _invalid(f"parties[{i}].unit", "no such org unit")
-    if valid_to is not None and valid_to <= valid_from:
-        raise _invalid("valid_to", "must be after valid_from")
-    agreement = ShareAgreement(
+    _check_window(valid_from, valid_to)
+    return _add_version(
+        session,
+        ShareAgreement,
         code=code,
-        version=repo.latest_version(session, ShareAgreement, code=code) + 1,
+        job_type=job_type,
+        condition=condition,
         scope_path=path,
-        job_type=job_type or "*",
-        condition=condition.strip(),
         parties=clean,
         tiers=clean_tiers,
         valid_from=valid_from,
         valid_to=valid_to,
         created_by=by,
     )
-    session.add(agreement)
-    session.flush()
-    return agreement
 
 
 def agreement_for(
