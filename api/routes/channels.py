@@ -4,7 +4,7 @@ cards sent, within the caller's scope."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Header, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -249,3 +249,66 @@ async def receive_douyin_push(
             ids=ids,
         )
     return IntakeAnswer()
+
+
+# ---- marketplace writeback --------------------------------------------------------------
+
+
+class WritebackPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    platform: str
+    external_order_id: str
+    order_id: str
+    status: str
+    state: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+
+
+WritebackState = Literal["pending", "retry", "sent", "dead"]
+
+
+def _writebacks(session: Any, user: Any, **kwargs: Any) -> Page[WritebackPublic]:
+    rows, count = marketplaces.list_outbound(session, user, **kwargs)
+    return Page(data=[WritebackPublic.model_validate(r) for r in rows], count=count)
+
+
+@router.get("/marketplaces/writebacks", response_model=Page[WritebackPublic], responses=ERRORS)
+async def read_writebacks(
+    user: Manager,
+    ctx: CtxDep,
+    state: WritebackState | None = None,
+    order_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=5000)] = 0,
+) -> Page[WritebackPublic]:
+    """Status changes written back to the marketplaces for orders within the caller's
+    scope, newest first: state (pending — also while the platform is not configured, said
+    in last_error —, retry, sent, dead = parked), attempts and the platform's last error."""
+    page: Page[WritebackPublic] = await db(
+        ctx, _writebacks, user, state=state, order_id=order_id, limit=limit, offset=offset
+    )
+    return page
+
+
+def _retry_writeback(session: Any, user: Any, update_id: int) -> WritebackPublic:
+    row = marketplaces.retry_outbound(session, user, update_id=update_id)
+    session.commit()
+    return WritebackPublic.model_validate(row)
+
+
+@router.post(
+    "/marketplaces/writebacks/{update_id}/retry",
+    response_model=WritebackPublic,
+    responses=ERRORS,
+)
+async def retry_writeback(update_id: IdPath, user: Manager, ctx: CtxDep) -> WritebackPublic:
+    """Queues a parked or waiting writeback for now (e.g. after the seller authorized
+    again); an id outside the caller's scope is 404."""
+    result: WritebackPublic = await db(ctx, _retry_writeback, user, update_id)
+    return result

@@ -94,27 +94,51 @@ def insert_outbound_once(session: Session, *, row: dict[str, Any]) -> bool:
     return insert_ignore(session, table, [row], conflict=["idempotency_key"]) == 1  # type: ignore[arg-type]
 
 
-def due_outbound(session: Session, *, now: datetime, limit: int) -> list[OutboundUpdate]:
+def _due(now: datetime) -> Any:
+    return OutboundUpdate.state.in_(("pending", "retry")) & (
+        OutboundUpdate.next_attempt_at.is_(None) | (OutboundUpdate.next_attempt_at <= now)
+    )
+
+
+def due_outbound_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
     return list(
         session.scalars(
-            select(OutboundUpdate)
-            .where(
-                OutboundUpdate.state.in_(("pending", "retry")),
-                (OutboundUpdate.next_attempt_at.is_(None))
-                | (OutboundUpdate.next_attempt_at <= now),
-            )
-            .order_by(OutboundUpdate.id)
-            .limit(limit)
+            select(OutboundUpdate.id).where(_due(now)).order_by(OutboundUpdate.id).limit(limit)
         )
     )
 
 
-def made_orders_without(session: Session, *, status: str, limit: int) -> list[InboundMessage]:
-    """Messages that made an order whose `status` has not been queued back yet."""
+def claim_outbound(session: Session, *, update_id: int, now: datetime) -> OutboundUpdate | None:
+    """The writeback if still due, locked for this relay on PostgreSQL (SKIP LOCKED:
+    another relay sending it is skipped); None otherwise."""
+    statement = select(OutboundUpdate).where(OutboundUpdate.id == update_id, _due(now))
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.with_for_update(skip_locked=True)
+    return session.scalar(statement)
+
+
+def outbound_rows(
+    session: Session, *, state: str | None, order_id: str | None, before_id: int, limit: int
+) -> list[OutboundUpdate]:
+    """Writebacks newest first, below `before_id` (0: from the newest)."""
+    query = select(OutboundUpdate)
+    if state:
+        query = query.where(OutboundUpdate.state == state)
+    if order_id:
+        query = query.where(OutboundUpdate.order_id == order_id)
+    if before_id:
+        query = query.where(OutboundUpdate.id < before_id)
+    return list(session.scalars(query.order_by(OutboundUpdate.id.desc()).limit(limit)))
+
+
+def made_orders_without(
+    session: Session, *, statuses: tuple[str, ...], limit: int
+) -> list[InboundMessage]:
+    """Messages that made an order none of whose `statuses` has been queued back yet."""
     queued = select(OutboundUpdate.id).where(
         OutboundUpdate.platform == InboundMessage.platform,
         OutboundUpdate.external_order_id == InboundMessage.external_order_id,
-        OutboundUpdate.status == status,
+        OutboundUpdate.status.in_(statuses),
     )
     return list(
         session.scalars(

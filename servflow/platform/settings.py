@@ -106,6 +106,18 @@ class Settings(BaseSettings):
     jd_api_url: str = Field(default="", description="JOS router; empty: no JD polling")
     jd_app_key: str = ""
     jd_app_secret: str = ""
+    # Marketplace open APIs (writeback, Douyin order detail/decrypt) and geocoding:
+    # docs/marketplaces.md. Empty: that platform's writeback rows stay pending.
+    douyin_api_url: str = Field(default="", description="https://openapi-fxg.jinritemai.com")
+    douyin_shop_id: str = ""
+    douyin_sign_method: Literal["hmac-sha256", "md5"] = "hmac-sha256"
+    tmall_api_url: str = Field(default="", description="TOP router; empty: the TMC one")
+    tmall_session: str = Field(default="", description="the seller's TOP session key")
+    tmall_sign_method: Literal["md5", "hmac", "hmac-sha256"] = "md5"
+    jd_access_token: str = ""
+    writeback_max_attempts: int = Field(default=8, ge=1)
+    amap_key: str = Field(default="", description="AMap (Gaode) web service key; empty: centroids")
+    amap_api_url: str = "https://restapi.amap.com"
 
     log_format: Literal["text", "json"] = Field(
         default="text", description='"json": one JSON object per line, for production'

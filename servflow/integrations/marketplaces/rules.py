@@ -41,10 +41,48 @@ def check_douyin(
         raise BadSignature("event-sign does not match")
 
 
-def top_sign(params: dict[str, str], secret: str) -> str:
-    """Taobao TOP's md5 signature: secret + sorted key+value pairs + secret, upper hex."""
-    text = secret + "".join(f"{k}{v}" for k, v in sorted(params.items()) if k != "sign") + secret
-    return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (TOP's scheme)
+def top_sign(params: dict[str, str], secret: str, *, sign_method: str = "md5") -> str:
+    """Taobao TOP's (and JD JOS's) request signature over the sorted key+value pairs
+    (`sign` left out), upper hex: `md5` = md5(secret + pairs + secret); `hmac` =
+    HMAC-MD5 keyed by the secret over the pairs; `hmac-sha256` likewise with SHA-256."""
+    pairs = "".join(f"{k}{v}" for k, v in sorted(params.items()) if k != "sign")
+    if sign_method == "md5":
+        text = secret + pairs + secret
+        return hashlib.md5(text.encode()).hexdigest().upper()  # noqa: S324 (TOP's scheme)
+    digest = {"hmac": hashlib.md5, "hmac-sha256": hashlib.sha256}.get(sign_method)
+    if digest is None:
+        raise ValueError(f"sign_method: md5, hmac or hmac-sha256, not {sign_method!r}")
+    return hmac.new(secret.encode(), pairs.encode(), digest).hexdigest().upper()
+
+
+def douyin_param_json(params: dict[str, Any]) -> str:
+    """Douyin Shop's param_json: the business parameters as JSON with sorted keys and no
+    spaces (the signature covers this exact text)."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def douyin_api_sign(
+    *,
+    app_key: str,
+    method: str,
+    param_json: str,
+    timestamp: str,
+    v: str,
+    app_secret: str,
+    sign_method: str = "hmac-sha256",
+) -> str:
+    """Douyin Shop open API's request signature: app_secret + "app_key…method…param_json…
+    timestamp…v…" + app_secret, then HMAC-SHA256 keyed by app_secret (`hmac-sha256`) or
+    md5 (`md5`), lower hex."""
+    text = (
+        f"{app_secret}app_key{app_key}method{method}param_json{param_json}"
+        f"timestamp{timestamp}v{v}{app_secret}"
+    )
+    if sign_method == "md5":
+        return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 (Douyin's scheme)
+    if sign_method != "hmac-sha256":
+        raise ValueError(f"sign_method: md5 or hmac-sha256, not {sign_method!r}")
+    return hmac.new(app_secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from servflow.notify.rules import backoff
 from servflow.orders import engine
 from servflow.orders import service as orders
 from servflow.orders.rules import CLOSED_STATUSES
-from servflow.platform.errors import AppError
+from servflow.org.rules import Principal
+from servflow.platform.errors import AppError, NotFound
 from servflow.platform.settings import Settings
 from workflows.contracts import OrderContext
 
@@ -284,29 +285,82 @@ def enqueue_status(
     )
 
 
-def queue_closed(session: Session, *, now: datetime, limit: int = 200) -> int:
-    """Queues the end of marketplace orders that closed (completed, cancelled or failed)
-    for the writeback; returns how many were queued."""
+def milestones_reached(session: Session, *, order_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """The writeback milestones an order has reached, in order, with their payloads:
+    dispatched (an engineer is on it), serviced (a service step completed), completed or
+    cancelled (cancelled or failed, with the outcome)."""
+    order = orders.get_order(session, order_id=order_id)
+    if order is None:
+        return []
+    steps = orders.list_steps(session, order_id=order_id)
+    reached: list[tuple[str, dict[str, Any]]] = []
+    if order.current_engineer_id is not None or any(s.node_type == "service" for s in steps):
+        reached.append(("dispatched", {}))
+    if any(s.node_type == "service" and s.completed_at is not None for s in steps):
+        reached.append(("serviced", {}))
+    if order.status == "completed":
+        reached.append(("completed", {"outcome": "completed"}))
+    elif order.status in CLOSED_STATUSES:
+        reached.append(("cancelled", {"outcome": order.status}))
+    return reached
+
+
+def queue_progress(session: Session, *, now: datetime, limit: int = 1000) -> int:
+    """Queues the milestones marketplace orders reached since the last call (each once
+    per order and milestone) for the writeback; returns how many were queued. Orders
+    whose end is queued are not read again."""
     queued = 0
-    for message in repo.made_orders_without(session, status="closed", limit=limit):
-        order = orders.get_order(session, order_id=message.order_id)
-        if order is None or order.status not in CLOSED_STATUSES:
-            continue
-        queued += enqueue_status(
-            session,
-            platform=message.platform,
-            external_order_id=message.external_order_id,
-            order_id=message.order_id,
-            status="closed",
-            now=now,
-            payload={"outcome": order.status},
-        )
+    for message in repo.made_orders_without(
+        session, statuses=("completed", "cancelled"), limit=limit
+    ):
+        for status, payload in milestones_reached(session, order_id=message.order_id):
+            queued += enqueue_status(
+                session,
+                platform=message.platform,
+                external_order_id=message.external_order_id,
+                order_id=message.order_id,
+                status=status,
+                now=now,
+                payload=payload,
+            )
     return queued
 
 
 class MarketplaceClient(Protocol):
     def update_status(self, update: OutboundUpdate) -> None:
-        """Tells the marketplace; raises when it could not."""
+        """Tells the marketplace; raises when it could not (`WritebackFailed` says
+        whether retrying may help; any other error is retried)."""
+
+
+def _deliver_one(
+    session: Session,
+    update: OutboundUpdate,
+    client: MarketplaceClient,
+    *,
+    now: datetime,
+    max_attempts: int,
+) -> bool:
+    from servflow.integrations.marketplaces.clients import WritebackFailed
+
+    update.attempts += 1
+    try:
+        client.update_status(update)
+    except WritebackFailed as exc:
+        parked = not exc.transient or update.attempts >= max_attempts
+        update.state = "dead" if parked else "retry"
+        update.last_error = str(exc)[:1000]
+        update.next_attempt_at = (
+            None if parked else now + backoff(update.attempts, retry_after=exc.retry_after)
+        )
+        return False
+    except Exception as exc:
+        update.state = "dead" if update.attempts >= max_attempts else "retry"
+        update.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        update.next_attempt_at = now + backoff(update.attempts)
+        return False
+    update.state, update.sent_at, update.last_error = "sent", now, ""
+    update.next_attempt_at = None
+    return True
 
 
 def deliver_outbound(
@@ -315,26 +369,86 @@ def deliver_outbound(
     *,
     clock: Callable[[], datetime],
     limit: int = 100,
+    max_attempts: int = 8,
 ) -> int:
-    """Sends due status changes (retried with the outbox's backoff); returns how many went."""
+    """Sends due status changes, each in its own transaction (claimed: a second relay
+    skips a row being sent); transient failures are retried with the outbox's backoff,
+    permanent ones parked (`dead`) with their error. A platform without a client keeps
+    its rows pending and says why in `last_error`. Returns how many went."""
+    from servflow.integrations.marketplaces.clients import missing_settings
+
     sent = 0
     with session_factory() as session:
-        for update in repo.due_outbound(session, now=clock(), limit=limit):
+        due = repo.due_outbound_ids(session, now=clock(), limit=limit)
+    for update_id in due:
+        with session_factory() as session:
+            update = repo.claim_outbound(session, update_id=update_id, now=clock())
+            if update is None:
+                continue
             client = clients.get(update.platform)
             if client is None:
+                why = missing_settings(update.platform)
+                if update.last_error != why:
+                    update.last_error = why
+                    session.commit()
                 continue
-            update.attempts += 1
-            try:
-                client.update_status(update)
-            except Exception as exc:
-                update.state = "dead" if update.attempts >= MAX_ATTEMPTS else "retry"
-                update.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                update.next_attempt_at = clock() + backoff(update.attempts)
-            else:
-                update.state, update.sent_at, update.last_error = "sent", clock(), ""
-                sent += 1
+            sent += _deliver_one(session, update, client, now=clock(), max_attempts=max_attempts)
             session.commit()
     return sent
+
+
+SCAN_LIMIT = 5000  # writebacks read to answer one listing (newest first)
+
+
+def _visible(session: Session, user: Principal, order_id: str, seen: dict[str, bool]) -> bool:
+    if order_id not in seen:
+        row = orders.get_order(session, order_id=order_id)
+        seen[order_id] = row is not None and orders.may_see(session, user, row=row, state=None)
+    return seen[order_id]
+
+
+def list_outbound(
+    session: Session,
+    user: Principal,
+    *,
+    state: str | None = None,
+    order_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[OutboundUpdate], int]:
+    """Writebacks of the orders `user` may see, newest first, and how many there are
+    (among the newest SCAN_LIMIT)."""
+    seen: dict[str, bool] = {}
+    visible: list[OutboundUpdate] = []
+    before, scanned = 0, 0
+    while scanned < SCAN_LIMIT:
+        rows = repo.outbound_rows(
+            session, state=state, order_id=order_id, before_id=before, limit=500
+        )
+        if not rows:
+            break
+        scanned += len(rows)
+        before = rows[-1].id
+        visible += [r for r in rows if _visible(session, user, r.order_id, seen)]
+    return visible[offset : offset + limit], len(visible)
+
+
+def retry_outbound(session: Session, user: Principal, *, update_id: int) -> OutboundUpdate:
+    """Puts a parked (or waiting) writeback back to pending, due now, with its attempts
+    counted afresh when it was parked.
+
+    Raises:
+        NotFound: no such row, or not one of `user`'s orders.
+    """
+    update = session.get(OutboundUpdate, update_id)
+    if update is None or not _visible(session, user, update.order_id, {}):
+        raise NotFound(f"no writeback {update_id}")
+    if update.state == "dead":
+        update.attempts = 0
+    if update.state != "sent":
+        update.state, update.next_attempt_at = "pending", None
+    session.flush()
+    return update
 
 
 def poll(
@@ -388,14 +502,17 @@ async def intake_forever(
     clock: Callable[[], datetime],
 ) -> None:
     """The worker's intake: applies WeCom clicks an API died before applying, polls the
-    feeds, queues closed orders back, then turns every received message into its order
-    (including pushes whose first processing failed), every `every` seconds."""
+    feeds, queues the milestones orders reached, turns every received message into its
+    order (including pushes whose first processing failed) and sends the writebacks due,
+    every `every` seconds."""
 
+    from servflow.integrations.marketplaces.clients import clients_from_settings
     from servflow.integrations.wecom.service import reapply_clicks
     from servflow.platform.keys import secret
 
     sealer = Sealer.from_settings(settings)
     feeds = feeds_from_settings(settings)
+    writebacks = clients_from_settings(settings)
     actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     while True:
         try:
@@ -409,7 +526,7 @@ async def intake_forever(
                 log.exception("polling %s failed; next round in %s s", feed.platform, every)
         try:
             with session_factory() as session:
-                queue_closed(session, now=clock())
+                queue_progress(session, now=clock())
                 session.commit()
             await process(
                 session_factory,
@@ -421,4 +538,14 @@ async def intake_forever(
             )
         except Exception:
             log.exception("processing marketplace messages failed")
+        try:
+            await asyncio.to_thread(
+                deliver_outbound,
+                session_factory,
+                writebacks,
+                clock=clock,
+                max_attempts=settings.writeback_max_attempts,
+            )
+        except Exception:
+            log.exception("marketplace writeback failed; next round in %s s", every)
         await asyncio.sleep(every)
