@@ -4,17 +4,25 @@ S3-compatible store when one is configured (SERVFLOW_UPLOAD_STORE=s3)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import logging
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, UnidentifiedImageError
 
-from servflow.platform.errors import NotFound, invalid_field
+from servflow.platform.errors import AppError, NotFound, invalid_field
 from servflow.platform.settings import Settings
+
+log = logging.getLogger(__name__)
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression bombs: refused before decoding
@@ -26,6 +34,12 @@ FORMATS = {
 }
 FORMATS_BY_EXT = {ext: content_type for ext, content_type in FORMATS.values()}
 FILE_ID = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
+
+
+class StoreUnavailable(AppError):
+    """The file store cannot be reached or refused the operation: try again later."""
+
+    status_code = 503
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,8 @@ class Backend(Protocol):
 
 
 class DiskBackend:
+    """Files under a directory (var/uploads)."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -69,15 +85,99 @@ class DiskBackend:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside, then renamed: a reader never sees half a file.
-        partial = path.with_name(path.name + ".part")
-        partial.write_bytes(data)
-        partial.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside, then renamed: a reader never sees half a file.
+            partial = path.with_name(path.name + ".part")
+            partial.write_bytes(data)
+            partial.replace(path)
+        except OSError as error:
+            log.warning("upload store (disk) failed to write %s: %s", key, error)
+            raise StoreUnavailable("the file store cannot write now; try again") from None
 
     def get(self, key: str) -> bytes | None:
         path = self.root / key
-        return path.read_bytes() if path.exists() else None
+        try:
+            return path.read_bytes() if path.exists() else None
+        except OSError as error:
+            log.warning("upload store (disk) failed to read %s: %s", key, error)
+            raise StoreUnavailable("the file store cannot read now; try again") from None
+
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+class S3Backend:
+    """Objects in a bucket of an S3-compatible store (AWS S3, MinIO, Aliyun OSS, Tencent
+    COS...), path-style addressing, under `prefix`. Any failure of the store — unreachable,
+    refusing our keys, no such bucket, throttling past botocore's retries — is a
+    StoreUnavailable (503), never an unexplained 500."""
+
+    def __init__(self, client: Any, *, bucket: str, prefix: str = "") -> None:
+        self.client, self.bucket, self.prefix = client, bucket, prefix
+
+    def _fault(self, what: str, key: str, error: Exception) -> StoreUnavailable:
+        code = (
+            error.response.get("Error", {}).get("Code", "")
+            if isinstance(error, ClientError)
+            else ""
+        )
+        log.warning("upload store (s3) failed to %s %s: %s", what, key, error)
+        reason = f" ({code})" if code else ""
+        return StoreUnavailable(f"the file store cannot {what} now{reason}; try again")
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code", "") in _MISSING:
+                return False
+            raise self._fault("read", key, error) from None
+        except BotoCoreError as error:
+            raise self._fault("read", key, error) from None
+        return True
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise self._fault("write", key, error) from None
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            body: bytes = answer["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code", "") in _MISSING:
+                return None
+            raise self._fault("read", key, error) from None
+        except BotoCoreError as error:
+            raise self._fault("read", key, error) from None
+        return body
+
+
+_client_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(endpoint: str, region: str, access_key: str, secret_key: str) -> Any:
+    """One client per store (clients are thread-safe; making one is not, and is slow)."""
+    with _client_lock:
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint or None,
+            region_name=region or None,
+            aws_access_key_id=access_key or None,
+            aws_secret_access_key=secret_key or None,
+            config=Config(
+                s3={"addressing_style": "path"},
+                connect_timeout=3,
+                read_timeout=15,
+                retries={"mode": "standard", "total_max_attempts": 3},
+            ),
+        )
 
 
 def _checked(data: bytes, declared_type: str) -> tuple[str, str, int, int, bytes]:
@@ -137,5 +237,18 @@ class FileStore:
 
 
 def store_from_settings(settings: Settings) -> FileStore:
-    """The configured store: a directory (`uploads_dir`) by default."""
+    """The configured store: a directory (`uploads_dir`) by default, a bucket with
+    `upload_store=s3`."""
+    if settings.upload_store == "s3":
+        if not settings.upload_s3_bucket:
+            raise StoreUnavailable("the file store is S3 but no bucket is configured")
+        client = _s3_client(
+            settings.upload_s3_endpoint,
+            settings.upload_s3_region,
+            settings.upload_s3_access_key,
+            settings.upload_s3_secret_key,
+        )
+        return FileStore(
+            S3Backend(client, bucket=settings.upload_s3_bucket, prefix=settings.upload_s3_prefix)
+        )
     return FileStore(DiskBackend(Path(settings.uploads_dir)))

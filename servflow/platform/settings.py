@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     douyin_app_key: str = ""
     douyin_app_secret: str = ""
     uploads_dir: str = Field(default="var/uploads", description="photos and signatures")
+    # Uploads in an S3-compatible store instead of uploads_dir (docs/channels.md).
+    upload_store: Literal["disk", "s3"] = "disk"
+    upload_s3_endpoint: str = Field(default="", description="e.g. https://oss-cn-beijing...")
+    upload_s3_bucket: str = ""
+    upload_s3_access_key: str = ""
+    upload_s3_secret_key: str = ""
+    upload_s3_region: str = "us-east-1"
+    upload_s3_prefix: str = Field(default="uploads/", description="key prefix in the bucket")
     intake_every_seconds: float = Field(
         default=10, ge=0, description="the worker polls feeds and retries intake; 0: off"
     )

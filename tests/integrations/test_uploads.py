@@ -1,23 +1,35 @@
 """Who may read an upload: its uploader; whoever may see the order it is attached to (the
 org scope: HQ, the order's region, its outlet; an engineer only their own orders); the
 sign-off link's holder for that sign-off's files. Everyone else gets a 404, exactly as for
-a file that does not exist. The same for thumbnails."""
+a file that does not exist. The same for thumbnails, and the same on both stores: a
+directory, and an S3-compatible bucket (moto's server on a port of 18350-18399)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
-from collections.abc import AsyncIterator, Callable
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 from PIL import Image
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from servflow.customers import service as customers
+from servflow.customers.models import Survey
+from servflow.integrations.files import DiskBackend, FileStore, StoreUnavailable
+from servflow.integrations.uploads import service as uploads
+from servflow.integrations.uploads.models import UploadGrant
 from servflow.orders.models import WorkOrder
 from servflow.platform.base import utcnow
 from tests.api.conftest import api_settings, make_headers
@@ -32,15 +44,75 @@ def png(size: tuple[int, int] = (300, 120), color: tuple[int, int, int] = (255, 
     return buffer.getvalue()
 
 
-@pytest.fixture
-def upload_settings(tmp_path: Path) -> dict[str, object]:
-    """Where files go (overridden by the S3 tests)."""
-    return {"uploads_dir": str(tmp_path / "uploads")}
+def free_port(start: int, stop: int) -> int:
+    for port in range(start, stop):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {start}-{stop - 1}")
+
+
+S3_KEYS = {"access": "test-access-key", "secret": "test-secret-key"}
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server (the real HTTP API, signatures included), our range."""
+    port = free_port(18350, 18400)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="cn-north-1",
+        aws_access_key_id=S3_KEYS["access"],
+        aws_secret_access_key=S3_KEYS["secret"],
+    )
+
+
+def s3_settings(endpoint: str, bucket: str) -> dict[str, object]:
+    return {
+        "upload_store": "s3",
+        "upload_s3_endpoint": endpoint,
+        "upload_s3_bucket": bucket,
+        "upload_s3_access_key": S3_KEYS["access"],
+        "upload_s3_secret_key": S3_KEYS["secret"],
+        "upload_s3_region": "cn-north-1",
+        "uploads_dir": "/nonexistent/not-used",
+    }
 
 
 @pytest.fixture
-async def api(
-    session_factory: sessionmaker[Session], world: World, upload_settings: dict[str, object]
+def bucket(s3_server: str) -> str:
+    name = f"sf-{uuid.uuid4().hex[:12]}"
+    s3_client(s3_server).create_bucket(
+        Bucket=name, CreateBucketConfiguration={"LocationConstraint": "cn-north-1"}
+    )
+    return name
+
+
+@pytest.fixture(params=["disk", "s3"])
+def upload_settings(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    """Where files go: a directory, or a bucket of the S3-compatible server."""
+    if request.param == "disk":
+        return {"uploads_dir": str(tmp_path / "uploads")}
+    endpoint = request.getfixturevalue("s3_server")
+    return s3_settings(endpoint, request.getfixturevalue("bucket"))
+
+
+@contextlib.asynccontextmanager
+async def api_with(
+    session_factory: sessionmaker[Session], upload_settings: dict[str, object]
 ) -> AsyncIterator[httpx.AsyncClient]:
     settings = api_settings(
         payload_key=base64.b64encode(os.urandom(32)).decode(), **upload_settings
@@ -48,6 +120,14 @@ async def api(
     app = create_app(settings, session_factory=session_factory, temporal_client=None)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def api(
+    session_factory: sessionmaker[Session], world: World, upload_settings: dict[str, object]
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_with(session_factory, upload_settings) as http:
         yield http
 
 
@@ -184,3 +264,113 @@ async def test_the_signoff_link_reads_its_own_signature_and_nothing_else(
     assert await readable(api, headers("region_mgr_huabei"), file_id) == (200, 200)
     assert await readable(api, headers("engineer_bj_far"), file_id) == (404, 404)
     assert await readable(api, headers("region_mgr_huadong"), file_id) == (404, 404)
+
+
+# ---- the S3-compatible store -------------------------------------------------------------
+
+
+async def test_on_s3_a_photo_and_its_thumbnail_are_objects_of_the_bucket(
+    session_factory, world, headers, order, s3_server, bucket
+):
+    photo = png((1200, 800), (200, 30, 30))
+    async with api_with(session_factory, s3_settings(s3_server, bucket)) as api:
+        stored = await upload(api, headers("engineer_bj_near"), photo, order_id=order)
+        assert stored.status_code == 201, stored.text
+        file_id = stored.json()["file_id"]
+        full = await api.get(f"/api/uploads/{file_id}", headers=headers("region_mgr_huabei"))
+        thumb = await api.get(stored.json()["thumb_url"], headers=headers("region_mgr_huabei"))
+    assert full.content == photo and full.headers["content-type"] == "image/png"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 320
+    client = s3_client(s3_server)
+    stem = file_id.split(".")[0]
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {f"uploads/{stem[:2]}/{file_id}", f"uploads/{stem[:2]}/{stem}.thumb.jpg"}
+    head = client.head_object(Bucket=bucket, Key=f"uploads/{stem[:2]}/{file_id}")
+    assert head["ContentType"] == "image/png"
+
+
+def grants(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session:
+        return session.scalar(select(func.count()).select_from(UploadGrant)) or 0
+
+
+@pytest.mark.parametrize("fault", ["unreachable", "no bucket"])
+async def test_a_store_fault_is_a_503_and_leaves_no_row(
+    session_factory, world, headers, order, s3_server, bucket, fault
+):
+    if fault == "unreachable":  # nothing listens there
+        settings = s3_settings(f"http://127.0.0.1:{free_port(18390, 18400)}", bucket)
+    else:
+        settings = s3_settings(s3_server, f"gone-{uuid.uuid4().hex[:8]}")
+    with session_factory() as session:
+        token, _ = customers.create_signoff_link(
+            session,
+            order_id=order,
+            customer_id=None,
+            org_path=world.units["bj-001"].path,
+            region="huabei",
+            outlet="bj-001",
+            engineer="engineer_bj_near",
+            now=utcnow(),
+        )
+        session.commit()
+    me = headers("engineer_bj_near")
+    async with api_with(session_factory, settings) as api:
+        refused = await upload(api, me, png(color=(1, 1, 1)), order_id=order)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["detail"].startswith("the file store cannot")
+        assert grants(session_factory) == 0
+        # The customer's sign-off waits for the store: the link is not spent, no survey.
+        signed = await api.post(
+            f"/api/signoff/{token}", json={"rating": 9, "signature": signature()}
+        )
+        assert signed.status_code == 503, signed.text
+        assert (await api.get(f"/api/signoff/{token}")).status_code == 200
+        with session_factory() as session:
+            assert session.scalar(select(func.count()).select_from(Survey)) == 0
+        assert grants(session_factory) == 0
+        # Reading a file the caller may read: the store's fault, not a missing file.
+        with session_factory() as session:
+            uploads.grant(
+                session, file_id=f"{'a' * 32}.png", uploaded_by=None, now=utcnow(), order_id=order
+            )
+            session.commit()
+        read = await api.get(f"/api/uploads/{'a' * 32}.png", headers=headers("hq_admin"))
+        assert read.status_code == 503 and "file store" in read.json()["detail"]
+
+
+class FailingSecondPut:
+    """A store whose writes fail after the first (the thumbnail lands, the file does not)."""
+
+    def __init__(self, inner: DiskBackend, *, fail_after: int) -> None:
+        self.inner, self.fail_after, self.puts = inner, fail_after, 0
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self.puts += 1
+        if self.puts > self.fail_after:
+            raise StoreUnavailable("the file store cannot write now; try again")
+        self.inner.put(key, data, content_type)
+
+    def get(self, key: str) -> bytes | None:
+        return self.inner.get(key)
+
+
+def test_a_write_cut_between_thumbnail_and_file_leaves_no_file_and_is_redone(tmp_path):
+    photo = png(color=(4, 4, 4))
+    failing = FailingSecondPut(DiskBackend(tmp_path), fail_after=1)
+    with pytest.raises(StoreUnavailable):
+        FileStore(failing).save(photo)
+    store = FileStore(DiskBackend(tmp_path))
+    file_id = store.save(photo).file_id  # the retry writes both
+    assert store.read(file_id)[0] == photo
+    assert store.read(file_id, thumb=True)[1] == "image/jpeg"
+
+
+def test_a_disk_that_cannot_be_written_is_a_store_fault(tmp_path):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    with pytest.raises(StoreUnavailable):
+        FileStore(DiskBackend(blocked)).save(png())
