@@ -24,7 +24,7 @@ from typing import IO, NoReturn
 import httpx
 
 from servflow.cli.common import ROOT, VAR, say
-from servflow.cli.demo import cmd_load_demo
+from servflow.cli.demo import HISTORY_LOG, cmd_load_demo, start_history
 from servflow.cli.devserver import DevServer, port_open
 from servflow.cli.orders import run_demo_orders
 from servflow.cli.processes import start_child, stop_child
@@ -216,6 +216,9 @@ def run_platform(settings: Settings, *, workers: int = 1, apis: int = 1) -> int:
                 running.callback(server.stop)
                 running.callback(say, "==> stopping Temporal")
             cmd_load_demo(settings)
+            history = start_history(demo_env(settings))
+            running.callback(stop_child, history, 10)
+            say(f"==> writing the demo history in the background (progress in {HISTORY_LOG})")
             worker_envs, api_envs = replica_envs(
                 demo_env(settings), settings, workers=workers, apis=apis
             )
