@@ -336,19 +336,70 @@ def settle(
     params = SettlementParams.model_validate(step.params)
     earlier = [] if step.sandbox else repo.list_settlements(session, order_id=step.order_id)
     job_total, currency, breakdown = _job_price(session, step, now, facts, params, earlier)
-    amount = _milestone(job_total, params, earlier)
-    breakdown = dict(breakdown)
-    last = sum((s.share for s in earlier), Decimal(0)) + params.share == 1
-    if params.job_type and last:
-        amount, adjustments = _deductions(session, step, now, facts, params, amount)
-        if adjustments:
-            breakdown["deductions"] = adjustments
+    amount, adjustments = _milestone_after_deductions(
+        session, step, now, facts, params, earlier, job_total
+    )
+    breakdown = {**breakdown, "deductions": adjustments} if adjustments else dict(breakdown)
     shares, agreement, missing = _payees(
         session, facts, amount, engineer_share, job_type=params.job_type, now=now
     )
     if agreement is not None:
         breakdown["share"] = agreement
     held = _hold_reasons(job_total, breakdown, money(ceiling)) + missing
+    settlement = _new_settlement(
+        step,
+        facts,
+        params,
+        priced=(job_total, amount, currency, breakdown),
+        shares=shares,
+        held=held,
+        now=now,
+    )
+    if step.sandbox:
+        return StepOutcome(result=_settled(settlement, shares, simulated=True))
+    _write(session, settlement, now=now)
+    return StepOutcome(result=_settled(settlement, shares))
+
+
+def _write(session: Session, settlement: Settlement, *, now: datetime) -> None:
+    """Adds a new settlement and, unless it is held, its ledger entries."""
+    session.add(settlement)
+    session.flush()
+    if settlement.status != "held":
+        post_settlement(session, settlement, now=now, paid=settlement.status == "paid")
+
+
+def _milestone_after_deductions(
+    session: Session,
+    step: StepInput,
+    now: datetime,
+    facts: OrderFacts,
+    params: SettlementParams,
+    earlier: list[Settlement],
+    job_total: Decimal,
+) -> tuple[Decimal, list[dict[str, Any]]]:
+    """This milestone's amount, and its deductions: the milestone that completes the shares
+    of a job priced by rules carries the deduction rules whose condition holds."""
+    amount = _milestone(job_total, params, earlier)
+    last = sum((s.share for s in earlier), Decimal(0)) + params.share == 1
+    if params.job_type and last:
+        return _deductions(session, step, now, facts, params, amount)
+    return amount, []
+
+
+def _new_settlement(
+    step: StepInput,
+    facts: OrderFacts,
+    params: SettlementParams,
+    *,
+    priced: tuple[Decimal, Decimal, str, dict[str, Any]],
+    shares: list[Payee],
+    held: list[str],
+    now: datetime,
+) -> Settlement:
+    """The settlement row (not added): held with its reasons and the payouts approval will
+    write, else its payouts, paid now or accrued for the monthly run."""
+    job_total, amount, currency, breakdown = priced
     status = "held" if held else ("accrued" if params.mode == "periodic" else "paid")
     settlement = Settlement(
         order_id=step.order_id,
@@ -368,13 +419,7 @@ def settle(
         settlement.breakdown = {**breakdown, HOLD: {"reasons": held, "payouts": _rows(shares)}}
     else:
         settlement.payouts = _payouts(shares, currency)
-    if step.sandbox:
-        return StepOutcome(result=_settled(settlement, shares, simulated=True))
-    session.add(settlement)
-    session.flush()
-    if not held:
-        post_settlement(session, settlement, now=now, paid=status == "paid")
-    return StepOutcome(result=_settled(settlement, shares))
+    return settlement
 
 
 def _deductions(
