@@ -185,6 +185,7 @@ async def read_cards(
 # ---- marketplace intake -----------------------------------------------------------------
 
 _sealers: dict[str, Sealer] = {}
+_enrichers: dict[tuple[str, ...], marketplaces.Enricher] = {}
 
 
 def _sealer(ctx: AppContext) -> Sealer:
@@ -192,6 +193,24 @@ def _sealer(ctx: AppContext) -> Sealer:
     if settings.payload_key not in _sealers:
         _sealers[settings.payload_key] = Sealer.from_settings(settings)
     return _sealers[settings.payload_key]
+
+
+def _enricher(ctx: AppContext) -> marketplaces.Enricher:
+    """One per configuration: Douyin's client keeps its access_token between pushes."""
+    s = ctx.settings
+    key = (
+        s.payload_key,
+        s.douyin_api_url,
+        s.douyin_app_key,
+        s.douyin_app_secret,
+        s.douyin_shop_id,
+        s.douyin_sign_method,
+        s.amap_api_url,
+        s.amap_key,
+    )
+    if key not in _enrichers:
+        _enrichers[key] = marketplaces.Enricher.from_settings(ctx.settings, sealer=_sealer(ctx))
+    return _enrichers[key]
 
 
 class IntakeAnswer(BaseModel):
@@ -216,8 +235,9 @@ async def receive_douyin_push(
     """Douyin Shop's message push: `[{tag, msg_id, data}]` signed with `event-sign` =
     md5(app_key + raw body + app_secret). A bad signature is 401 and nothing is stored;
     each message is stored sealed once (a replay of its msg_id is dropped) and processed
-    after the answer: tag 101 (paid) becomes an installation order at the outlet serving
-    the buyer's address."""
+    after the answer: tag 101 (paid) — its detail fetched and its buyer decrypted through
+    Douyin's open API when the push carries only the order id, its address geocoded —
+    becomes an installation order at the outlet serving the buyer's address."""
     body = await request.body()
     settings = ctx.settings
     try:
@@ -247,6 +267,7 @@ async def receive_douyin_push(
             definition_key=settings.intake_definition_key,
             clock=utcnow,
             ids=ids,
+            enricher=_enricher(ctx),
         )
     return IntakeAnswer()
 

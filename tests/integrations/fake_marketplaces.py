@@ -297,3 +297,61 @@ class FakeAmap:
 
 def mock_client(fake: Any) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(fake.handler))
+
+
+class Served:
+    """A fake's handler behind a real HTTP server on 127.0.0.1 (a port of 18400-18499),
+    for code that is given a URL rather than an httpx client (the API, the worker)."""
+
+    def __init__(self, fake: Any) -> None:
+        self.fake = fake
+
+    def __enter__(self) -> Served:
+        import socket
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self.fake
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                request = httpx.Request(
+                    self.command,
+                    f"http://127.0.0.1{self.path}",
+                    headers=dict(self.headers.items()),
+                    content=self.rfile.read(length) if length else b"",
+                )
+                response = fake.handler(request)
+                self.send_response(response.status_code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        for port in range(18400, 18500):
+            with socket.socket() as probe:
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            try:
+                self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            except OSError:
+                continue
+            break
+        else:
+            raise RuntimeError("no free port in 18400-18499")
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,7 +3,7 @@ refreshed), Tmall (TOP router, md5/hmac signature, the seller's session) and JD 
 router, 360buy_param_json, access_token). Each tells its platform about an order's
 milestone (`update_status`); Douyin also gives an order's detail and decrypts its buyer.
 
-Errors come out as `WritebackFailed(transient=…)`: the relay retries transient ones with
+Errors come out as `PlatformError(transient=…)`: the relay retries transient ones with
 backoff and parks the others with their message.
 """
 
@@ -26,7 +26,7 @@ from servflow.platform.settings import Settings
 TIMEOUT = 10.0
 
 
-class WritebackFailed(Exception):
+class PlatformError(Exception):
     def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
         super().__init__(message)
         self.transient, self.retry_after = transient, retry_after
@@ -40,10 +40,10 @@ def _post(http: httpx.Client, url: str, **kwargs: Any) -> Any:
     try:
         response = http.post(url, **kwargs)
     except httpx.HTTPError as exc:
-        raise WritebackFailed(f"{url}: {type(exc).__name__}", transient=True) from exc
+        raise PlatformError(f"{url}: {type(exc).__name__}", transient=True) from exc
     if response.status_code == 429 or response.status_code >= 500:
         retry_after = response.headers.get("retry-after")
-        raise WritebackFailed(
+        raise PlatformError(
             f"{url}: HTTP {response.status_code}",
             transient=True,
             retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
@@ -51,11 +51,11 @@ def _post(http: httpx.Client, url: str, **kwargs: Any) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise WritebackFailed(f"{url}: answer is not JSON", transient=True) from exc
+        raise PlatformError(f"{url}: answer is not JSON", transient=True) from exc
 
 
 def _raise(failure: writeback.Failure) -> None:
-    raise WritebackFailed(failure.message[:1000], transient=failure.transient)
+    raise PlatformError(failure.message[:1000], transient=failure.transient)
 
 
 @dataclass
@@ -174,7 +174,7 @@ class DouyinApi:
         data = self.call("order.orderDetail", {"shop_order_id": shop_order_id})
         detail = data.get("shop_order_detail")
         if not isinstance(detail, dict):
-            raise WritebackFailed("order.orderDetail: no shop_order_detail", transient=True)
+            raise PlatformError("order.orderDetail: no shop_order_detail", transient=True)
         return detail
 
     def batch_decrypt(self, auth_id: str, cipher_texts: list[str]) -> dict[str, str]:
@@ -186,7 +186,7 @@ class DouyinApi:
         data = self.call("order.batchDecrypt", {"cipher_infos": infos})
         custom = data.get("custom_err") or {}
         if isinstance(custom, dict) and int(custom.get("err_code") or 0) != 0:
-            raise WritebackFailed(
+            raise PlatformError(
                 f"order.batchDecrypt: {custom.get('err_code')} {custom.get('err_msg', '')}",
                 transient=False,
             )
@@ -195,7 +195,7 @@ class DouyinApi:
             if not isinstance(item, dict):
                 continue
             if int(item.get("err_no") or 0) != 0:
-                raise WritebackFailed(
+                raise PlatformError(
                     f"order.batchDecrypt: {item.get('err_no')} {item.get('err_msg', '')}",
                     transient=False,
                 )

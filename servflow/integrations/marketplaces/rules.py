@@ -153,6 +153,47 @@ def _name(part: Any) -> str:
     return str(part.get("name", "")) if isinstance(part, dict) else str(part or "")
 
 
+def douyin_needs_detail(data: dict[str, Any]) -> bool:
+    """A real push carries the order id only: its buyer is fetched (order.orderDetail)."""
+    return not (data.get("post_tel") or data.get("post_receiver"))
+
+
+def douyin_ciphers(detail: dict[str, Any]) -> list[str]:
+    """The encrypted buyer fields of an order detail: receiver, phone, street address."""
+    addr = detail.get("post_addr") if isinstance(detail.get("post_addr"), dict) else {}
+    texts = [
+        detail.get("encrypt_post_receiver"),
+        detail.get("encrypt_post_tel"),
+        (addr or {}).get("encrypt_detail"),
+    ]
+    return [str(t) for t in texts if t]
+
+
+def douyin_detail_data(p_id: str, detail: dict[str, Any], plain: dict[str, str]) -> dict[str, Any]:
+    """The push's data filled from the order detail, its buyer fields decrypted (`plain`
+    maps each cipher text to its text): the shape `douyin_buyer` reads."""
+    addr = detail.get("post_addr") if isinstance(detail.get("post_addr"), dict) else {}
+    addr = dict(addr or {})
+
+    def opened(cipher: Any, clear: Any = "") -> str:
+        return plain.get(str(cipher), "") if cipher else str(clear or "")
+
+    town = _name(addr.get("town")) + _name(addr.get("street"))
+    return {
+        "p_id": p_id,
+        "open_id": str(detail.get("doudian_open_id") or detail.get("open_id") or ""),
+        "post_receiver": opened(detail.get("encrypt_post_receiver"), detail.get("post_receiver")),
+        "post_tel": opened(detail.get("encrypt_post_tel"), detail.get("post_tel")),
+        "post_addr": {
+            "province": {"name": _name(addr.get("province"))},
+            "city": {"name": _name(addr.get("city"))},
+            "town": {"name": town},
+            "detail": opened(addr.get("encrypt_detail"), addr.get("detail")),
+        },
+        "sku_order_list": detail.get("sku_order_list") or [],
+    }
+
+
 def douyin_buyer(data: dict[str, Any]) -> Buyer:
     """The buyer of a paid Douyin order: receiver, phone and address as the order detail
     gives them (post_receiver, post_tel, post_addr{province,city,town,detail}), with the

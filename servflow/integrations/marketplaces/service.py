@@ -20,6 +20,8 @@ from servflow.definitions import service as definitions
 from servflow.dispatch import service as dispatch
 from servflow.integrations import repo
 from servflow.integrations.marketplaces import rules
+from servflow.integrations.marketplaces.clients import DouyinApi
+from servflow.integrations.marketplaces.geocode import Geocoder
 from servflow.integrations.marketplaces.rules import Buyer, Incoming
 from servflow.integrations.models import InboundMessage, OutboundUpdate
 from servflow.integrations.sealing import Sealer
@@ -73,6 +75,93 @@ def _buyer(platform: str, raw: dict[str, Any]) -> Buyer:
     if platform == "douyin":
         return rules.douyin_buyer(raw.get("data") or {})
     return rules.workcard_buyer(raw.get("data") or {})
+
+
+@dataclass
+class Enricher:
+    """What completes a message before it makes an order: Douyin's open API (the order
+    detail and its buyer decrypted, when the push carries only the order id) and a
+    geocoder (for an address without coordinates)."""
+
+    sealer: Sealer
+    geocoder: Geocoder
+    douyin: DouyinApi | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, sealer: Sealer) -> Enricher:
+        from servflow.integrations.marketplaces.clients import douyin_from_settings
+        from servflow.integrations.marketplaces.geocode import geocoder_from_settings
+
+        return cls(
+            sealer=sealer,
+            geocoder=geocoder_from_settings(settings),
+            douyin=douyin_from_settings(settings),
+        )
+
+
+def _locate(platform: str, data: dict[str, Any], geocoder: Geocoder) -> bool:
+    """Adds the address's coordinates (and where they came from, `geo_source`) to a
+    message's data that has none; False when nothing could locate it."""
+    buyer = _buyer(platform, {"data": data})
+    if buyer.lat is not None and buyer.lng is not None:
+        return True
+    addr = data.get("post_addr") if platform == "douyin" else None
+    province = ""
+    if isinstance(addr, dict):
+        province = rules._name(addr.get("province"))
+    found = geocoder.locate(address=buyer.address, city=buyer.city, province=province)
+    if found is None:
+        return False
+    if isinstance(addr, dict):
+        data["post_addr"] = {**addr, "lat": found.lat, "lng": found.lng}
+    else:
+        data["lat"], data["lng"] = found.lat, found.lng
+    data["geo_source"] = found.source
+    return True
+
+
+def enrich(session_factory: sessionmaker[Session], message_id: int, enricher: Enricher) -> bool:
+    """Completes a received message that makes an order: a Douyin push carrying only the
+    order id gets the order's detail (order.orderDetail) with the buyer decrypted
+    (order.batchDecrypt), an address without coordinates is geocoded; the message is
+    sealed again with what was added (the buyer stays encrypted at rest). The calls to
+    the platforms happen outside any transaction. Returns whether anything was added.
+
+    Raises:
+        AppError: Douyin's API is needed and not configured, or the address cannot be
+            located (the message is tried again later, then marked failed).
+        PlatformError: Douyin refused or failed.
+    """
+    with session_factory() as session:
+        row = session.get(InboundMessage, message_id)
+        if row is None or row.status != "received" or not rules.wants_order(row.platform, row.tag):
+            return False
+        platform, external, sealed = row.platform, row.external_order_id, row.sealed_body
+    raw = json.loads(enricher.sealer.open(sealed))
+    data = dict(raw.get("data") or {})
+    before = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    if platform == "douyin" and rules.douyin_needs_detail(data):
+        if enricher.douyin is None:
+            raise AppError(
+                "the push carries only the order id and Douyin's open API is not configured"
+                " (SERVFLOW_DOUYIN_API_URL, _SHOP_ID)"
+            )
+        detail = enricher.douyin.order_detail(external)
+        plain = enricher.douyin.batch_decrypt(external, rules.douyin_ciphers(detail))
+        data = {**data, **rules.douyin_detail_data(external, detail, plain)}
+    if not _locate(platform, data, enricher.geocoder):
+        raise AppError("the buyer's address could not be located (geocoder and city centroids)")
+    if json.dumps(data, sort_keys=True, ensure_ascii=False) == before:
+        return False
+    raw["data"] = data
+    body = json.dumps(raw, ensure_ascii=False, sort_keys=True).encode()
+    with session_factory() as session:
+        row = session.get(InboundMessage, message_id)
+        if row is None or row.status != "received":
+            return False
+        row.sealed_body = enricher.sealer.seal(body)
+        session.commit()
+    return True
 
 
 @dataclass(frozen=True)
@@ -217,6 +306,7 @@ async def process(
     clock: Callable[[], datetime],
     ids: Iterable[int] | None = None,
     limit: int = 100,
+    enricher: Enricher | None = None,
 ) -> int:
     """Turns received messages into orders (the given ones, or any waiting); returns how
     many orders this call started. Safe to run twice at once: one order per marketplace
@@ -230,6 +320,8 @@ async def process(
     started = 0
     for message_id in list(ids):
         try:
+            if enricher is not None:
+                await asyncio.to_thread(enrich, session_factory, message_id, enricher)
             prepared = await asyncio.to_thread(
                 _prepared,
                 session_factory,
@@ -328,7 +420,7 @@ def queue_progress(session: Session, *, now: datetime, limit: int = 1000) -> int
 
 class MarketplaceClient(Protocol):
     def update_status(self, update: OutboundUpdate) -> None:
-        """Tells the marketplace; raises when it could not (`WritebackFailed` says
+        """Tells the marketplace; raises when it could not (`PlatformError` says
         whether retrying may help; any other error is retried)."""
 
 
@@ -340,12 +432,12 @@ def _deliver_one(
     now: datetime,
     max_attempts: int,
 ) -> bool:
-    from servflow.integrations.marketplaces.clients import WritebackFailed
+    from servflow.integrations.marketplaces.clients import PlatformError
 
     update.attempts += 1
     try:
         client.update_status(update)
-    except WritebackFailed as exc:
+    except PlatformError as exc:
         parked = not exc.transient or update.attempts >= max_attempts
         update.state = "dead" if parked else "retry"
         update.last_error = str(exc)[:1000]
@@ -513,6 +605,7 @@ async def intake_forever(
     sealer = Sealer.from_settings(settings)
     feeds = feeds_from_settings(settings)
     writebacks = clients_from_settings(settings)
+    enricher = Enricher.from_settings(settings, sealer=sealer)
     actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     while True:
         try:
@@ -535,6 +628,7 @@ async def intake_forever(
                 sealer=sealer,
                 definition_key=settings.intake_definition_key,
                 clock=clock,
+                enricher=enricher,
             )
         except Exception:
             log.exception("processing marketplace messages failed")
