@@ -85,14 +85,29 @@ def run_period(
         raise Invalid(str(exc), errors={"period": "a month like 2026-11"}) from None
     guard = f"settlement-run:{period}"
     if not effects.claim(session, idempotency_key=guard, activity=RUN_ACTIVITY, now=now):
-        stored = effects.stored_result(session, idempotency_key=guard) or {}
-        return (
-            RunReport(**{**stored, "applied": False})
-            if stored
-            else RunReport(period, False, 0, 0, "0", 0)
-        )
+        return _stored_report(session, guard, period)
     _pay_accrued(session, start=start, end=end, period=period, now=now)
     paid = repo.mark_accrued_paid(session, start=start, end=end)
+    count, total = _write_statements(session, start=start, end=end, period=period, now=now)
+    signed = ledger.sign_checkpoints(session, key=key, now=now) if key is not None else []
+    report = RunReport(period, True, paid, count, str(total), len(signed))
+    effects.save_result(session, idempotency_key=guard, result=report.as_dict())
+    return report
+
+
+def _stored_report(session: Session, guard: str, period: str) -> RunReport:
+    """What the run that claimed `guard` first reported, as not applied by this one."""
+    stored = effects.stored_result(session, idempotency_key=guard) or {}
+    if stored:
+        return RunReport(**{**stored, "applied": False})
+    return RunReport(period, False, 0, 0, "0", 0)
+
+
+def _write_statements(
+    session: Session, *, start: datetime, end: datetime, period: str, now: datetime
+) -> tuple[int, Decimal]:
+    """Every party's statement of what it was paid in the month (a statement written by an
+    earlier run is brought up to date); how many, and their total."""
     existing = repo.statements_of(session, period=period)
     total = Decimal(0)
     count = 0
@@ -123,10 +138,7 @@ def run_period(
         count += 1
     repo.insert_statements(session, new)
     session.flush()
-    signed = ledger.sign_checkpoints(session, key=key, now=now) if key is not None else []
-    report = RunReport(period, True, paid, count, str(total), len(signed))
-    effects.save_result(session, idempotency_key=guard, result=report.as_dict())
-    return report
+    return count, total
 
 
 def _pay_accrued(
