@@ -1,11 +1,11 @@
 """Reporting's pure rules: which counter cells an order adds, time histograms, NPS, periods.
 
 An order adds a handful of cells to the counters (`cells_of`): its status on the day it was
-created, its revenue, where its demand came from, and once completed its steps' times, SLA
-results, first-time fix and rating. When the order moves, the counters change by the
-difference between the cells it adds now and the cells it added before (`difference`), so
-every figure stays exact whatever order the moves arrive in, and a repeated move adds
-nothing.
+created, its revenue, where its demand came from, and its completed steps' times, SLA
+results, first-time fix and rating (each as the step completes, not when the order does).
+When the order moves, the counters change by the difference between the cells it adds now
+and the cells it added before (`difference`), so every figure stays exact whatever order
+the moves arrive in, and a repeated move adds nothing.
 """
 
 from __future__ import annotations
@@ -163,14 +163,18 @@ def cells_of(
         add("revenue", currency, 1, Decimal(amount))
     if city:
         add("demand", f"{province}|{city}")
-    if order.status == "completed" and order.completed_at is not None:
-        _completed_cells(order, list(steps), day, add)
+    _step_cells(order, list(steps), add)
     return {key: value for key, value in cells.items() if value != (0, Decimal(0))}
 
 
-def _completed_cells(order: OrderView, steps: list[StepView], day: str, add: Any) -> None:
+def _step_cells(order: OrderView, steps: list[StepView], add: Any) -> None:
+    """What the order's completed steps add, as each completes (a running order is in the
+    bottleneck heat map and the SLA figures from its first finished step; the same cells
+    stay when the order completes, so nothing is counted twice): each step's time and SLA
+    result, the first-time fix once a service visit finished (moved from "yes" to "no" if a
+    later visit follows), and the sign-off's rating."""
     month = business_day(order.created_at).replace(day=1).isoformat()
-    service = [s for s in steps if s.node_type in SERVICE_NODE_TYPES]
+    service = [s for s in steps if s.node_type in SERVICE_NODE_TYPES and s.completed_at]
     if service:
         add("ftf", "yes" if max(s.visit for s in service) == 1 else "no")
     for step in steps:

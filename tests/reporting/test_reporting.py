@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from servflow.billing.models import Settlement
+from servflow.orders import steps as writer
 from servflow.orders.models import WorkOrder
 from servflow.org import service as org
 from servflow.platform.errors import Invalid
@@ -18,7 +19,7 @@ from servflow.reporting import rules
 from servflow.reporting import service as reporting
 from servflow.reporting.models import ReportCounter
 from tests.world import NOW, make_step
-from workflows.contracts import TimelineEntry
+from workflows.contracts import StepAccepted, TimelineEntry, WaitingStep
 
 REFRIGERATION = {"skills": ["refrigeration"]}
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -133,6 +134,106 @@ async def test_a_status_change_moves_the_count_instead_of_adding_one(run, world,
     )
     assert counts.get("dispatched") == 1
     assert sum(counts.values()) == 1
+
+
+def wait_for(session_factory, node: str, visit: int, since: datetime, deadline: datetime) -> None:
+    step = WaitingStep(
+        order_id="order-1",
+        node_id=node,
+        node_type="service",
+        visit=visit,
+        assignee="engineer_bj_near",
+        since=since,
+        sla_deadline=deadline,
+        status="dispatched",
+        definition_key="ac-repair",
+        definition_version=1,
+    )
+    writer.record_waiting(session_factory, step, lambda: since)
+
+
+def submit(session_factory, node: str, visit: int, since: datetime, done: datetime) -> None:
+    entry = TimelineEntry(
+        node_id=node,
+        node_type="service",
+        visit=visit,
+        started_at=since,
+        completed_at=done,
+        actor="engineer_bj_near",
+        outcome="done",
+        data={"diagnosis": "电容击穿"},
+    )
+    accepted = StepAccepted(
+        node_id=node,
+        visit=visit,
+        completed_at=done,
+        step=entry,
+        status="serviced",
+        definition_key="ac-repair",
+        definition_version=1,
+    )
+    with session_factory() as session:
+        writer.record_submitted(session, order_id="order-1", accepted=accepted, now=done)
+
+
+def live(session) -> dict[str, Any]:
+    session.rollback()  # a fresh snapshot: the writer committed in other sessions
+    hq = board_of(session, "hq_admin")
+    counts = {c["node"]: c["count"] for c in hq["bottleneck"]["cells"] if c["region"] == ""}
+    return {
+        "open": hq["orders"]["open"],
+        "sla": (hq["sla"]["met"], hq["sla"]["breached"]),
+        "ftf": (hq["first_time_fix"]["fixed_first_time"], hq["first_time_fix"]["revisited"]),
+        "nps": hq["nps"]["promoter"],
+        "nodes": counts,
+    }
+
+
+async def test_a_running_orders_steps_count_as_each_completes_and_once_at_completion(
+    run, world, session, session_factory
+):
+    await run("report", make_step("report"))
+    await run("dispatch", make_step("dispatch", params=REFRIGERATION, status="dispatched"))
+    wait_for(session_factory, "service", 1, T0, T0 + timedelta(hours=4))
+    waiting = live(session)
+    assert waiting["sla"] == (0, 0) and "service" not in waiting["nodes"]
+    assert waiting["nodes"] == {"report": 1, "dispatch": 1}
+
+    # The service step completes within its SLA: the order is open, and already counted.
+    submit(session_factory, "service", 1, T0, T0 + timedelta(minutes=90))
+    serviced = live(session)
+    assert serviced["open"] == 1
+    assert serviced["sla"] == (1, 0) and serviced["ftf"] == (1, 0)
+    assert serviced["nodes"] == {"report": 1, "dispatch": 1, "service": 1}
+
+    # A second visit, late: first-time fix moves from "yes" to "no", one more SLA result.
+    second = T0 + timedelta(days=1)
+    wait_for(session_factory, "service", 2, second, second + timedelta(hours=4))
+    submit(session_factory, "service", 2, second, second + timedelta(hours=5))
+    revisited = live(session)
+    assert revisited["sla"] == (1, 1) and revisited["ftf"] == (0, 1)
+    assert revisited["nodes"]["service"] == 2
+
+    # The sign-off's rating counts once it is recorded, before the order completes.
+    signoff = entry("signoff", "signoff", 20, {"rating": "5"})
+    settle = {"milestone": "completion", "share": "1"}
+    step = make_step("settlement", node_id="completion", params=settle, status="settled")
+    await run("settlement", step.model_copy(update={"unrecorded_steps": [signoff]}))
+    assert live(session)["nps"] == 1
+
+    await run("close_order", make_step("end", final=True, status="completed"))
+    done = live(session)
+    # Completing adds the order's completion, not its steps a second time.
+    assert done["open"] == 0
+    assert done["sla"] == (1, 1) and done["ftf"] == (0, 1) and done["nps"] == 1
+    assert done["nodes"] == {
+        "report": 1,
+        "dispatch": 1,
+        "service": 2,
+        "signoff": 1,
+        "completion": 1,
+        "end": 1,
+    }
 
 
 def test_time_histogram_percentiles_and_bins():
