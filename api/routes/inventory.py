@@ -251,50 +251,47 @@ async def _live(client: Client, code: str) -> TransferState | None:
     return state
 
 
-@router.post("/transfers", status_code=201, response_model=TransferPublic, responses=ERRORS)
-async def create_transfer(
-    body: TransferIn, ctx: CtxDep, client: TemporalDep, user: Manager
-) -> TransferPublic:
-    """Starts a transfer to `destination` for an order line: the source (given, or chosen
-    by sourcing) is reserved now (409 with the shortfall when it cannot), then the saga
-    runs in Temporal (workflow id = the transfer's code) until the destination receives."""
-    scope = _scope(user)
+def _open_transfer(
+    session: Any, body: TransferIn, scope: str | None
+) -> tuple[TransferPublic, TransferInput]:
+    """Reserves the source and records the transfer (committed): the answer, and what the
+    saga starts with."""
+    source, destination, plan = service.plan_transfer(
+        session,
+        scope_path=scope,
+        order_id=body.order_id,
+        line=body.line,
+        sku=body.sku,
+        qty=body.qty,
+        destination=body.destination,
+        source=body.source,
+    )
+    # One transfer per order line: a retry (the saga failed to start) finds it again.
+    code = f"tr-{body.order_id}-{body.line}"
+    start = TransferInput(
+        code=code,
+        order_id=body.order_id,
+        line_key=f"{body.order_id}/{body.line}",
+        sku=body.sku,
+        qty=body.qty,
+        source=source,
+        destination=destination,
+    )
+    view = service.open_transfer(session, now=utcnow(), fresh=True, **start.model_dump())
+    public = _transfer(view, plan.reason if plan else "source given")
+    session.commit()
+    return public, start
 
-    def reserve(session: Any) -> tuple[TransferPublic, TransferInput]:
-        source, destination, plan = service.plan_transfer(
-            session,
-            scope_path=scope,
-            order_id=body.order_id,
-            line=body.line,
-            sku=body.sku,
-            qty=body.qty,
-            destination=body.destination,
-            source=body.source,
-        )
-        # One transfer per order line: a retry (the saga failed to start) finds it again.
-        code = f"tr-{body.order_id}-{body.line}"
-        start = TransferInput(
-            code=code,
-            order_id=body.order_id,
-            line_key=f"{body.order_id}/{body.line}",
-            sku=body.sku,
-            qty=body.qty,
-            source=source,
-            destination=destination,
-        )
-        view = service.open_transfer(session, now=utcnow(), fresh=True, **start.model_dump())
-        public = _transfer(view, plan.reason if plan else "source given")
-        session.commit()
-        return public, start
 
-    public, start = await db(ctx, reserve)
+async def _start_saga(client: Client, task_queue: str, start: TransferInput) -> None:
+    """Starts the transfer's saga (started already: nothing to do)."""
     try:
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await client.start_workflow(
                 c.TRANSFER_WORKFLOW,
                 start,
                 id=start.code,
-                task_queue=ctx.task_queue,
+                task_queue=task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
     except RPCError as err:
@@ -303,6 +300,17 @@ async def create_transfer(
             f"transfer {start.code} reserved but not started; send the request again",
             status_code=503,
         ) from err
+
+
+@router.post("/transfers", status_code=201, response_model=TransferPublic, responses=ERRORS)
+async def create_transfer(
+    body: TransferIn, ctx: CtxDep, client: TemporalDep, user: Manager
+) -> TransferPublic:
+    """Starts a transfer to `destination` for an order line: the source (given, or chosen
+    by sourcing) is reserved now (409 with the shortfall when it cannot), then the saga
+    runs in Temporal (workflow id = the transfer's code) until the destination receives."""
+    public, start = await db(ctx, _open_transfer, body, _scope(user))
+    await _start_saga(client, ctx.task_queue, start)
     return public
 
 
