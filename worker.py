@@ -21,6 +21,7 @@ from activities.billing import ensure_run_schedule
 from activities.inventory import ensure_scan_schedule
 from servflow import tables  # noqa: F401  (every domain's tables, so relationships resolve)
 from servflow.integrations.wecom.service import notifier_from_settings
+from servflow.notify.sms import with_sms
 from servflow.platform.db import make_engine, make_session_factory
 from servflow.platform.keys import secret
 from servflow.platform.logs import configure_logging
@@ -78,7 +79,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = traced(client, settings)  # off by default: the same client
     # One pool for the activities and the reconciler.
     session_factory = make_session_factory(make_engine(settings.database_url))
-    notifier = notifier_from_settings(settings, session_factory)
+    notifier = with_sms(settings, notifier_from_settings(settings, session_factory))
     worker = build_worker(
         client,
         task_queue=settings.task_queue,

@@ -83,7 +83,14 @@ class FollowUp(BaseModel):
 
 
 def _link(
-    session: Any, user: Principal, *, order_id: str, row: Any, state: Any, now: datetime
+    session: Any,
+    user: Principal,
+    *,
+    order_id: str,
+    row: Any,
+    state: Any,
+    now: datetime,
+    base_url: str = "",
 ) -> SignoffLinkPublic:
     customer = row.customer_id if row is not None else None
     context = state.context if state is not None else None
@@ -106,15 +113,19 @@ def _link(
     url = f"/phone/signoff/{token}"
     phone = str((context.customer if context else {}).get("phone", ""))
     if phone:
+        # The text carries the whole link (SERVFLOW_PUBLIC_BASE_URL); an SMS template
+        # receives it as its ${link} (servflow.notify.sms).
+        full = base_url.rstrip("/") + url
         notify.enqueue(
             session,
             key=f"signoff-link/{link.id}",
             channel="sms",
             recipients=[phone],
-            message=f"请为本次服务签收并评分: {url}",
+            message=f"请为本次服务签收并评分: {full}",
             now=now,
             order_id=order_id,
             org_path=link.org_path,
+            payload={"sms_params": {"link": full}},
         )
     session.commit()
     return SignoffLinkPublic(order_id=order_id, url=url, expires_at=link.expires_at)
@@ -133,7 +144,14 @@ async def create_signoff_link(
     through the outbox; the engineer may also show it on their own phone."""
     row, state = await visible_order(ctx, client, user, order_id)
     result: SignoffLinkPublic = await db(
-        ctx, _link, user, order_id=order_id, row=row, state=state, now=utcnow()
+        ctx,
+        _link,
+        user,
+        order_id=order_id,
+        row=row,
+        state=state,
+        now=utcnow(),
+        base_url=ctx.settings.public_base_url,
     )
     return result
 

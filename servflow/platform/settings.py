@@ -105,6 +105,17 @@ class Settings(BaseSettings):
     upload_s3_secret_key: str = ""
     upload_s3_region: str = "us-east-1"
     upload_s3_prefix: str = Field(default="uploads/", description="key prefix in the bucket")
+    # Texts (the customer's sign-off link) by Alibaba Cloud SMS; "": logged (docs/channels.md).
+    sms_provider: Literal["", "aliyun"] = ""
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    sms_region: str = "cn-hangzhou"
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = ""
+    sms_sign_name: str = Field(default="", description="the approved signature, e.g. 某某服务")
+    sms_template_code: str = Field(default="", description="SMS_…; its parameter: ${link}")
+    public_base_url: str = Field(
+        default="", description="https://… the customers' links start with; empty: relative"
+    )
     intake_every_seconds: float = Field(
         default=10, ge=0, description="the worker polls feeds and retries intake; 0: off"
     )
