@@ -1,11 +1,14 @@
 """On a phone's viewport in Chromium: an engineer accepts a job, uploads two photos, picks
-a part, signs and submits; the customer signs off and rates 9."""
+a part, signs and submits; the customer signs off and rates 9 — in Chinese (the default)
+and in English (`?lang=en`, remembered by the sign-off page, switched back by the header's
+button)."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import os
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from api.security import create_access_token
 from servflow.customers.models import Survey
 from servflow.inventory.models import Part, StockLevel, Warehouse
+from servflow.notify.models import Notification
 from servflow.org.models import AppUser, OrgUnit
 from tests.phone.conftest import ARTIFACTS, ROOT, PhoneStack
 
@@ -37,6 +41,50 @@ CUSTOMER = {
     "lat": 39.9593,
     "lng": 116.2981,
 }
+
+
+# What the pages say, per language.
+WORDS = {
+    "zh": {
+        "accept": "接单",
+        "submitted": "已提交",
+        "refresh": "刷新",
+        "thanks": "感谢您的评价 (9/10)",
+        "signoff": "服务签收",
+        "switch": "English",
+    },
+    "en": {
+        "accept": "Accept",
+        "submitted": "Submitted",
+        "refresh": "Refresh",
+        "thanks": "Thank you for your rating (9/10)",
+        "signoff": "Service sign-off",
+        "switch": "中文",
+    },
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+async def chrome_text(page: Page) -> list[str]:
+    """The page's own words: title, buttons, labels, placeholders, notices (not the data:
+    customers, addresses, parts, step names typed into a definition)."""
+    texts: list[str] = await page.evaluate(
+        """() => [
+          ...[...document.querySelectorAll(
+            "header h1, button, .field > span, .notice, main > .card > p, main > .muted")]
+            .map((e) => e.textContent),
+          ...[...document.querySelectorAll("[placeholder]")].map((e) => e.placeholder),
+        ]"""
+    )
+    return [t for t in texts if t and t.strip()]
+
+
+async def speaks(page: Page, lang: str) -> None:
+    """In English, none of the page's own words is Chinese (but the switch back)."""
+    if lang != "en":
+        return
+    chinese = [t for t in await chrome_text(page) if CJK.search(t) and t != "中文"]
+    assert not chinese, chinese
 
 
 def token(stack: PhoneStack, username: str) -> dict[str, str]:
@@ -105,8 +153,11 @@ async def sign(page: Page, canvas: str) -> None:
     await cdp.detach()
 
 
-async def shoot(page: Page, name: str) -> None:
-    """A screenshot under test-artifacts/; copied to docs/ when SERVFLOW_UPDATE_SCREENSHOT=1."""
+async def shoot(page: Page, name: str, lang: str) -> None:
+    """A screenshot under test-artifacts/; copied to docs/ when SERVFLOW_UPDATE_SCREENSHOT=1
+    (the English ones as phone-…-en.png)."""
+    if lang != "zh":
+        name = name.replace(".png", f"-{lang}.png")
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     await page.screenshot(path=str(path), full_page=True)
@@ -114,10 +165,14 @@ async def shoot(page: Page, name: str) -> None:
         shutil.copyfile(path, ROOT / "docs" / name)
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_customer_rates_9(
-    phone_stack: PhoneStack, phone: Page, tmp_path: Path
+    phone_stack: PhoneStack, phone: Page, tmp_path: Path, lang: str
 ) -> None:
     stack = phone_stack
+    words = WORDS[lang]
+    # Another customer per language: the same one twice is a duplicate of the open order.
+    customer = {**CUSTOMER, "phone": {"zh": "13700002222", "en": "13700003333"}[lang]}
     admin = token(stack, "hq_admin")
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
         started = await http.post(
@@ -125,7 +180,7 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
             json={
                 "definition_key": "installation",
                 "variables": {"fault": "智能门锁安装"},
-                "customer": CUSTOMER,
+                "customer": customer,
                 "region": "huabei",
             },
             headers=admin,
@@ -137,7 +192,8 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
         sku, part_name = stocked_part(stack)
 
         # The engineer signs in on the phone and accepts the job.
-        await phone.goto(f"{stack.url}/phone")
+        await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
+        await speaks(phone, lang)
         await phone.fill("input[name=username]", engineer)
         await phone.fill("input[name=password]", "demo1234")
         await phone.click("button[type=submit]")
@@ -146,15 +202,17 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
         assert "uri.amap.com/marker?position=116.2981,39.9593" in (
             await phone.locator("a.button").get_attribute("href") or ""
         )
-        await phone.get_by_role("button", name="接单").click()
-        await expect(phone.locator(".notice.ok")).to_have_text("已提交")
+        await speaks(phone, lang)
+        await phone.get_by_role("button", name=words["accept"], exact=True).click()
+        await expect(phone.locator(".notice.ok")).to_have_text(words["submitted"])
         install = phone.locator(f"li.task[data-order='{order_id}'][data-node='install']")
         for _ in range(100):
             if await install.count():
                 break
-            await phone.get_by_role("button", name="刷新").click()
+            await phone.get_by_role("button", name=words["refresh"]).click()
             await asyncio.sleep(0.2)
-        await shoot(phone, "phone-tasks.png")
+        await speaks(phone, lang)
+        await shoot(phone, "phone-tasks.png", lang)
 
         # The installation step: two photos, a part from the catalogue, a signature.
         await install.click()
@@ -170,9 +228,10 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
         await phone.locator(".result").first.click()
         await expect(phone.locator(".line")).to_have_count(1)
         await sign(phone, "canvas.signature")
-        await shoot(phone, "phone-form.png")
+        await speaks(phone, lang)
+        await shoot(phone, "phone-form.png", lang)
         await phone.click("#submit")
-        await expect(phone.locator(".notice.ok")).to_have_text("已提交")
+        await expect(phone.locator(".notice.ok")).to_have_text(words["submitted"])
 
         body = await state_at(http, order_id, "signoff", admin)
         done = next(e for e in body["state"]["timeline"] if e["node_id"] == "install")
@@ -192,32 +251,45 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
             )
             assert hidden.status_code == 404, file_id
 
-        # The customer signs off on their own phone and rates the service 9.
+        # The customer signs off on their own phone and rates the service 9 (the link has
+        # no ?lang: the language chosen before is remembered).
         link = await http.post(
             f"/api/orders/{order_id}/signoff-link", headers=token(stack, engineer)
         )
         assert link.status_code == 201, link.text
+        # Texted to the customer through the outbox: the link is the SMS template's ${link}.
+        with stack.session_factory() as session:
+            text = session.scalars(
+                select(Notification).where(
+                    Notification.order_id == order_id, Notification.channel == "sms"
+                )
+            ).one()
+            assert text.recipients == [customer["phone"]]
+            assert text.payload["sms_params"]["link"].endswith(link.json()["url"])
         await phone.goto(f"{stack.url}{link.json()['url']}")
         await phone.click(".score[data-score='9']")
         await phone.fill("textarea[name=comment]", "师傅很专业")
         await sign(phone, "canvas.signature")
-        await shoot(phone, "phone-signoff.png")
+        await speaks(phone, lang)
+        await shoot(phone, "phone-signoff.png", lang)
         await phone.click("#sign")
-        await expect(phone.locator(".notice.ok")).to_have_text("感谢您的评价 (9/10)")
+        await expect(phone.locator(".notice.ok")).to_have_text(words["thanks"])
+        await expect(phone.locator("header h1")).to_have_text(words["signoff"])
+        # The header's button switches the language (and the page says so in it).
+        await phone.get_by_role("button", name=words["switch"], exact=True).click()
+        other = WORDS["en" if lang == "zh" else "zh"]
+        await expect(phone.locator("header h1")).to_have_text(other["signoff"])
+        await expect(phone.locator(".notice.ok")).to_have_text(other["thanks"])
 
         with stack.session_factory() as session:
             survey = session.scalars(select(Survey).where(Survey.order_id == order_id)).one()
             assert (survey.rating, survey.comment, survey.follow_up) == (9, "师傅很专业", False)
             assert survey.signature_file.endswith(".png")
         nps = await http.get("/api/nps", params={"group_by": "engineer"}, headers=admin)
-        assert {
-            "key": engineer,
-            "responses": 1,
-            "promoters": 1,
-            "passives": 0,
-            "detractors": 0,
-            "nps": 100.0,
-        } in nps.json()
+        # Every sign-off of this engineer (one per language run) was a 9.
+        mine = next(row for row in nps.json() if row["key"] == engineer)
+        assert mine["responses"] >= 1 and mine["promoters"] == mine["responses"]
+        assert (mine["passives"], mine["detractors"], mine["nps"]) == (0, 0, 100.0)
         # The link was for one sign-off.
         again = await http.get(f"/api/signoff/{link.json()['url'].rsplit('/', 1)[1]}")
         assert again.status_code == 404

@@ -2,6 +2,7 @@
 import "./phone.css";
 import { auth, call, ApiError, upload, enqueue, flush, pending } from "./api.js";
 import { signaturePad } from "./signature.js";
+import { t, getLang, setLang, fieldLabel, stepName, errorText } from "./i18n.js";
 
 const app = document.getElementById("app");
 
@@ -19,8 +20,16 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// The screen on show, drawn again in the other language when the header's button is hit.
+let redraw = () => {};
+
 function screen(title, ...body) {
-  app.replaceChildren(h("header", { class: "bar" }, h("h1", { text: title })), h("main", {}, ...body));
+  document.title = title;
+  const toggle = h("button", { type: "button", class: "lang", lang: getLang() === "zh" ? "en" : "zh", onclick: () => {
+    setLang(getLang() === "zh" ? "en" : "zh");
+    redraw();
+  }, text: t("lang_switch") });
+  app.replaceChildren(h("header", { class: "bar" }, h("h1", { text: title }), toggle), h("main", {}, ...body));
 }
 
 function notice(text, kind = "info") {
@@ -30,8 +39,9 @@ function notice(text, kind = "info") {
 // ---- engineer --------------------------------------------------------------------------
 
 function loginScreen(message) {
-  const user = h("input", { name: "username", autocomplete: "username", placeholder: "账号", required: true });
-  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", placeholder: "密码", required: true });
+  redraw = () => loginScreen();
+  const user = h("input", { name: "username", autocomplete: "username", placeholder: t("username"), "aria-label": t("username"), required: true });
+  const pass = h("input", { name: "password", type: "password", autocomplete: "current-password", placeholder: t("password"), "aria-label": t("password"), required: true });
   const form = h(
     "form",
     {
@@ -43,81 +53,85 @@ function loginScreen(message) {
           auth.token = answer.access_token;
           tasksScreen();
         } catch (error) {
-          loginScreen(error.message);
+          loginScreen(error instanceof ApiError && error.status === 401 ? t("err_login") : errorText(error));
         }
       },
     },
     user,
     pass,
-    h("button", { type: "submit", class: "primary", text: "登录" }),
+    h("button", { type: "submit", class: "primary", text: t("login") }),
   );
-  screen("servflow 工程师", message ? notice(message, "error") : null, form);
+  screen(t("app_title"), message ? notice(message, "error") : null, form);
 }
 
-async function tasksScreen(message) {
+async function tasksScreen(message, kind = "ok") {
+  redraw = () => tasksScreen();
   let tasks = [];
   try {
     tasks = (await call("GET", "/my/tasks")).data;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return loginScreen();
-    return screen("我的任务", notice(`无法加载任务: ${error.message}`, "error"), queueNote());
+    return screen(t("my_tasks"), notice(t("tasks_failed", { msg: errorText(error) }), "error"), queueNote());
   }
   const list = tasks.length
-    ? h("ul", { class: "tasks" }, tasks.map((t) =>
-        h("li", { class: "task", "data-order": t.order_id, "data-node": t.node_id, onclick: () => taskScreen(t.order_id, t.node_id) },
-          h("strong", { text: t.name }),
-          h("span", { class: "muted", text: `${t.order_no || t.order_id} · ${t.region}` }),
+    ? h("ul", { class: "tasks" }, tasks.map((task) =>
+        h("li", { class: "task", "data-order": task.order_id, "data-node": task.node_id, onclick: () => taskScreen(task.order_id, task.node_id) },
+          h("strong", { text: stepName(task) }),
+          h("span", { class: "muted", text: `${task.order_no || task.order_id} · ${task.region}` }),
         ),
       ))
-    : h("p", { class: "muted", text: "暂无待办任务" });
-  screen("我的任务", message ? notice(message, "ok") : null, queueNote(), list,
-    h("button", { class: "ghost", onclick: () => tasksScreen(), text: "刷新" }));
+    : h("p", { class: "muted", text: t("no_tasks") });
+  screen(t("my_tasks"), message ? notice(message, kind) : null, queueNote(), list,
+    h("div", { class: "actions" },
+      h("button", { class: "ghost", onclick: () => tasksScreen(), text: t("refresh") }),
+      h("button", { class: "ghost", onclick: () => { auth.token = null; loginScreen(); }, text: t("sign_out") })));
 }
 
 function queueNote() {
   const waiting = pending().length;
-  return waiting ? notice(`${waiting} 个提交等待网络, 恢复后自动重试`, "warn") : null;
+  return waiting ? notice(t("queued_note", { n: waiting }), "warn") : null;
 }
 
 async function taskScreen(orderId, nodeId) {
+  redraw = () => taskScreen(orderId, nodeId);
   let task;
   try {
     task = await call("GET", `/phone/tasks/${encodeURIComponent(orderId)}/${encodeURIComponent(nodeId)}`);
   } catch (error) {
-    return tasksScreen(error.message);
+    return tasksScreen(errorText(error), "error");
   }
   const place = h("section", { class: "card place" },
     h("div", { class: "customer", text: `${task.place.customer} ${task.place.phone}` }),
     h("div", { class: "address", text: task.place.address }),
-    h("a", { class: "button", href: task.place.map_url, target: "_blank", rel: "noopener", text: "导航" }),
+    h("a", { class: "button", href: task.place.map_url, target: "_blank", rel: "noopener", text: t("navigate") }),
   );
   const head = h("section", { class: "card" }, h("div", { class: "muted", text: task.order_no }), h("div", { text: task.fault }));
   if (task.choices.includes("accepted")) {
     const decide = (outcome) => submit(task, {}, outcome);
-    return screen(task.name, head, place,
+    return screen(stepName(task), head, place,
       h("div", { class: "actions" },
-        h("button", { class: "primary", onclick: () => decide("accepted"), text: "接单" }),
-        h("button", { class: "danger", onclick: () => decide("declined"), text: "拒单" })));
+        h("button", { class: "primary", onclick: () => decide("accepted"), text: t("accept") }),
+        h("button", { class: "danger", onclick: () => decide("declined"), text: t("decline") })));
   }
   const form = buildForm(task.form, { orderId: task.order_id, nodeId: task.node_id });
-  screen(task.name, head, place, form.element,
+  screen(stepName(task), head, place, form.element,
     h("button", { class: "primary", id: "submit", onclick: async () => {
       try {
         const data = await form.values();
         await submit(task, data, "done");
       } catch (error) {
-        form.show(error.message);
+        form.show(errorText(error));
       }
-    }, text: "提交" }));
+    }, text: t("submit") }));
 }
 
 async function submit(task, data, outcome) {
   enqueue(task.order_id, task.node_id, data, outcome);
   const results = await flush();
   const mine = results.find((r) => r.item.orderId === task.order_id && r.item.nodeId === task.node_id);
-  if (mine && mine.error && !mine.queued) return tasksScreen(`提交被拒绝: ${mine.error.message}`);
-  if (mine && mine.queued) return tasksScreen("网络不可用: 已保存, 恢复后自动提交");
-  tasksScreen(outcome === "declined" ? "已拒单" : "已提交");
+  if (mine && mine.error && !mine.queued) return tasksScreen(t("refused", { msg: errorText(mine.error) }), "error");
+  if (mine && mine.queued) return tasksScreen(t("offline_saved"), "warn");
+  tasksScreen(outcome === "declined" ? t("declined") : t("submitted"));
 }
 
 function buildForm(fields, owner) {
@@ -125,24 +139,37 @@ function buildForm(fields, owner) {
   const error = h("p", { class: "notice error", hidden: true });
   const readers = [];
   for (const field of fields) {
-    const label = h("label", { class: "field" }, h("span", { text: field.label || field.name }));
+    const label = h("label", { class: "field" }, h("span", { text: fieldLabel(field) }));
     if (field.type === "photo") {
       const files = [];
       const thumbs = h("div", { class: "thumbs" });
+      const status = h("p", { class: "notice", hidden: true });
       const input = h("input", { type: "file", accept: "image/jpeg,image/png,image/webp", multiple: field.multiple ? true : undefined, "data-field": field.name, onchange: async () => {
-        for (const file of input.files) {
-          const stored = await upload(file, owner);
-          files.push(stored.file_id);
-          const reader = new FileReader();
-          reader.onload = () => thumbs.append(h("img", { src: reader.result, alt: file.name, class: "thumb" }));
-          reader.readAsDataURL(file);
+        status.className = "notice";
+        status.textContent = t("uploading");
+        status.hidden = false;
+        try {
+          for (const file of input.files) {
+            const stored = await upload(file, owner);
+            files.push(stored.file_id);
+            const reader = new FileReader();
+            reader.onload = () => thumbs.append(h("img", { src: reader.result, alt: file.name, class: "thumb" }));
+            reader.readAsDataURL(file);
+          }
+          status.hidden = true;
+        } catch (error) {
+          status.className = "notice error";
+          status.textContent = t("upload_failed", { msg: errorText(error) });
         }
         input.value = "";
       } });
-      label.append(input, thumbs);
+      // The browser's own file button speaks the browser's language: ours speaks the page's.
+      input.classList.add("hidden-file");
+      const pick = h("button", { type: "button", class: "button", onclick: () => input.click(), text: t("add_photos") });
+      label.append(pick, input, status, thumbs);
       readers.push(async () => (files.length ? [field.name, field.multiple ? files : files[0]] : null));
     } else if (field.type === "signature") {
-      const pad = signaturePad();
+      const pad = signaturePad(t("clear_signature"));
       label.append(pad.element);
       readers.push(async () => {
         if (pad.isEmpty()) return null;
@@ -162,7 +189,7 @@ function buildForm(fields, owner) {
       label.append(input);
       readers.push(async () => (input.value === "" ? null : [field.name, Number(input.value)]));
     } else if (field.type === "choice") {
-      const select = h("select", { name: field.name }, h("option", { value: "", text: "—" }), (field.choices || []).map((c) => h("option", { value: c, text: c })));
+      const select = h("select", { name: field.name }, h("option", { value: "", text: t("choose") }), (field.choices || []).map((c) => h("option", { value: c, text: c })));
       label.append(select);
       readers.push(async () => (select.value ? [field.name, select.value] : null));
     } else {
@@ -190,7 +217,7 @@ function partsPicker(name) {
   const chosen = new Map();
   const list = h("ul", { class: "parts" });
   const results = h("ul", { class: "results" });
-  const search = h("input", { type: "search", placeholder: "搜索配件 (编码或名称)", "data-parts": name, oninput: async () => {
+  const search = h("input", { type: "search", placeholder: t("search_parts"), "data-parts": name, oninput: async () => {
     const q = search.value.trim();
     const found = q ? (await call("GET", `/phone/parts?q=${encodeURIComponent(q)}`)).data : [];
     results.replaceChildren(...found.map((p) => h("li", { class: "result", onclick: () => {
@@ -204,7 +231,7 @@ function partsPicker(name) {
     list.replaceChildren(...[...chosen.values()].map((line) => h("li", { class: "line" },
       h("span", { text: `${line.name} (${line.sku})` }),
       h("span", { class: "qty", text: `× ${line.qty}` }),
-      h("button", { type: "button", class: "ghost", onclick: () => { chosen.delete(line.sku); render(); }, text: "删除" }))));
+      h("button", { type: "button", class: "ghost", onclick: () => { chosen.delete(line.sku); render(); }, text: t("remove") }))));
   }
   return { element: h("div", {}, search, results, list), lines: () => [...chosen.values()].map(({ sku, qty }) => ({ sku, qty })) };
 }
@@ -212,37 +239,40 @@ function partsPicker(name) {
 // ---- customer sign-off ----------------------------------------------------------------
 
 async function signoffScreen(token) {
+  redraw = () => signoffScreen(token);
   let page;
   try {
     page = await call("GET", `/signoff/${encodeURIComponent(token)}`, { anonymous: true });
   } catch (error) {
-    return screen("服务签收", notice("该签收链接无效、已使用或已过期", "error"));
+    const text = error instanceof ApiError && error.status === 404 ? t("link_invalid") : errorText(error);
+    return screen(t("signoff_title"), notice(text, "error"));
   }
   let rating = null;
-  const scale = h("div", { class: "scale", role: "radiogroup", "aria-label": "推荐度" },
+  const scale = h("div", { class: "scale", role: "radiogroup", "aria-label": t("rating_label") },
     Array.from({ length: 11 }, (_, n) => h("button", { type: "button", class: "score", "data-score": n, onclick: (e) => {
       rating = n;
       for (const b of scale.children) b.classList.toggle("chosen", b === e.currentTarget);
     }, text: String(n) })));
-  const comment = h("textarea", { name: "comment", rows: 3, maxlength: 500, placeholder: "您的意见 (选填)" });
-  const pad = signaturePad();
+  const comment = h("textarea", { name: "comment", rows: 3, maxlength: 500, placeholder: t("comment_placeholder") });
+  const pad = signaturePad(t("clear_signature"));
   const error = h("p", { class: "notice error", hidden: true });
-  screen("服务签收",
-    h("section", { class: "card" }, h("div", { class: "muted", text: `工单 ${page.order_no}` }), h("div", { text: `服务工程师: ${page.engineer}` })),
-    h("section", { class: "card" }, h("p", { text: "您向朋友推荐我们的可能性有多大? (0-10)" }), scale, comment),
-    h("section", { class: "card" }, h("p", { text: "请签名确认" }), pad.element),
+  screen(t("signoff_title"),
+    h("section", { class: "card" }, h("div", { class: "muted", text: t("order_no", { no: page.order_no }) }), h("div", { text: t("engineer", { name: page.engineer }) })),
+    h("section", { class: "card" }, h("p", { text: t("nps_question") }), scale, comment),
+    h("section", { class: "card" }, h("p", { text: t("sign_here") }), pad.element),
     error,
     h("button", { class: "primary", id: "sign", onclick: async () => {
-      if (rating === null) { error.textContent = "请选择评分"; error.hidden = false; return; }
-      if (pad.isEmpty()) { error.textContent = "请签名"; error.hidden = false; return; }
+      if (rating === null) { error.textContent = t("pick_rating"); error.hidden = false; return; }
+      if (pad.isEmpty()) { error.textContent = t("please_sign"); error.hidden = false; return; }
       try {
         await call("POST", `/signoff/${encodeURIComponent(token)}`, { anonymous: true, json: { rating, comment: comment.value, signature: pad.dataUrl() } });
-        screen("服务签收", notice(`感谢您的评价 (${rating}/10)`, "ok"));
+        redraw = () => screen(t("signoff_title"), notice(t("thanks", { n: rating }), "ok"));
+        redraw();
       } catch (e) {
-        error.textContent = e.message;
+        error.textContent = e instanceof ApiError && e.status === 404 ? t("link_invalid") : errorText(e);
         error.hidden = false;
       }
-    }, text: "确认签收" }));
+    }, text: t("confirm_signoff") }));
 }
 
 // ---- start ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // A signature pad (szimek/signature_pad) sized to its canvas's CSS box on a phone.
 import SignaturePad from "signature_pad";
 
-export function signaturePad() {
+export function signaturePad(clearLabel) {
   const canvas = document.createElement("canvas");
   canvas.className = "signature";
   const wrap = document.createElement("div");
@@ -9,7 +9,7 @@ export function signaturePad() {
   const clear = document.createElement("button");
   clear.type = "button";
   clear.className = "ghost";
-  clear.textContent = "重签";
+  clear.textContent = clearLabel;
   wrap.append(canvas, clear);
   const pad = new SignaturePad(canvas, { backgroundColor: "rgb(255,255,255)" });
   function fit() {
