@@ -44,6 +44,7 @@ class OrderChanges:
     fault: str | None = None
     engineer_id: int | None = None
     order_no: str | None = None
+    priority: int | None = None  # 1 (most urgent) to 5: an SLA level that raises it
 
     def columns(self) -> dict[str, Any]:
         """The read-model columns to set (engineer_id is `current_engineer_id` there)."""
@@ -55,6 +56,7 @@ class OrderChanges:
             "fault": self.fault,
             "current_engineer_id": self.engineer_id,
             "order_no": self.order_no,
+            "priority": self.priority,
         }
         return {name: value for name, value in values.items() if value is not None}
 

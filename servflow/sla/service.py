@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from servflow.notify import service as notify
 from servflow.org import service as org
 from servflow.org.rules import Principal
-from servflow.platform.effects import OrderFacts, StepOutcome
+from servflow.platform.effects import OrderChanges, OrderFacts, StepOutcome
 from servflow.platform.errors import Forbidden, NotFound, invalid_field
 from servflow.platform.scope import in_scope
 from servflow.sla import repo
@@ -334,7 +334,13 @@ def plan_of(clock: SlaClock) -> SlaPlan:
 
 def escalate(session: Session, step: StepInput, now: datetime, facts: OrderFacts) -> StepOutcome:
     """The `sla_escalate` effect: marks the ladder level fired on the clock (with its new
-    assignee or priority) and writes the message to whom the level names (outbox)."""
+    assignee or priority) and writes the message to whom the level names (outbox).
+
+    `raise_priority` also sets the order's read-model priority (what the order lists, the
+    desk and the dashboards sort and show) to the priority the workflow just gave the
+    order — `step.context.priority`, the value of its search attribute — through the
+    orders domain (`OrderChanges`). An absolute value, applied once per level (the effect's
+    idempotency key), so a retry or a replay never raises it twice."""
     try:
         level = SlaLevelPlan.model_validate(step.params.get("level"))
     except ValidationError:
@@ -347,7 +353,11 @@ def escalate(session: Session, step: StepInput, now: datetime, facts: OrderFacts
             clock.assignee = level.reassign_to
         if level.action == "raise_priority":
             clock.priority = level.priority or max(1, clock.priority - 1)
+    changes = OrderChanges()
     output: dict[str, Any] = {"level": level.index + 1, "action": level.action}
+    if level.action == "raise_priority":
+        changes = OrderChanges(priority=step.context.priority)
+        output["priority"] = step.context.priority
     summary = f"SLA level {level.index + 1} ({level.action})"
     if level.to_roles or level.to_assignee:
         notice = step.model_copy(
@@ -364,7 +374,7 @@ def escalate(session: Session, step: StepInput, now: datetime, facts: OrderFacts
         output |= told.result.output
         summary = f"{summary}: {told.result.summary}"
     session.flush()
-    return StepOutcome(result=StepResult(output=output, summary=summary))
+    return StepOutcome(result=StepResult(output=output, summary=summary), changes=changes)
 
 
 def close_clocks(

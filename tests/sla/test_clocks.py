@@ -20,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.registry import ActivityDeps, build_activities
 from api.main import create_app
 from servflow.notify.models import Notification
-from servflow.orders.models import WorkOrderStep
+from servflow.orders.models import WorkOrder, WorkOrderStep
 from servflow.org.rules import Principal
 from servflow.sla import service as sla
 from servflow.sla.models import SlaCalendar, SlaClock, SlaPolicy
@@ -281,6 +281,13 @@ async def test_each_escalation_level_fires_once_even_across_a_pause(
             select(Notification.idempotency_key).where(Notification.order_id == handle.id)
         ).all()
         fired = session.scalars(select(SlaClock.fired).where(SlaClock.order_id == handle.id)).one()
+        # Level 3 raised the priority (2 → 1) in the workflow and in the stored order row
+        # the lists and the desk show, once.
+        stored = session.scalars(
+            select(WorkOrder.priority).where(WorkOrder.order_id == handle.id)
+        ).one()
+    described = await handle.describe()
+    assert stored == 1 == described.typed_search_attributes.get(c.SA_PRIORITY)
     # Level 4 only reassigns: nobody is told.
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["sla1", "sla2", "sla3"]
     assert fired == [0, 1, 2, 3]
