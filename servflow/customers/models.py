@@ -124,5 +124,7 @@ class Survey(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     signature_file: Mapped[str] = mapped_column(String(200), default="")
     follow_up: Mapped[bool] = mapped_column(default=False)
-    """A detractor's score (0-6) opened a follow-up task for the outlet's manager."""
+    """A detractor's score (0-6): a follow-up task is opened for customer care."""
+    follow_up_order_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    """The follow-up order opened for this survey ("" until the worker opened it)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -203,3 +203,27 @@ def follow_ups(session: Session, *, scope_path: str, limit: int) -> list[Survey]
             .limit(limit)
         )
     )
+
+
+def follow_ups_to_open(session: Session, *, limit: int) -> list[Survey]:
+    """Detractors' surveys whose follow-up order is not opened yet, oldest first."""
+    return list(
+        session.scalars(
+            select(Survey)
+            .where(Survey.follow_up.is_(True), Survey.follow_up_order_id == "")
+            .order_by(Survey.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_follow_up(session: Session, *, survey_id: int, order_id: str) -> bool:
+    """Records the survey's follow-up order unless one is recorded: True for the call
+    that recorded it."""
+    result = session.execute(
+        update(Survey)
+        .where(Survey.id == survey_id, Survey.follow_up_order_id == "")
+        .values(follow_up_order_id=order_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -5,10 +5,12 @@ assets with warranties; search and a profile within the caller's scope."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -351,3 +353,69 @@ def has_identity(session: Session, *, kind: str, value: str) -> bool:
 
 def has_asset(session: Session, *, customer_id: int, serial_no: str) -> bool:
     return any(a.serial_no == serial_no for a in repo.assets(session, customer_ids=[customer_id]))
+
+
+# ---- a detractor's follow-up ------------------------------------------------------------
+
+FOLLOW_UP_DEFINITION = "nps_followup"
+FOLLOW_UP_DEFINITION_FILE = Path(__file__).parent / "data" / "nps_followup.json"
+
+
+def follow_up_definition() -> dict[str, Any]:
+    """The follow-up pipeline published when none is (a report, then customer care's
+    call-back task for the region's `dispatcher` desk; designers may change it)."""
+    raw: dict[str, Any] = json.loads(FOLLOW_UP_DEFINITION_FILE.read_text(encoding="utf-8"))
+    return raw
+
+
+@dataclass(frozen=True)
+class FollowUpToOpen:
+    """What the follow-up order of a detractor's survey starts with."""
+
+    survey_id: int
+    order_id: str
+    survey_order_id: str
+    rating: int
+    comment: str
+    region: str
+    outlet: str
+    customer: dict[str, Any]
+
+
+def follow_up_order_id(survey_order_id: str) -> str:
+    """One follow-up order per survey (a survey is one per order): its workflow id."""
+    safe = "".join(ch for ch in survey_order_id if ch.isalnum() or ch in "-_")[:180]
+    return f"nps-{safe}"
+
+
+def follow_ups_to_open(session: Session, *, limit: int = 50) -> list[FollowUpToOpen]:
+    """Detractors' surveys (0-6) whose follow-up order is not opened yet, oldest first."""
+    opening = []
+    for survey in repo.follow_ups_to_open(session, limit=limit):
+        customer = repo.get_customer(session, customer_id=survey.customer_id or 0)
+        where = customer.addresses[0] if customer is not None and customer.addresses else None
+        opening.append(
+            FollowUpToOpen(
+                survey_id=survey.id,
+                order_id=follow_up_order_id(survey.order_id),
+                survey_order_id=survey.order_id,
+                rating=survey.rating,
+                comment=survey.comment,
+                region=survey.region,
+                outlet=survey.outlet,
+                customer={
+                    "name": customer.name if customer is not None else "匿名客户",
+                    "phone": (customer.phone or "") if customer is not None else "",
+                    "address": where.address if where is not None else "",
+                    "city": where.city if where is not None else "",
+                    "lat": where.lat if where is not None else None,
+                    "lng": where.lng if where is not None else None,
+                },
+            )
+        )
+    return opening
+
+
+def follow_up_opened(session: Session, *, survey_id: int, order_id: str) -> bool:
+    """Records that the survey's follow-up order is open; True for the first call only."""
+    return repo.mark_follow_up(session, survey_id=survey_id, order_id=order_id)

@@ -595,9 +595,11 @@ async def intake_forever(
 ) -> None:
     """The worker's intake: applies WeCom clicks an API died before applying, polls the
     feeds, queues the milestones orders reached, turns every received message into its
-    order (including pushes whose first processing failed) and sends the writebacks due,
-    every `every` seconds."""
+    order (including pushes whose first processing failed), opens customer care's
+    follow-up of each detractor's survey and sends the writebacks due, every `every`
+    seconds."""
 
+    from servflow.integrations.followups import open_follow_ups
     from servflow.integrations.marketplaces.clients import clients_from_settings
     from servflow.integrations.wecom.service import reapply_clicks
     from servflow.platform.keys import secret
@@ -632,6 +634,12 @@ async def intake_forever(
             )
         except Exception:
             log.exception("processing marketplace messages failed")
+        try:
+            await open_follow_ups(
+                session_factory, client, task_queue=settings.task_queue, clock=clock
+            )
+        except Exception:
+            log.exception("opening NPS follow-ups failed")
         try:
             await asyncio.to_thread(
                 deliver_outbound,
