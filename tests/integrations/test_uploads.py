@@ -61,7 +61,7 @@ S3_KEYS = {"access": "test-access-key", "secret": "test-secret-key"}
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """moto's S3-compatible server (the real HTTP API, signatures included), our range."""
-    port = free_port(18350, 18400)
+    port = free_port(18350, 18380)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
