@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
@@ -51,10 +52,29 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 SKU = Field(min_length=1, max_length=64)
 WAREHOUSE = Field(min_length=1, max_length=64)
 KEY_PART = Field(min_length=1, max_length=90, pattern=r"^[A-Za-z0-9_.:-]+$")
+_Row = TypeVar("_Row")
+_Public = TypeVar("_Public", bound=BaseModel)
 
 
 def _scope(user: Principal) -> str | None:
     return None if user.has("hq_admin") else user.scope_path
+
+
+def _page(
+    page: Callable[..., tuple[Sequence[_Row], int]],
+    public: Callable[[_Row], _Public],
+    session: Any,
+    user: Principal,
+    *,
+    limit: int,
+    offset: int,
+    **filters: Any,
+) -> Page[_Public]:
+    """One page of a service's `page_*` listing, within the caller's scope, as public rows
+    with the count of all that match."""
+    rows, count = page(session, scope_path=_scope(user), limit=limit, offset=offset, **filters)
+    data: list[Any] = [public(row) for row in rows]
+    return Page(data=data, count=count)
 
 
 # ---- reservations ----------------------------------------------------------------------------
@@ -479,17 +499,17 @@ def read_movements(
     offset: Offset = 0,
 ) -> Page[MovementPublic]:
     """The journal, newest first, of the warehouses in the caller's scope."""
-    rows, count = service.page_movements(
+    return _page(
+        service.page_movements,
+        _movement,
         session,
-        scope_path=_scope(user),
+        user,
+        limit=limit,
+        offset=offset,
         warehouse=warehouse,
         sku=sku,
         ref=ref,
-        limit=limit,
-        offset=offset,
     )
-    data: list[Any] = [_movement(r) for r in rows]
-    return Page(data=data, count=count)
 
 
 class JournalCheck(BaseModel):
@@ -589,11 +609,9 @@ def read_alerts(
     offset: Offset = 0,
 ) -> Page[AlertPublic]:
     """Replenishment alerts of the warehouses in the caller's scope, newest first."""
-    rows, count = service.page_alerts(
-        session, scope_path=_scope(user), status=status, limit=limit, offset=offset
+    return _page(
+        service.page_alerts, _alert, session, user, limit=limit, offset=offset, status=status
     )
-    data: list[Any] = [_alert(r) for r in rows]
-    return Page(data=data, count=count)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertPublic, responses=ERRORS)
