@@ -210,3 +210,24 @@ async def test_a_push_with_only_the_order_id_makes_the_order_at_the_nearest_outl
         assert message.status == "done"
         assert "13655550105" not in message.sealed_body
     assert douyin.calls.count("order.batchDecrypt") == 1
+
+
+def test_a_tmall_workcard_without_coordinates_is_geocoded_too(session_factory, amap):
+    card = {
+        "workcard_id": "WC41",
+        "buyer_name": "孙丽",
+        "buyer_phone": "13600000041",
+        "address": "上海市浦东新区世纪大道100号",
+        "city": "上海",
+    }
+    message = Incoming(
+        platform="tmall",
+        msg_id="tmc-41",
+        tag="tmall_fuwu_WorkcardInfo",
+        external_order_id="WC41",
+        raw={"tag": "tmall_fuwu_WorkcardInfo", "msg_id": "tmc-41", "data": card},
+    )
+    message_id = stored(session_factory, message)
+    assert service.enrich(session_factory, message_id, enricher(None, amap)) is True
+    data, _ = opened(session_factory, message_id)
+    assert ((data["lat"], data["lng"]), data["geo_source"]) == (CITY_CENTROIDS["上海"], "city")

@@ -5,6 +5,8 @@ a revoked authorization; kept pending, saying why, when a platform is not config
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -359,3 +361,39 @@ async def test_writebacks_are_listed_and_retried_within_scope(ops_api, demo, hea
     assert engineer.status_code == 403
     bad = await ops_api.get("/api/marketplaces/writebacks?state=lost", headers=headers("hq_admin"))
     assert bad.status_code == 422 and "state" in bad.text
+
+
+async def test_the_workers_intake_loop_delivers_writebacks_with_settings_credentials(
+    session_factory, client, fake_douyin
+):
+    import asyncio
+
+    from servflow.platform.base import utcnow
+    from tests.integrations.fake_marketplaces import Served
+
+    with Served(fake_douyin) as served:
+        settings = api_settings(
+            douyin_api_url=served.url,
+            douyin_app_key=DOUYIN_APP_KEY,
+            douyin_app_secret=DOUYIN_APP_SECRET,
+            douyin_shop_id=DOUYIN_SHOP_ID,
+            task_queue=f"intake-{uuid.uuid4()}",
+        )
+        queue(session_factory, external="4987301", status="accepted")
+        queue(session_factory, platform="jd", external="T31", status="accepted")
+        loop = asyncio.create_task(
+            service.intake_forever(session_factory, client, settings, every=0.05, clock=utcnow)
+        )
+        try:
+            for _ in range(200):
+                if fake_douyin.remarks:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+    assert [r["order_id"] for r in fake_douyin.remarks] == ["4987301"]
+    douyin_row, jd_row = rows(session_factory)
+    assert douyin_row[:3] == ("accepted", "sent", 1)
+    assert jd_row[1] == "pending" and "jd writeback is not configured" in jd_row[3]
