@@ -274,6 +274,16 @@ async def test_engineer_accepts_uploads_photos_picks_a_part_signs_and_the_custom
         await shoot(phone, "phone-signoff.png", lang)
         await phone.click("#sign")
         await expect(phone.locator(".notice.ok")).to_have_text(words["thanks"])
+        # The receipt shows the signature as stored, read with the link itself.
+        receipt = phone.locator("img.receipt-signature")
+        await expect(receipt).to_have_count(1)
+        loaded = await receipt.evaluate("img => img.complete && img.naturalWidth > 0")
+        for _ in range(50):
+            if loaded:
+                break
+            await asyncio.sleep(0.1)
+            loaded = await receipt.evaluate("img => img.complete && img.naturalWidth > 0")
+        assert loaded, "the signature's thumbnail did not load"
         await expect(phone.locator("header h1")).to_have_text(words["signoff"])
         # The header's button switches the language (and the page says so in it).
         await phone.get_by_role("button", name=words["switch"], exact=True).click()

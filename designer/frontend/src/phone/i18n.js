@@ -41,6 +41,7 @@ const S = {
   pick_rating: ["请选择评分", "Please choose a score"],
   please_sign: ["请签名", "Please sign"],
   confirm_signoff: ["确认签收", "Confirm sign-off"],
+  your_signature: ["您的签名", "Your signature"],
   thanks: ["感谢您的评价 ({n}/10)", "Thank you for your rating ({n}/10)"],
   err_network: ["网络不可用", "No network"],
   err_login: ["账号或密码错误", "Wrong username or password"],

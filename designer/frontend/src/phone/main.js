@@ -266,7 +266,17 @@ async function signoffScreen(token) {
       if (pad.isEmpty()) { error.textContent = t("please_sign"); error.hidden = false; return; }
       try {
         await call("POST", `/signoff/${encodeURIComponent(token)}`, { anonymous: true, json: { rating, comment: comment.value, signature: pad.dataUrl() } });
-        redraw = () => screen(t("signoff_title"), notice(t("thanks", { n: rating }), "ok"));
+        // The receipt: the signature as stored, read back with the link (its holder may
+        // read this sign-off's files until the link expires).
+        let files = [];
+        try {
+          files = (await call("GET", `/signoff/${encodeURIComponent(token)}/files`, { anonymous: true })).data;
+        } catch {
+          files = [];
+        }
+        redraw = () => screen(t("signoff_title"), notice(t("thanks", { n: rating }), "ok"),
+          files.length ? h("section", { class: "card receipt" }, h("p", { text: t("your_signature") }),
+            files.map((f) => h("img", { src: f.thumb_url, alt: t("your_signature"), class: "receipt-signature" }))) : null);
         redraw();
       } catch (e) {
         error.textContent = e instanceof ApiError && e.status === 404 ? t("link_invalid") : errorText(e);
