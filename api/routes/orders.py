@@ -113,6 +113,35 @@ async def _duplicate_of(
     )
 
 
+async def _prepared(
+    ctx: Any, prepare: Any, user: Principal, body: OrderCreate | TestRunCreate, **extra: Any
+) -> tuple[orders.Placement, Definition, dict[str, Definition]]:
+    """Where the order belongs and the pipeline (with sub-pipelines) it runs, as `prepare`
+    (orders.prepare_start or prepare_test_run) finds them; its variables checked."""
+    placement, definition, subs = await db(
+        ctx,
+        prepare,
+        user,
+        region=body.region,
+        outlet=body.outlet,
+        key=body.definition_key,
+        version=body.version,
+        **extra,
+    )
+    _checked(definition, body.variables)
+    return placement, definition, subs
+
+
+def _context(body: OrderCreate, user: Principal, placement: orders.Placement) -> OrderContext:
+    return OrderContext(
+        region=placement.region_label,
+        outlet=placement.outlet,
+        priority=body.priority,
+        customer=body.customer.model_dump(mode="json", exclude_none=True),
+        started_by=user.username,
+    )
+
+
 @router.post("/orders", status_code=201, response_model=OrderStarted, responses=ERRORS)
 async def create_order(
     body: OrderCreate,
@@ -132,34 +161,18 @@ async def create_order(
     """Starts a work order on the published definition (201), or returns the order a retry
     with the same Idempotency-Key started (200)."""
     _require_key_of_api_clients(user, idempotency_key)
-    placement, definition, subs = await db(
-        ctx,
-        orders.prepare_start,
-        user,
-        region=body.region,
-        outlet=body.outlet,
-        key=body.definition_key,
-        version=body.version,
-    )
-    _checked(definition, body.variables)
+    placement, definition, subs = await _prepared(ctx, orders.prepare_start, user, body)
     order_id = order_id_for(user.username, idempotency_key)
     merged = await _duplicate_of(ctx, client, user, body, definition, order_id)
     if merged is not None:
         response.status_code = 200
         return merged
-    context = OrderContext(
-        region=placement.region_label,
-        outlet=placement.outlet,
-        priority=body.priority,
-        customer=body.customer.model_dump(mode="json", exclude_none=True),
-        started_by=user.username,
-    )
     new = engine.NewOrder(
         order_id=order_id,
         definition=definition,
         subdefinitions=subs,
         variables=body.variables,
-        context=context,
+        context=_context(body, user, placement),
         placement=placement,
         fingerprint=fingerprint(body.model_dump(mode="json")),
     )
@@ -180,17 +193,9 @@ async def create_test_run(
     nothing. Only its designer sees it (no list, task or total counts it). The definition
     key gets the suffix `-test` and `started_by` is `test-run:<user>`.
     """
-    placement, definition, subs = await db(
-        ctx,
-        orders.prepare_test_run,
-        user,
-        region=body.region,
-        outlet=body.outlet,
-        draft=body.definition,
-        key=body.definition_key,
-        version=body.version,
+    placement, definition, subs = await _prepared(
+        ctx, orders.prepare_test_run, user, body, draft=body.definition
     )
-    _checked(definition, body.variables)
     customer = body.customer.model_dump(mode="json", exclude_none=True) if body.customer else {}
     started_by = orders.test_run_by(user.username)
     new = engine.NewOrder(
