@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, UnidentifiedImageError
 
 from servflow.platform.errors import AppError, NotFound, invalid_field
@@ -105,23 +102,31 @@ class DiskBackend:
 
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# A HEAD on a missing key is a 403 for keys without s3:ListBucket: not a fault, the upload
+# is written (content-addressed, so writing it again changes nothing).
+_MAYBE_MISSING = {"403", "AccessDenied", "Forbidden"}
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 class S3Backend:
     """Objects in a bucket of an S3-compatible store (AWS S3, MinIO, Aliyun OSS, Tencent
     COS...), path-style addressing, under `prefix`. Any failure of the store — unreachable,
     refusing our keys, no such bucket, throttling past botocore's retries — is a
-    StoreUnavailable (503), never an unexplained 500."""
+    StoreUnavailable (503), never an unexplained 500. (botocore is imported here, not by
+    the module: a disk store does not pay for it.)"""
 
     def __init__(self, client: Any, *, bucket: str, prefix: str = "") -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         self.client, self.bucket, self.prefix = client, bucket, prefix
+        self.faults: tuple[type[Exception], ...] = (ClientError, BotoCoreError)
 
     def _fault(self, what: str, key: str, error: Exception) -> StoreUnavailable:
-        code = (
-            error.response.get("Error", {}).get("Code", "")
-            if isinstance(error, ClientError)
-            else ""
-        )
+        code = _code(error)
         log.warning("upload store (s3) failed to %s %s: %s", what, key, error)
         reason = f" ({code})" if code else ""
         return StoreUnavailable(f"the file store cannot {what} now{reason}; try again")
@@ -129,11 +134,9 @@ class S3Backend:
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code", "") in _MISSING:
+        except self.faults as error:
+            if _code(error) in _MISSING | _MAYBE_MISSING:
                 return False
-            raise self._fault("read", key, error) from None
-        except BotoCoreError as error:
             raise self._fault("read", key, error) from None
         return True
 
@@ -142,18 +145,16 @@ class S3Backend:
             self.client.put_object(
                 Bucket=self.bucket, Key=self.prefix + key, Body=data, ContentType=content_type
             )
-        except (ClientError, BotoCoreError) as error:
+        except self.faults as error:
             raise self._fault("write", key, error) from None
 
     def get(self, key: str) -> bytes | None:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
             body: bytes = answer["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code", "") in _MISSING:
+        except self.faults as error:
+            if _code(error) in _MISSING:
                 return None
-            raise self._fault("read", key, error) from None
-        except BotoCoreError as error:
             raise self._fault("read", key, error) from None
         return body
 
@@ -164,6 +165,9 @@ _client_lock = threading.Lock()
 @functools.lru_cache(maxsize=8)
 def _s3_client(endpoint: str, region: str, access_key: str, secret_key: str) -> Any:
     """One client per store (clients are thread-safe; making one is not, and is slow)."""
+    import boto3
+    from botocore.config import Config
+
     with _client_lock:
         return boto3.session.Session().client(
             "s3",

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from servflow.customers import service as customers
 from servflow.customers.models import Survey
-from servflow.integrations.files import DiskBackend, FileStore, StoreUnavailable
+from servflow.integrations.files import DiskBackend, FileStore, S3Backend, StoreUnavailable
 from servflow.integrations.uploads import service as uploads
 from servflow.integrations.uploads.models import UploadGrant
 from servflow.orders.models import WorkOrder
@@ -374,3 +374,25 @@ def test_a_disk_that_cannot_be_written_is_a_store_fault(tmp_path):
     blocked.write_text("x")
     with pytest.raises(StoreUnavailable):
         FileStore(DiskBackend(blocked)).save(png())
+
+
+class HeadForbidden:
+    """A bucket policy without s3:ListBucket: HEAD on a missing key is 403, not 404."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def head_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_head_refused_for_want_of_list_rights_still_stores_the_file(s3_server, bucket):
+    store = FileStore(S3Backend(HeadForbidden(s3_client(s3_server)), bucket=bucket))
+    photo = png(color=(8, 8, 8))
+    file_id = store.save(photo).file_id
+    assert store.read(file_id)[0] == photo
