@@ -1,20 +1,29 @@
 """The operations console in Chromium, one role at a time: the same dashboard scoped to HQ,
 a region and an outlet (figures checked against the API), a dispatcher dragging an order
-onto an engineer, finance exporting settlements, an admin creating an engineer login that
-then signs in, and the API docs working with every outside request blocked."""
+onto an engineer, finance exporting settlements and a statement, an admin creating an
+engineer login that then signs in, and the API docs working with every outside request
+blocked. The stack holds a short demo history (servflow.demo.history) besides the test's
+own orders, so the dashboards and screenshots show what `make run` shows."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
+from servflow.cli.definitions import read_definition
+from servflow.definitions import service as definitions
+from servflow.demo import history
 from tests.designer.conftest import ROOT
 from tests.designer.stack import LiveStack
 from tests.designer.test_designer_browser import PASSWORD, api_as
@@ -51,8 +60,40 @@ async def snap(page: Page, name: str) -> None:
     publish(path)
 
 
+HISTORY_ORDERS = 240
+
+
+def _write_history(stack: LiveStack) -> history.HistorySummary:
+    with stack.session_factory() as session:
+        for path in sorted((ROOT / "examples").glob("*.json")):
+            raw = read_definition(path)
+            definitions.publish(
+                session, key=raw["key"], raw=raw, user="demo", unless_unchanged=True
+            )
+            session.commit()
+    return history.generate_history(stack.session_factory, orders_count=HISTORY_ORDERS, days=60)
+
+
+def last_month() -> str:
+    """The month before this one (China time), which the history has settled orders in."""
+    today = datetime.now(UTC) + timedelta(hours=8)
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
 @pytest.fixture(scope="module")
-async def orders(stack: LiveStack) -> list[str]:
+async def demo_history(stack: LiveStack) -> history.HistorySummary:
+    """A short demo history (orders of the last 60 days, through the order writer), and
+    last month settled by finance's settlement run: the statements finance exports."""
+    written = await asyncio.to_thread(_write_history, stack)
+    async with api_as(stack, "finance") as http:
+        ran = await http.post("/api/settlement-runs", json={"period": last_month()})
+        assert ran.status_code == 200, ran.text
+        assert ran.json()["statements"] > 0, ran.text
+    return written
+
+
+@pytest.fixture(scope="module")
+async def orders(stack: LiveStack, demo_history: history.HistorySummary) -> list[str]:
     """Three orders waiting at their service step: two in 华北 (bj-001, bj-002), one in 华东."""
     definition = json.loads((ROOT / "examples" / "ac-repair.json").read_text())
     definition["key"] = KEY
@@ -118,9 +159,11 @@ async def test_hq_region_and_outlet_see_their_own_scope_on_the_same_dashboard(
     # Our three orders: each level sees fewer, and exactly what the orders list says.
     assert hq >= 3 and north >= 2 and outlet >= 1
     assert hq > north > outlet
+    # The dashboard's period (30 days) of the orders list says the same.
+    start = f"{figures['region_mgr_huabei']['period']['start']}T00:00:00+08:00"
     async with api_as(stack, "region_mgr_huabei") as http:
-        listed = (await http.get("/api/orders", params={"limit": 1})).json()["count"]
-    assert north == listed
+        listed = (await http.get("/api/orders", params={"limit": 1, "from": start})).json()
+    assert north == listed["count"]
     regions = {u["code"] for u in figures["hq_admin"]["by_unit"]}
     assert {"huabei", "huadong"} <= regions
     north_units = figures["region_mgr_huabei"]["by_unit"]
@@ -166,7 +209,7 @@ async def test_finance_exports_settlements_and_the_order_desk_searches(
 ):
     await sign_in(page, stack, "finance")
     await page.goto(f"{stack.url}/console#/finance")
-    await expect(page.locator("[data-action=export-settlements]")).to_be_visible()
+    await expect(page.locator("table[data-list=settlements]")).to_be_visible()
     async with page.expect_download() as download_info:
         await page.click("[data-action=export-settlements]")
     download = await download_info.value
@@ -188,6 +231,44 @@ async def test_finance_exports_settlements_and_the_order_desk_searches(
     await expect(page.locator(f'h2[data-order="{orders[2]}"]')).to_be_visible()
     await expect(page.locator(".sf-timeline li").first).to_be_visible()
     await snap(page, "order")
+
+
+async def test_finance_exports_a_statement_with_its_lines_and_total(
+    stack: LiveStack, page: Page, demo_history: history.HistorySummary
+):
+    async with api_as(stack, "finance") as http:
+        listed = (
+            await http.get("/api/statements", params={"period": last_month(), "limit": 200})
+        ).json()
+    # An outlet's statement of last month: one line per payout of its settlements.
+    statement = max(
+        (s for s in listed["data"] if s["party_kind"] == "outlet"), key=lambda s: s["lines"]
+    )
+    await sign_in(page, stack, "finance")
+    await page.goto(f"{stack.url}/console#/finance")
+    # Last month is shown first; finance narrows it to outlets.
+    await expect(page.locator("input[name=statement-period]")).to_have_value(last_month())
+    await page.select_option("select[name=statement-party-kind]", "outlet")
+    await page.click("[data-action=search-statements]")
+    outlets = sum(1 for s in listed["data"] if s["party_kind"] == "outlet")
+    await expect(page.locator("table[data-list=statements]")).to_have_attribute(
+        "data-count", str(outlets)
+    )
+    row = page.locator(f'tr[data-statement="{statement["id"]}"]')
+    await expect(row).to_be_visible()
+    async with page.expect_download() as download_info:
+        await row.locator("[data-export=csv]").click()
+    download = await download_info.value
+    assert download.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO(Path(await download.path()).read_text("utf-8-sig"))))
+    header, lines, total = rows[0], rows[1:-1], rows[-1]
+    assert header[:2] == ["工单号", "里程碑"]
+    assert len(lines) == statement["lines"] > 0
+    assert all(line[0].startswith(history.PREFIX) for line in lines)
+    assert all(line[4] == statement["party_id"] for line in lines)
+    assert sum(Decimal(line[5]) for line in lines) == Decimal(statement["total"])
+    assert total[0] == "合计" and Decimal(total[5]) == Decimal(statement["total"])
+    await snap(page, "finance-statements")
 
 
 async def test_an_admin_creates_an_engineer_login_that_can_sign_in(stack: LiveStack, page: Page):

@@ -21,6 +21,9 @@ export function saveCsv(filename, text) {
   link.remove();
 }
 
+/** An order id short enough for a column, still telling orders apart (both ends kept). */
+const shortId = (id) => (id.length > 24 ? `${id.slice(0, 10)}…${id.slice(-10)}` : id);
+
 const SETTLEMENT_COLUMNS = ["id", "order_id", "milestone", "share", "job_amount", "amount", "currency", "status", "created_at"];
 
 export async function financePage(main) {
@@ -29,23 +32,36 @@ export async function financePage(main) {
   const to = el("input", { name: "to", type: "date" });
   const table = el("div");
   const statements = el("div.sf-panel", el("h3", t("statements")), el("div.sf-muted", t("loading")));
-  let rows = [];
-  const load = async () => {
-    const q = new URLSearchParams({ limit: "500" });
+  const query = () => {
+    const q = new URLSearchParams();
     if (region.value.trim()) q.set("region", region.value.trim());
     if (from.value) q.set("from", `${from.value}T00:00:00+08:00`);
     if (to.value) q.set("to", `${to.value}T23:59:59+08:00`);
-    const page = await call("GET", `/settlements?${q}`);
-    rows = page.data;
-    table.replaceChildren(el("table.sf-table.sf-compact", { "data-count": page.count },
-      el("thead", el("tr", ["order", "milestone", "amount", "status", "created_at"].map((k) => el("th", t(k))))),
-      el("tbody", rows.map((s) => el("tr",
-        el("td", el("a", { href: `#/orders/${encodeURIComponent(s.order_id)}` }, s.order_id.slice(0, 14))),
-        el("td", s.milestone), el("td", `${s.currency} ${s.amount}`), el("td", s.status), el("td.sf-muted", fmtTime(s.created_at)))))));
+    return q;
   };
-  const exportCsv = () => {
-    saveCsv(`settlements-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(rows, SETTLEMENT_COLUMNS));
-    toast(t("exported", { n: rows.length }), "ok");
+  const load = async () => {
+    const q = query();
+    q.set("limit", "500");
+    const page = await call("GET", `/settlements?${q}`);
+    table.replaceChildren(el("table.sf-table.sf-compact", { "data-list": "settlements", "data-count": page.count },
+      el("thead", el("tr", ["order", "milestone", "amount", "status", "created_at"].map((k) => el("th", t(k))))),
+      el("tbody", page.data.map((s) => el("tr",
+        el("td", el("a", { href: `#/orders/${encodeURIComponent(s.order_id)}`, title: s.order_id }, shortId(s.order_id))),
+        el("td", s.milestone), el("td", `${s.currency} ${s.amount}`), el("td", t(`settlement_${s.status}`)), el("td.sf-muted", fmtTime(s.created_at)))))));
+  };
+  /** Every settlement the filters match (page by page), not only the 500 shown. */
+  const exportCsv = async () => {
+    const all = [];
+    for (let offset = 0; ; offset += 500) {
+      const q = query();
+      q.set("limit", "500");
+      q.set("offset", String(offset));
+      const page = await call("GET", `/settlements?${q}`);
+      all.push(...page.data);
+      if (!page.data.length || all.length >= page.count) break;
+    }
+    saveCsv(`settlements-${new Date().toISOString().slice(0, 10)}.csv`, toCsv(all, SETTLEMENT_COLUMNS));
+    toast(t("exported", { n: all.length }), "ok");
   };
   main.append(el("div.sf-page",
     el("div.sf-page-head", el("h2", t("nav_finance"))),
@@ -57,19 +73,56 @@ export async function financePage(main) {
       table),
     statements));
   await load();
-  const found = await optional("/statements?limit=200").catch(() => null);
-  if (found === null) {
-    statements.replaceChildren(el("h3", t("statements")), notAvailable("GET /api/statements"));
+  await statementsPanel(statements);
+}
+
+const PARTY_KINDS = ["", "outlet", "engineer", "branch", "region", "hq", "agent"];
+const STATEMENT_STATUSES = ["", "open", "confirmed", "disputed"];
+
+/** The month before this one (China time): what the monthly settlement run last settled. */
+function lastMonth() {
+  const now = new Date(Date.now() + 8 * 3600 * 1000);
+  const first = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1) - 86400 * 1000);
+  return first.toISOString().slice(0, 7);
+}
+
+/** Statements of a month, by kind of party and status, each exported as CSV or Excel. */
+async function statementsPanel(panel) {
+  const probe = await optional("/statements?limit=1").catch(() => null);
+  if (probe === null) {
+    panel.replaceChildren(el("h3", t("statements")), notAvailable("GET /api/statements"));
     return;
   }
-  const list = found.data || [];
-  statements.replaceChildren(el("h3", t("statements")),
-    list.length ? el("table.sf-table.sf-compact", { "data-list": "statements" },
-      el("thead", el("tr", ["period", "party", "amount", "lines", "status", ""].map((k) => el("th", t(k))))),
-      el("tbody", list.map((st) => el("tr", { "data-statement": st.id },
-        el("td", st.period), el("td", `${st.party_kind} ${st.party_id}`), el("td", `${st.currency} ${st.total}`),
-        el("td", String(st.lines)), el("td", st.status),
-        el("td", ["csv", "xlsx"].map((f) => el("button.sf-link", { type: "button", "data-export": f, on: { click: () => exportStatement(st, f) } }, f.toUpperCase()))))))) : el("div.sf-muted", t("no_data")));
+  const period = el("input", { name: "statement-period", type: "month", value: lastMonth() });
+  const kind = el("select", { name: "statement-party-kind" },
+    PARTY_KINDS.map((k) => el("option", { value: k }, k ? t(`party_${k}`) : t("all"))));
+  const status = el("select", { name: "statement-status" },
+    STATEMENT_STATUSES.map((k) => el("option", { value: k }, k ? t(`statement_${k}`) : t("all"))));
+  const list = el("div");
+  const load = async () => {
+    const q = new URLSearchParams({ limit: "500" });
+    if (period.value) q.set("period", period.value);
+    if (kind.value) q.set("party_kind", kind.value);
+    if (status.value) q.set("status", status.value);
+    const found = await call("GET", `/statements?${q}`);
+    const rows = found.data || [];
+    list.replaceChildren(
+      el("div.sf-muted", t("statements_found", { n: found.count })),
+      rows.length ? el("table.sf-table.sf-compact", { "data-list": "statements", "data-count": found.count },
+        el("thead", el("tr", ["period", "party", "amount", "lines", "status", "export"].map((k) => el("th", t(k))))),
+        el("tbody", rows.map((st) => el("tr", { "data-statement": st.id },
+          el("td", st.period), el("td", `${t(`party_${st.party_kind}`)} ${st.party_id}`),
+          el("td", `${st.currency} ${st.total}`), el("td", String(st.lines)),
+          el("td", t(`statement_${st.status}`)),
+          el("td", ["csv", "xlsx"].map((f) => el("button.sf-link", { type: "button", "data-export": f, on: { click: () => exportStatement(st, f) } }, f.toUpperCase()))))))) :
+        el("div.sf-muted", t("no_statements")));
+  };
+  panel.replaceChildren(
+    el("div.sf-row.sf-wrap", el("h3", t("statements")), el("span.sf-grow"),
+      el("label", t("period"), period), el("label", t("party"), kind), el("label", t("status"), status),
+      el("button.sf-btn", { type: "button", "data-action": "search-statements", on: { click: () => load() } }, t("search"))),
+    list);
+  await load();
 }
 
 /** Downloads a statement as the money routes export it (CSV or Excel, Chinese headers). */
