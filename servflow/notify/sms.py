@@ -220,4 +220,6 @@ def with_sms(settings: Settings, notifier: Notifier) -> Notifier:
     config = AliyunSmsConfig.from_settings(settings)
     if config is None:
         return notifier
+    if not settings.public_base_url:
+        log.warning("SMS on without SERVFLOW_PUBLIC_BASE_URL: sign-off texts carry a bare path")
     return ChannelNotifier(notifier, sms=SmsNotifier(AliyunSmsClient(config)))
