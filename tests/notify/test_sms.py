@@ -213,3 +213,19 @@ def test_sms_is_off_unless_configured_and_then_takes_only_the_sms_channel(sms):
     routed.send(OutgoingMessage(2, "sms", ("13700002222",), "by SMS", "wo-1"))
     assert [m.message for m in logged.sent] == ["to WeCom"]
     assert [s["template_param"] for s in sms.state.sent] == [{"content": "by SMS"}]
+
+
+def test_texts_without_a_public_base_url_are_warned_about(sms, caplog):
+    settings = {
+        "sms_provider": "aliyun",
+        "sms_endpoint": sms.url,
+        "sms_access_key_id": ACCESS_KEY_ID,
+        "sms_access_key_secret": ACCESS_KEY_SECRET,
+        "sms_sign_name": SIGN_NAME,
+        "sms_template_code": TEMPLATE_CODE,
+    }
+    with caplog.at_level("WARNING", logger="servflow.notify.sms"):
+        with_sms(Settings(**settings, public_base_url="https://sf.example.cn"), LoggingNotifier())
+        assert caplog.records == []
+        with_sms(Settings(**settings), LoggingNotifier())
+    assert "SERVFLOW_PUBLIC_BASE_URL" in caplog.text
