@@ -1106,6 +1106,46 @@ class TransferView(NamedTuple):
     source: Warehouse
     destination: Warehouse
 
+    def store(self, side: str) -> Warehouse:
+        """The warehouse on `side`: "source" or "destination"."""
+        return self.source if side == "source" else self.destination
+
+
+_LEGS = {
+    "out": ("source", "transfer_out"),
+    "in": ("destination", "transfer_in"),
+    "return-out": ("destination", "transfer_out"),
+    "return": ("source", "transfer_in"),
+}
+"""The movements of a transfer's units, by the suffix of their key `<code>/<leg>`: the
+side they move at and the movement kind (out, in, and the way back when cancelled)."""
+
+
+def _leg(
+    session: Session,
+    view: TransferView,
+    leg: str,
+    *,
+    code: str,
+    now: datetime,
+    reason: str = "",
+    actor: str = "",
+) -> None:
+    """Moves the transfer's units at one side, once (key `<code>/<leg>`)."""
+    side, kind = _LEGS[leg]
+    move(
+        session,
+        warehouse=view.store(side),
+        part=view.part,
+        kind=kind,
+        qty=view.transfer.qty,
+        key=f"{code}/{leg}",
+        now=now,
+        ref=view.transfer.order_id or code,
+        reason=reason,
+        actor=actor,
+    )
+
 
 def _view(session: Session, transfer: Transfer) -> TransferView:
     part = repo.part_by_id(session, part_id=transfer.part_id)
@@ -1224,17 +1264,8 @@ def ship_transfer(
     transfer = _transfer(session, code)
     view = _view(session, transfer)
     if transfer.status == "reserved":
-        move(
-            session,
-            warehouse=view.source,
-            part=view.part,
-            kind="transfer_out",
-            qty=transfer.qty,
-            key=f"{code}/out",
-            now=now,
-            ref=transfer.order_id or code,
-            reason=f"{carrier} {tracking_no}",
-            actor=actor,
+        _leg(
+            session, view, "out", code=code, now=now, reason=f"{carrier} {tracking_no}", actor=actor
         )
         held = repo.reservation_by_key(session, key=f"{code}/source")
         if held is not None:
@@ -1253,17 +1284,7 @@ def receive_transfer(
     transfer = _transfer(session, code)
     view = _view(session, transfer)
     if transfer.status == "shipped":
-        move(
-            session,
-            warehouse=view.destination,
-            part=view.part,
-            kind="transfer_in",
-            qty=transfer.qty,
-            key=f"{code}/in",
-            now=now,
-            ref=transfer.order_id or code,
-            actor=actor,
-        )
+        _leg(session, view, "in", code=code, now=now, actor=actor)
         reserve(
             session,
             key=transfer.line_key or f"{code}/destination",
@@ -1290,7 +1311,6 @@ def cancel_transfer(session: Session, *, code: str, reason: str, now: datetime) 
     status = transfer.status
     if status in ("cancelled", "consumed"):
         return view
-    ref = transfer.order_id or code
     if status in ("requested", "reserved"):
         release(session, key=f"{code}/source", now=now, reason=f"transfer cancelled: {reason}")
     if status == "received":
@@ -1298,29 +1318,9 @@ def cancel_transfer(session: Session, *, code: str, reason: str, now: datetime) 
         held = repo.reservation_by_key(session, key=line_key)
         if held is not None and held.status == "held":
             held.status = "returned"
-            move(
-                session,
-                warehouse=view.destination,
-                part=view.part,
-                kind="transfer_out",
-                qty=transfer.qty,
-                key=f"{code}/return-out",
-                now=now,
-                ref=ref,
-                reason=f"return: {reason}",
-            )
+            _leg(session, view, "return-out", code=code, now=now, reason=f"return: {reason}")
     if status in ("shipped", "received"):
-        move(
-            session,
-            warehouse=view.source,
-            part=view.part,
-            kind="transfer_in",
-            qty=transfer.qty,
-            key=f"{code}/return",
-            now=now,
-            ref=ref,
-            reason=f"return: {reason}",
-        )
+        _leg(session, view, "return", code=code, now=now, reason=f"return: {reason}")
     transfer.status, transfer.reason, transfer.updated_at = "cancelled", reason[:500], now
     session.flush()
     return view
@@ -1354,7 +1354,7 @@ def check_transfer_side(
         NotFound: no such transfer visible; Forbidden: the other side's step.
     """
     view = find_transfer(session, code=code, scope_path=scope_path)
-    store = view.source if side == "source" else view.destination
+    store = view.store(side)
     if not org.visible(org.path_of_unit(session, unit_id=store.region_id), scope_path):
         raise Forbidden(f"only {store.code} enters this step of transfer '{code}'")
     return view
