@@ -309,3 +309,23 @@ async def test_the_api_docs_work_with_every_outside_request_blocked(stack: LiveS
     await expect(page.locator("h1", has_text="servflow API")).to_be_visible(timeout=60_000)
     # Nothing the pages need comes from outside (ReDoc's own logo image may be asked for).
     assert not {"script", "stylesheet", "fetch", "xhr", "font"} & set(outside)
+
+
+async def test_console_designer_and_phone_pages_come_from_one_base_template(stack: LiveStack):
+    pages = {
+        "/console": ("servflow 运营控制台", "console"),
+        "/designer": ("servflow 流程设计器", "designer"),
+        "/phone": ("servflow 工程师", "phone"),
+    }
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        for path, (title, bundle) in pages.items():
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            assert f"<title>{title}</title>" in page.text
+            assert f"/designer/static/build/{bundle}.js?v=" in page.text
+            assert f"/designer/static/build/{bundle}.css?v=" in page.text
+    # Only the phone page keeps pinch-zoom off and phone numbers unlinked.
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        phone, console = (await http.get("/phone")).text, (await http.get("/console")).text
+    assert "maximum-scale=1" in phone and "telephone=no" in phone
+    assert "maximum-scale=1" not in console and "telephone=no" not in console
