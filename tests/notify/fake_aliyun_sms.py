@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -39,17 +38,6 @@ def sdk_signature(method: str, params: dict[str, str], secret: str) -> str:
     to_sign = f"{method}&%2F&{canonical}"
     digest = hmac.new((secret + "&").encode(), to_sign.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
-
-
-def _port(start: int = 18380, stop: int = 18390) -> int:
-    for port in range(start, stop):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {start}-{stop - 1}")
 
 
 @dataclass
@@ -139,6 +127,17 @@ def _answer(params: dict[str, str], state: FakeSmsState) -> tuple[int, dict[str,
     return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": request_id}
 
 
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A server on the first port of 18380-18389 it can take (SO_REUSEADDR: the ports a
+    previous fake closed may still hold connections in TIME_WAIT)."""
+    for port in range(18380, 18390):
+        try:
+            return ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 18380-18389")
+
+
 class FakeAliyunSms:
     """`with FakeAliyunSms() as sms: … sms.url …`"""
 
@@ -164,9 +163,17 @@ class FakeAliyunSms:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", _port()), Handler)
+        self.server = _serve(Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def reset(self) -> None:
+        """Forgets the requests and scripted answers (one fake serves a test session)."""
+        with self.state.lock:
+            self.state.throttle_next = self.state.unavailable_next = 0
+            self.state.nonces.clear()
+            self.state.requests.clear()
+            self.state.sent.clear()
 
     def __enter__(self) -> FakeAliyunSms:
         self.thread.start()

@@ -3,6 +3,7 @@ the outbox, throttling retried after its wait, refusals given up; off unless con
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -40,10 +41,16 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def sms() -> Iterator[FakeAliyunSms]:
+@pytest.fixture(scope="session")
+def sms_server() -> Iterator[FakeAliyunSms]:
     with FakeAliyunSms() as fake:
         yield fake
+
+
+@pytest.fixture
+def sms(sms_server: FakeAliyunSms) -> FakeAliyunSms:
+    sms_server.reset()
+    return sms_server
 
 
 def config(fake: FakeAliyunSms, **overrides) -> AliyunSmsConfig:
@@ -174,22 +181,30 @@ def test_a_wrong_secret_or_a_bad_number_is_given_up(session_factory, sms):
 
 
 def test_an_unreachable_service_is_retried():
-    sender = SmsNotifier(
-        AliyunSmsClient(
-            AliyunSmsConfig(
-                access_key_id="k",
-                access_key_secret="s",
-                sign_name="n",
-                template_code="t",
-                endpoint="http://127.0.0.1:18389",  # nothing listens there
-                timeout=2,
+    # A port held but not listening: the connection is refused.
+    with socket.socket() as held:
+        for port in range(18390, 18400):
+            try:
+                held.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
+        sender = SmsNotifier(
+            AliyunSmsClient(
+                AliyunSmsConfig(
+                    access_key_id="k",
+                    access_key_secret="s",
+                    sign_name="n",
+                    template_code="t",
+                    endpoint=f"http://127.0.0.1:{held.getsockname()[1]}",
+                    timeout=2,
+                )
             )
         )
-    )
-    message = OutgoingMessage(1, "sms", ("13700002222",), "hi", "wo-1")
-    with pytest.raises(DeliveryFailed) as failed:
-        sender.send(message)
-    assert failed.value.retryable
+        message = OutgoingMessage(1, "sms", ("13700002222",), "hi", "wo-1")
+        with pytest.raises(DeliveryFailed) as failed:
+            sender.send(message)
+    assert failed.value.retryable and "ConnectError" in str(failed.value)
 
 
 def test_sms_is_off_unless_configured_and_then_takes_only_the_sms_channel(sms):
