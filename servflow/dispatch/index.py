@@ -212,7 +212,7 @@ class _Shard:
         a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * rows[:, _COS_PHI] * np.sin(dlmb / 2) ** 2
         km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
         inside = km <= q.radius_km
-        return rows[inside, _ID].astype(np.int64), km[inside]
+        return rows[:, _ID][inside].astype(np.int64), km[inside]
 
 
 _EMPTY_IDS = np.empty(0, dtype=np.int64)
