@@ -252,7 +252,8 @@ def _figures(rows: list[tuple[Any, ...]], money: bool) -> dict[str, Any]:
             demand[(province, city)] += int(n)
         else:
             counts[(metric, key)] += int(n)
-    statuses = {k: n for (m, k), n in counts.items() if m == "orders"}
+    # A status every order has moved on from keeps a counter of 0: not a status to show.
+    statuses = {k: n for (m, k), n in counts.items() if m == "orders" and n}
     ftf_yes, ftf_no = counts[("ftf", "yes")], counts[("ftf", "no")]
     nps = {k: counts[("nps", k)] for k in ("promoter", "passive", "detractor")}
     return {

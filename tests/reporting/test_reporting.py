@@ -134,6 +134,8 @@ async def test_a_status_change_moves_the_count_instead_of_adding_one(run, world,
     )
     assert counts.get("dispatched") == 1
     assert sum(counts.values()) == 1
+    # The status it left shows no "0" on the dashboard.
+    assert board_of(session, "hq_admin")["orders"]["by_status"] == {"dispatched": 1}
 
 
 def wait_for(session_factory, node: str, visit: int, since: datetime, deadline: datetime) -> None:
