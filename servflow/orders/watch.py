@@ -63,7 +63,9 @@ class StepWatch:
         self._ticker: asyncio.Task[None] | None = None
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
-        self._full_at = 0.0  # monotonic time of the last tick over every watched order
+        # Monotonic time of the last tick over every watched order; None: never, so the
+        # next tick is a full one (monotonic time counts from boot and may be small).
+        self._full_at: float | None = None
 
     def wake(self, order_id: str) -> bool:
         """Looks at `order_id` at once if someone waits on it (a listener heard a change);
@@ -79,7 +81,7 @@ class StepWatch:
         at now (notifications sent while it was down are lost), and the tick's period
         follows (`fallback` while up, `interval` while down)."""
         self.listening = up
-        self._full_at = 0.0
+        self._full_at = None
         self._wake.set()
 
     async def wait(self, order_id: str, *, node_id: str | None, timeout: float) -> Waiting | None:
@@ -112,11 +114,11 @@ class StepWatch:
         return found.get(order_id, Waiting(status="running", closed=False))
 
     async def _tick(self) -> None:
-        self._full_at = 0.0
+        self._full_at = None
         while self._waiters:
             self._wake.clear()
             period = self.fallback if self.listening else self.interval
-            full = time.monotonic() - self._full_at >= period
+            full = self._full_at is None or time.monotonic() - self._full_at >= period
             if full:
                 self._full_at = time.monotonic()
             woken, self._woken = self._woken, set()
@@ -139,7 +141,7 @@ class StepWatch:
                     if not waiter.future.done() and _answers(waiter.node_id, seen.closed, waiting):
                         waiter.future.set_result(seen)
             period = self.fallback if self.listening else self.interval
-            due = self._full_at + period - time.monotonic()
+            due = (self._full_at or 0.0) + period - time.monotonic()
             if due > 0 and self._waiters:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), due)

@@ -1,12 +1,16 @@
 """Long polls on the read model: answered when a step waits or the order closes, never lost."""
 
 import asyncio
+import time
+import types
 from datetime import UTC, datetime
 
 from sqlalchemy import update
 
 from servflow.orders.models import WorkOrder, WorkOrderStep
 from servflow.orders.watch import StepWatch
+
+_real_monotonic = time.monotonic
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -86,3 +90,22 @@ async def test_a_wait_that_runs_out_answers_none_and_leaves_nothing_behind(
     cancelled.cancel()  # the client went away
     await asyncio.gather(cancelled, return_exceptions=True)
     assert watch._waiters == {}
+
+
+async def test_the_first_look_happens_on_a_host_booted_less_than_a_period_ago(
+    session_factory, session, monkeypatch
+):
+    """time.monotonic() counts from boot: a watch with a one-hour fallback on a host up for
+    a few minutes must still look at a new waiter at once (it once waited for the hour)."""
+    import servflow.orders.watch as watch_module
+
+    booted = watch_module.time.monotonic() - 120.0  # the host has been up two minutes
+    clock = types.SimpleNamespace(monotonic=lambda: _real_monotonic() - booted)
+    monkeypatch.setattr(watch_module, "time", clock)  # the watch's clock only, not the loop's
+    watch = StepWatch(session_factory, fallback=3600.0)
+    watch.listener_up(True)
+    add_order(session, "wo-boot")
+    add_waiting(session, "wo-boot", "service")
+    seen = await asyncio.wait_for(watch.wait("wo-boot", node_id=None, timeout=60), 10)
+    assert seen is not None and [s.node_id for s in seen.steps] == ["service"]
+    assert watch.ticks == 1
