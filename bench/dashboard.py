@@ -259,6 +259,16 @@ def _own_schema(url: str) -> tuple[str, Callable[[], None]]:
     return moved.render_as_string(hide_password=False), drop
 
 
+def _analyze(engine: Any) -> None:
+    """PostgreSQL: the planner's statistics of the tables just filled in one transaction,
+    as autovacuum would gather them in a store that grew over time. Without them the open
+    orders' deadline counts scan all of report_order (0.5 s at 1M orders, measured) where
+    the sla_next index answers in well under a millisecond."""
+    with engine.begin() as connection:
+        for table in ("work_order", "work_order_step", "report_counter", "report_order"):
+            connection.execute(text(f"ANALYZE {table}"))
+
+
 def _one_run(
     factory: Any, users: dict[str, Principal], rounds: int, start: date, end: date
 ) -> dict[str, float]:
@@ -320,6 +330,8 @@ def main() -> None:
             tables.metadata.drop_all(engine)
             tables.metadata.create_all(engine)
             _build(factory, count)
+            if drop is not None:
+                _analyze(engine)
         with factory() as session:
             orders = session.scalar(select(func.count()).select_from(WorkOrder))
             cells = session.scalar(select(func.count()).select_from(ReportCounter))
