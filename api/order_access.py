@@ -48,11 +48,11 @@ async def visible_order(
     """
     row = await db(ctx, orders.get_order, order_id=order_id)
     state = None
-    if want_state or row is None or not row.org_path:
+    if row is None or not row.org_path:
+        # Just started: no worker may have taken it yet, but Temporal knows it.
+        state = await engine.first_state(client, order_id)
+    elif want_state:
         state = await engine.live_state(client, order_id)
-    if state is None and row is None:
-        # Just started and no worker has answered yet (or none runs): Temporal knows it.
-        state = await engine.described(client, order_id)
     visible = await db(ctx, orders.may_see, user, row=row, state=state)
     if not visible and state is None and user.engineer_only:
         # The read model may lag a reassignment: ask the order itself before refusing.

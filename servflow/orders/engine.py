@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import (
     Client,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowQueryFailedError,
@@ -274,16 +275,43 @@ async def _signal(client: Client, order_id: str, name: str, arg: Any) -> None:
         raise
 
 
-async def described(client: Client, order_id: str) -> OrderState | None:
-    """What Temporal itself knows of an order when no worker answers its `state` query
-    (none running yet, or all busy): its status, definition and placement from the search
-    attributes and memo, nothing active. None when Temporal knows no such order."""
+FIRST_TASK_EVENTS = 2
+"""A started workflow's history before any worker took its first task (started, task
+scheduled): a `state` query would wait for a worker until it times out."""
+
+
+async def _describe(client: Client, order_id: str) -> WorkflowExecutionDescription | None:
     try:
-        description = await client.get_workflow_handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
+        return await client.get_workflow_handle(order_id).describe(rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
         raise
+
+
+async def described(client: Client, order_id: str) -> OrderState | None:
+    """What Temporal itself knows of an order when no worker answers its `state` query
+    (none running yet, or all busy): its status, definition and placement from the search
+    attributes and memo, nothing active. None when Temporal knows no such order."""
+    description = await _describe(client, order_id)
+    return None if description is None else await _state_from(order_id, description)
+
+
+async def first_state(client: Client, order_id: str) -> OrderState | None:
+    """The state of an order the read model does not know yet: Temporal's description while
+    no worker has taken its first task (asking the workflow would only wait the query's
+    timeout), else the live state, else the description. None when there is no such order."""
+    description = await _describe(client, order_id)
+    if description is None:
+        return None
+    if description.history_length > FIRST_TASK_EVENTS:
+        state = await live_state(client, order_id)
+        if state is not None:
+            return state
+    return await _state_from(order_id, description)
+
+
+async def _state_from(order_id: str, description: WorkflowExecutionDescription) -> OrderState:
     found = description.typed_search_attributes
     memo = await description.memo()
     return OrderState(
