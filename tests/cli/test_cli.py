@@ -12,6 +12,7 @@ import pytest
 
 from servflow.cli.common import ROOT
 from servflow.cli.definitions import cmd_publish, cmd_validate
+from servflow.cli.main import build_parser
 from servflow.cli.platform import child_env
 from servflow.platform.settings import Settings
 
@@ -94,8 +95,23 @@ def test_the_cli_imports_neither_the_app_nor_the_worker() -> None:
             assert not tops & {"api", "activities", "worker"}, f"{path.name} imports {tops}"
 
 
-def test_every_command_answers_help() -> None:
-    for command in (
+def test_the_installed_command_answers_help() -> None:
+    """One real process: the console entry point starts and lists its commands."""
+    done = subprocess.run(
+        [sys.executable, "-m", "servflow.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for command in ("run", "migrate", "load-demo", "worker", "ledger", "reporting"):
+        assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
         "run",
         "migrate",
         "load-demo",
@@ -105,12 +121,14 @@ def test_every_command_answers_help() -> None:
         "worker",
         "user",
         "apikey",
-    ):
-        done = subprocess.run(
-            [sys.executable, "-m", "servflow.cli", command, "--help"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
+        "reconcile",
+        "ledger",
+        "reporting",
+    ],
+)
+def test_every_command_answers_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # In process: the parser is what answers --help (a process per command cost ~2.5 s each).
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    assert f"servflow {command}" in capsys.readouterr().out
