@@ -25,6 +25,7 @@ import contextlib
 import math
 import random
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -663,8 +664,6 @@ def generate_history(
     progress: Progress | None = None,
 ) -> HistorySummary:
     """Plans the demo history ending `now` and writes what is missing of it."""
-    import time
-
     began = time.monotonic()
     moment = history_anchor(session_factory, now=now or datetime.now(UTC))
     with session_factory() as session:
@@ -687,7 +686,6 @@ def main() -> None:
     (what `make run` starts in the background once the demo data is loaded), printing its
     progress. SERVFLOW_DEMO_HISTORY_ORDERS sets how many orders (default 2000; 0: none)."""
     import os
-    import time
 
     from servflow.platform.db import make_engine, make_session_factory
     from servflow.platform.settings import get_settings
