@@ -159,40 +159,18 @@ def save_stock(
         Invalid: naming the field: an unknown warehouse or part, more reserved than on hand.
         Invalid: the warehouse's region is outside `scope_path` (answered as if unknown).
     """
-    store = repo.get_warehouse_by_code(session, code=warehouse)
-    if store is None:
-        raise invalid_field("warehouse", f"no warehouse '{warehouse}'")
-    org.check_in_scope(
-        org.path_of_unit(session, unit_id=store.region_id),
-        scope_path,
-        field="warehouse",
-        unknown=f"no warehouse '{warehouse}'",
-    )
-    part = repo.get_part_by_sku(session, sku=sku)
-    if part is None:
-        raise invalid_field("sku", f"no part '{sku}'")
+    store = _warehouse(session, warehouse, scope_path, "warehouse")
+    part = _part(session, sku)
     now = now or utcnow()
-    current = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
-    if reserved is None:
-        reserved = current.reserved if current is not None else 0
-    if reserved > on_hand:
-        raise invalid_field("reserved", "cannot exceed on_hand")
     level = repo.get_stock_level(session, warehouse_id=store.id, part_id=part.id)
     before = (level.on_hand, level.reserved) if level is not None else (0, 0)
+    if reserved is None:
+        reserved = before[1]
+    if reserved > on_hand:
+        raise invalid_field("reserved", "cannot exceed on_hand")
     repo.ensure_level(session, warehouse_id=store.id, part_id=part.id)
     stamp = f"{store.id}:{part.id}:{now.isoformat()}:{before[0]}:{before[1]}"
-    # A count is journalled, never written over: what is reserved less first, then the
-    # on-hand difference (a receipt into a new balance, else an adjustment), then what is
-    # reserved more, so no step passes through an invalid balance.
-    steps = []
-    if reserved < before[1]:
-        steps.append(("release", before[1] - reserved, "r"))
-    if on_hand != before[0]:
-        kind = "receipt" if level is None and on_hand > 0 else "adjustment"
-        steps.append((kind, on_hand - before[0], "h"))
-    if reserved > before[1]:
-        steps.append(("reservation", reserved - before[1], "r"))
-    for kind, qty, what in steps:
+    for kind, qty, what in _count_moves(before, on_hand, reserved, new=level is None):
         move(
             session,
             warehouse=store,
@@ -207,6 +185,25 @@ def save_stock(
     level = repo.level_of(session, warehouse_id=store.id, part_id=part.id)
     assert level is not None
     return StockEntry(level, store, part)
+
+
+def _count_moves(
+    before: tuple[int, int], on_hand: int, reserved: int, *, new: bool
+) -> list[tuple[str, int, str]]:
+    """The movements that take a balance (on hand, reserved) `before` to a count: (kind,
+    qty, "h" for on hand or "r" for reserved). A count is journalled, never written over:
+    what is reserved less first, then the on-hand difference (a receipt into a `new`
+    balance, else an adjustment), then what is reserved more, so no step passes through an
+    invalid balance."""
+    steps = []
+    if reserved < before[1]:
+        steps.append(("release", before[1] - reserved, "r"))
+    if on_hand != before[0]:
+        kind = "receipt" if new and on_hand > 0 else "adjustment"
+        steps.append((kind, on_hand - before[0], "h"))
+    if reserved > before[1]:
+        steps.append(("reservation", reserved - before[1], "r"))
+    return steps
 
 
 # ---- the parts catalogue (master data "parts") ------------------------------------------------
