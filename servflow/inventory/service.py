@@ -352,16 +352,7 @@ def set_opening_stock(
     have = repo.stock_pairs(session, warehouse_ids=[store.id for store in stores.values()])
     added: list[dict[str, int]] = []
     for row in rows:
-        part = parts.get(row.sku)
-        if part is None:
-            raise invalid_field("sku", f"no part '{row.sku}'")
-        if row.on_hand < 0:
-            raise invalid_field("on_hand", f"'{row.sku}' in '{row.warehouse}': cannot be negative")
-        if row.reserved > row.on_hand:
-            raise invalid_field(
-                "reserved", f"'{row.sku}' in '{row.warehouse}': cannot exceed on_hand"
-            )
-        pair = (stores[row.warehouse].id, part.id)
+        pair = (stores[row.warehouse].id, _opening_part(row, parts).id)
         if pair in have:
             continue
         have.add(pair)
@@ -374,9 +365,30 @@ def set_opening_stock(
             }
         )
     repo.insert_stock_levels(session, rows=added)
-    # The journal is the truth: the opening balance is a receipt (and a reservation).
-    now = utcnow()
-    movements = [
+    repo.insert_movements(session, rows=_opening_movements(added, now=utcnow()))
+    return len(added)
+
+
+def _opening_part(row: OpeningStock, parts: Mapping[str, Part]) -> Part:
+    """The catalogue part of an opening row, once its figures are checked.
+
+    Raises:
+        Invalid: an unknown part, a negative on-hand figure or more reserved than on hand.
+    """
+    part = parts.get(row.sku)
+    if part is None:
+        raise invalid_field("sku", f"no part '{row.sku}'")
+    if row.on_hand < 0:
+        raise invalid_field("on_hand", f"'{row.sku}' in '{row.warehouse}': cannot be negative")
+    if row.reserved > row.on_hand:
+        raise invalid_field("reserved", f"'{row.sku}' in '{row.warehouse}': cannot exceed on_hand")
+    return part
+
+
+def _opening_movements(added: list[dict[str, int]], *, now: datetime) -> list[dict[str, Any]]:
+    """The journal rows of new opening balances: the journal is the truth, so an opening
+    balance is a receipt (and a reservation)."""
+    return [
         {
             "key": f"opening:{row['warehouse_id']}:{row['part_id']}:{kind}",
             "warehouse_id": row["warehouse_id"],
@@ -394,8 +406,6 @@ def set_opening_stock(
         for kind, qty in (("receipt", row["on_hand"]), ("reservation", row["reserved"]))
         if qty > 0
     ]
-    repo.insert_movements(session, rows=movements)
-    return len(added)
 
 
 # ---- parts a field app reports ---------------------------------------------------------------
