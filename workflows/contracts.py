@@ -52,6 +52,10 @@ class StepRefusal(StrEnum):
 MANAGING_ROLES = ("dispatcher", "region_manager", "hq_admin")
 """Who may complete a human step that has no assignee rule: the order's managers."""
 
+CUSTOMER_ROLE = "customer"
+"""The role of a customer acting through their one-time sign-off link: no user holds it
+(it is not an org role); a node that `customer_completes` admits it."""
+
 SANDBOX_STARTER_PREFIX = "test-run:"
 """`OrderContext.started_by` of a sandbox run: `test-run:<username>` of the designer."""
 

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import constants as c
     from workflows import trust
     from workflows.contracts import (
+        CUSTOMER_ROLE,
         HANDOFF_ANSWER,
         HANDOFF_OUTPUT,
         MANAGING_ROLES,
@@ -685,6 +686,8 @@ class WorkOrderWorkflow:
     def _actor_allowed(self, node: BaseNode, actor: Actor, managed_unassigned: bool) -> bool:
         if self._input.sandbox and actor.user_id == sandbox_starter(self._input.context.started_by):
             return True  # a designer's test run: its starter plays every part
+        if node.customer_completes and CUSTOMER_ROLE in actor.roles:
+            return True  # the customer through their sign-off link (proven by the API)
         escalated = self._escalated_to.get(node.id)
         if escalated and escalated in actor.roles:
             return True

@@ -1,12 +1,14 @@
 """The customer's sign-off: a one-time link (sent by SMS/WeCom through the outbox), the
-page's data, the signature with a 0-10 rating and comment; NPS per region, outlet or
+page's data, the signature with a 0-10 rating and comment — which also completes the
+order's waiting `signoff` step when the link was issued for it; NPS per region, outlet or
 engineer; a low score opens a follow-up for the managers."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,13 +20,18 @@ from api.order_access import db, visible_order
 from api.routes.uploads import file_response
 from api.schemas import ERRORS, DataList
 from servflow.customers import service as customers
+from servflow.customers.rules import customer_form_problem, customer_step_data
+from servflow.definitions import service as definitions
 from servflow.integrations.files import check_file_id, store_from_settings
 from servflow.integrations.uploads import service as uploads
 from servflow.notify import service as notify
+from servflow.orders import engine, steps
 from servflow.orders import service as orders
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
-from servflow.platform.errors import invalid_field
+from servflow.platform.errors import Conflict, Invalid, invalid_field
+from workflows.contracts import CUSTOMER_ROLE, Actor, OrderState, StepSubmission
+from workflows.forms import FormField, check_submission
 
 router = APIRouter(prefix="/api", tags=["sign-off"])
 
@@ -36,6 +43,13 @@ class SignoffLinkPublic(BaseModel):
     order_id: str
     url: str
     expires_at: datetime
+    node_id: str | None = Field(
+        description="the waiting sign-off step the customer's answer completes; null: a"
+        " survey only (see survey_only)"
+    )
+    survey_only: str = Field(
+        default="", description="why the customer's answer completes no step of the order"
+    )
 
 
 class SignoffPage(BaseModel):
@@ -59,6 +73,11 @@ class SignoffDone(BaseModel):
     order_id: str
     rating: int
     follow_up: bool
+    node_id: str | None = Field(
+        default=None,
+        description="the order's step this sign-off completed (null: a survey only, or the"
+        " step no longer waited)",
+    )
 
 
 class NpsRow(BaseModel):
@@ -82,6 +101,27 @@ class FollowUp(BaseModel):
     created_at: datetime
 
 
+def _step_form(session: Any, *, key: str, version: int, node_id: str) -> list[FormField]:
+    body = definitions.get_version(session, key=key, version=version).body
+    node: dict[str, Any] = next((n for n in body.get("nodes", []) if n.get("id") == node_id), {})
+    return [FormField.model_validate(f) for f in node.get("form") or []]
+
+
+def _step_for_customer(session: Any, state: OrderState | None) -> tuple[str, str]:
+    """The waiting sign-off step a link completes, or "" and why the link is a survey only."""
+    waiting = [a for a in (state.active if state else []) if a.human and a.node_type == "signoff"]
+    if state is None or not waiting:
+        return "", "the order waits at no sign-off step"
+    node_id = waiting[0].node_id
+    form = _step_form(
+        session, key=state.definition_key, version=state.definition_version, node_id=node_id
+    )
+    problem = customer_form_problem(form)
+    if problem is not None:
+        return "", f"step '{node_id}' stays the engineer's: {problem}"
+    return node_id, ""
+
+
 def _link(
     session: Any,
     user: Principal,
@@ -100,6 +140,7 @@ def _link(
     if state is not None:
         engineer = next((a.assignee for a in state.active if a.human), "")
     engineer = engineer or user.username
+    node_id, survey_only = _step_for_customer(session, state)
     token, link = customers.create_signoff_link(
         session,
         order_id=order_id,
@@ -109,6 +150,7 @@ def _link(
         outlet=outlet,
         engineer=engineer,
         now=now,
+        node_id=node_id,
     )
     url = f"/phone/signoff/{token}"
     phone = str((context.customer if context else {}).get("phone", ""))
@@ -128,7 +170,13 @@ def _link(
             payload={"sms_params": {"link": full}},
         )
     session.commit()
-    return SignoffLinkPublic(order_id=order_id, url=url, expires_at=link.expires_at)
+    return SignoffLinkPublic(
+        order_id=order_id,
+        url=url,
+        expires_at=link.expires_at,
+        node_id=node_id or None,
+        survey_only=survey_only,
+    )
 
 
 @router.post(
@@ -141,7 +189,10 @@ async def create_signoff_link(
     order_id: str, user: CurrentUser, ctx: CtxDep, client: TemporalDep
 ) -> SignoffLinkPublic:
     """A one-time sign-off link for the order's customer (72 h), texted to their phone
-    through the outbox; the engineer may also show it on their own phone."""
+    through the outbox; the engineer may also show it on their own phone. Issued while
+    the order waits at a `signoff` step whose form the customer can fill (signature,
+    rating 0-10, comment), the customer's answer completes that step (`node_id`);
+    otherwise it is a survey only (`survey_only` says why)."""
     row, state = await visible_order(ctx, client, user, order_id)
     result: SignoffLinkPublic = await db(
         ctx,
@@ -186,13 +237,54 @@ def _signature_png(text: str) -> bytes:
     return data
 
 
-def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn) -> SignoffDone:
-    now = utcnow()
-    link = customers.open_link(session, token=token, now=now)
-    stored = store_from_settings(ctx.settings).save(
-        _signature_png(body.signature), declared_type="image/png"
+@dataclass(frozen=True)
+class _Signed:
+    done: SignoffDone
+    link_id: int
+    node_id: str
+    """The step to complete ("" for a survey only or one already completed)."""
+    data: dict[str, Any]
+    customer: str
+
+
+def _customer_data(session: Any, link: Any, *, signature_file: str, body: SignoffIn) -> Any:
+    """The step's data from the customer's answer, checked against the step's form before
+    anything is spent (the order's validator checks it again)."""
+    order = orders.get_order(session, order_id=link.order_id)
+    if order is None or not order.definition_key:
+        return {"signature": signature_file, "rating": body.rating, "comment": body.comment}
+    form = _step_form(
+        session,
+        key=order.definition_key,
+        version=order.definition_version,
+        node_id=link.node_id,
     )
-    survey = customers.sign_off(
+    data = customer_step_data(
+        form, signature_file=signature_file, rating=body.rating, comment=body.comment.strip()
+    )
+    _, errors = check_submission(form, data)
+    if errors:
+        raise Invalid(
+            "the sign-off step's form refuses this answer: "
+            + "; ".join(f"{k} {v}" for k, v in errors.items()),
+            errors=errors,
+        )
+    return data
+
+
+def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn, png: bytes) -> _Signed:
+    now = utcnow()
+    customers.check_answer(body.rating, body.comment)
+    link = customers.link_to_sign(session, token=token, now=now)
+    # A used link with another rating or comment is refused before anything is written.
+    customers.answered(session, link, rating=body.rating, comment=body.comment, signature_file=None)
+    stored = store_from_settings(ctx.settings).save(png, declared_type="image/png")
+    data = (
+        _customer_data(session, link, signature_file=stored.file_id, body=body)
+        if link.node_id
+        else {}
+    )
+    survey, first = customers.sign_off(
         session,
         token=token,
         rating=body.rating,
@@ -200,38 +292,101 @@ def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn) -> Signoff
         signature_file=stored.file_id,
         now=now,
     )
-    # The signature is the order's (its managers read it) and the link's (its holder reads
-    # it back until the link expires).
-    uploads.grant(
-        session,
-        file_id=stored.file_id,
-        uploaded_by=None,
-        now=now,
-        order_id=link.order_id,
-        node_id="signoff",
-        org_path=link.org_path,
-        signoff_hash=uploads.token_hash(token),
-        expires_at=link.expires_at,
-    )
-    if survey.follow_up:
-        notify.low_score_follow_up(
+    if first:
+        # The signature is the order's (its managers read it) and the link's (its holder
+        # reads it back until the link expires).
+        uploads.grant(
             session,
-            order_id=survey.order_id,
-            org_path=survey.org_path,
-            rating=survey.rating,
-            comment=survey.comment,
+            file_id=stored.file_id,
+            uploaded_by=None,
             now=now,
+            order_id=link.order_id,
+            node_id=link.node_id or "signoff",
+            org_path=link.org_path,
+            signoff_hash=uploads.token_hash(token),
+            expires_at=link.expires_at,
         )
+        if survey.follow_up:
+            notify.low_score_follow_up(
+                session,
+                order_id=survey.order_id,
+                org_path=survey.org_path,
+                rating=survey.rating,
+                comment=survey.comment,
+                now=now,
+            )
+        session.commit()
+    session.refresh(link)
+    done = SignoffDone(
+        order_id=survey.order_id,
+        rating=survey.rating,
+        follow_up=survey.follow_up,
+        node_id=link.node_id if link.step_submitted_at is not None else None,
+    )
+    return _Signed(
+        done=done,
+        link_id=link.id,
+        node_id=link.node_id if link.step_submitted_at is None else "",
+        data=data,
+        customer=customers.customer_name(session, customer_id=link.customer_id),
+    )
+
+
+def _step_recorded(session: Any, *, order_id: str, link_id: int, accepted: Any) -> None:
+    now = utcnow()
+    customers.step_submitted(session, link_id=link_id, now=now)
+    steps.record_submitted(session, order_id=order_id, accepted=accepted, now=now)
     session.commit()
-    return SignoffDone(order_id=survey.order_id, rating=survey.rating, follow_up=survey.follow_up)
+
+
+async def _complete_step(ctx: AppContext, signed: _Signed) -> str | None:
+    """Hands the customer's answer to the order as its waiting sign-off step, through the
+    step-submission service (the Update id is the link's: a retry or a concurrent double
+    tap is answered with the first result). The actor is the customer through the link,
+    proven by the API like any actor. Returns the step, or None when it no longer waits
+    (the engineer completed it, or the order closed): the survey stands alone."""
+    client = ctx.temporal_client
+    if client is None:
+        raise RuntimeError("the API was started without a Temporal client")
+    order_id = signed.done.order_id
+    submission = StepSubmission(
+        node_id=signed.node_id,
+        actor=Actor(
+            user_id=f"signoff-link:{signed.link_id}",
+            roles=[CUSTOMER_ROLE],
+            display_name=signed.customer or "客户",
+        ),
+        data=signed.data,
+    )
+    try:
+        accepted = await engine.submit(
+            client,
+            order_id,
+            submission,
+            actor_key=ctx.actor_key,
+            update_id=f"signoff-link/{signed.link_id}",
+            wait=timedelta(seconds=ctx.settings.step_wait_seconds),
+        )
+    except Conflict:
+        return None
+    await db(ctx, _step_recorded, order_id=order_id, link_id=signed.link_id, accepted=accepted)
+    return signed.node_id
 
 
 @router.post("/signoff/{token}", response_model=SignoffDone, responses=ERRORS)
 async def submit_signoff(token: str, body: SignoffIn, ctx: CtxDep) -> SignoffDone:
     """The customer's signature, rating (0-10) and comment, once per link; 0-6 opens a
-    follow-up for the outlet's and region's managers (WeCom)."""
-    done: SignoffDone = await db(ctx, _sign, ctx, token[:100], body)
-    return done
+    follow-up for the outlet's and region's managers (WeCom). A link issued for the
+    order's waiting sign-off step completes it with this answer (`node_id`).
+
+    The same answer again (a double tap, a retry) is answered alike and changes nothing;
+    a used link with another answer is 409, an expired one 410, an unknown one 404."""
+    png = _signature_png(body.signature)
+    signed: _Signed = await db(ctx, _sign, ctx, token[:100], body, png)
+    if not signed.node_id:
+        return signed.done
+    completed = await _complete_step(ctx, signed)
+    return signed.done.model_copy(update={"node_id": completed})
 
 
 class SignoffFile(BaseModel):

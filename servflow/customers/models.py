@@ -103,8 +103,13 @@ class SignoffLink(Base):
     region: Mapped[str] = mapped_column(String(64), default="")
     outlet: Mapped[str] = mapped_column(String(64), default="")
     engineer: Mapped[str] = mapped_column(String(100), default="")
+    node_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    """The order's waiting `signoff` step the customer's sign-off completes ("" for a
+    survey only: no such step waited, or its form asks for more than the customer gives)."""
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+    step_submitted_at: Mapped[datetime | None] = mapped_column()
+    """When the order took the customer's sign-off as its step `node_id`."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

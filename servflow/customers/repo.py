@@ -184,6 +184,19 @@ def use_link(session: Session, *, link_id: int, now: Any) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def survey_of_order(session: Session, *, order_id: str) -> Survey | None:
+    return session.scalar(select(Survey).where(Survey.order_id == order_id))
+
+
+def step_submitted(session: Session, *, link_id: int, now: Any) -> None:
+    session.execute(
+        update(SignoffLink)
+        .where(SignoffLink.id == link_id, SignoffLink.step_submitted_at.is_(None))
+        .values(step_submitted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def ratings(session: Session, *, group_by: str, scope_path: str) -> list[tuple[str, int]]:
     column = {"region": Survey.region, "outlet": Survey.outlet, "engineer": Survey.engineer}[
         group_by

@@ -25,11 +25,11 @@ from servflow.customers.models import (
     SignoffLink,
     Survey,
 )
-from servflow.customers.rules import Nps, is_detractor, nps_by
+from servflow.customers.rules import RATING_RANGE, Nps, is_detractor, nps_by
 from servflow.org import service as org
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
-from servflow.platform.errors import Invalid, NotFound
+from servflow.platform.errors import AppError, Conflict, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +270,11 @@ def create_signoff_link(
     outlet: str,
     engineer: str,
     now: datetime,
+    node_id: str = "",
 ) -> tuple[str, SignoffLink]:
-    """A one-time link for the customer (the token is shown once; only its hash is kept)."""
+    """A one-time link for the customer (the token is shown once; only its hash is kept).
+    `node_id`: the order's waiting sign-off step the customer's answer completes ("" for
+    a survey only)."""
     token = secrets.token_urlsafe(32)
     link = SignoffLink(
         token_hash=_hash(token),
@@ -281,6 +284,7 @@ def create_signoff_link(
         region=region,
         outlet=outlet,
         engineer=engineer,
+        node_id=node_id,
         expires_at=now + LINK_TTL,
         created_at=now,
     )
@@ -290,11 +294,69 @@ def create_signoff_link(
 
 
 def open_link(session: Session, *, token: str, now: datetime) -> SignoffLink:
-    """The link of `token`; NotFound alike when unknown, used or expired."""
+    """The link of `token` while it can be signed; NotFound (saying which) when unknown,
+    used or expired."""
     link = repo.link_by_hash(session, token_hash=_hash(token[:100]))
-    if link is None or link.used_at is not None or link.expires_at <= now:
-        raise NotFound("this sign-off link is unknown, used or expired")
+    if link is None:
+        raise NotFound("this sign-off link is unknown")
+    if link.used_at is not None:
+        raise NotFound("this sign-off link was used: the service is signed off")
+    if link.expires_at <= now:
+        raise NotFound("this sign-off link expired: ask the engineer for a new one")
     return link
+
+
+def link_to_sign(session: Session, *, token: str, now: datetime) -> SignoffLink:
+    """The link of `token` for a sign-off: unknown is NotFound, expired (unused) is 410;
+    a used link is returned, its answer being compared by `sign_off`."""
+    link = repo.link_by_hash(session, token_hash=_hash(token[:100]))
+    if link is None:
+        raise NotFound("this sign-off link is unknown")
+    if link.used_at is None and link.expires_at <= now:
+        raise AppError(
+            f"this sign-off link expired at {link.expires_at:%Y-%m-%d %H:%M} UTC:"
+            " ask the engineer for a new one",
+            status_code=410,
+            reason="expired",
+        )
+    return link
+
+
+def check_answer(rating: int, comment: str) -> None:
+    """Invalid (naming the field) unless the rating is 0-10 and the comment short enough."""
+    if not RATING_RANGE[0] <= rating <= RATING_RANGE[1]:
+        raise Invalid("rating: 0 to 10", errors={"rating": "must be 0 to 10"})
+    if len(comment) > MAX_COMMENT:
+        raise Invalid(f"comment: at most {MAX_COMMENT} characters", errors={"comment": "too long"})
+
+
+def _same_answer(survey: Survey, *, rating: int, comment: str, signature_file: str | None) -> bool:
+    same = survey.rating == rating and survey.comment == comment.strip()
+    return same and (signature_file is None or survey.signature_file == signature_file)
+
+
+def answered(
+    session: Session, link: SignoffLink, *, rating: int, comment: str, signature_file: str | None
+) -> Survey | None:
+    """The survey of a used link when this answer is the one it was signed with (a double
+    tap, a retry): answered alike. None for an unused link.
+
+    Raises:
+        Conflict: the link was used with another answer (`signature_file` None: only the
+            rating and comment are compared).
+    """
+    if link.used_at is None:
+        return None
+    survey = repo.survey_of_order(session, order_id=link.order_id)
+    if survey is None or not _same_answer(
+        survey, rating=rating, comment=comment, signature_file=signature_file
+    ):
+        raise Conflict(
+            f"this sign-off link was used at {link.used_at:%Y-%m-%d %H:%M} UTC with another"
+            " answer: a link signs once",
+            reason="used",
+        )
+    return survey
 
 
 def sign_off(
@@ -305,16 +367,31 @@ def sign_off(
     comment: str,
     signature_file: str,
     now: datetime,
-) -> Survey:
-    """Records the customer's sign-off once (the link is spent); a detractor's score
-    (0-6) marks a follow-up."""
-    if not 0 <= rating <= 10:
-        raise Invalid("rating: 0 to 10", errors={"rating": "must be 0 to 10"})
-    if len(comment) > MAX_COMMENT:
-        raise Invalid(f"comment: at most {MAX_COMMENT} characters", errors={"comment": "too long"})
-    link = open_link(session, token=token, now=now)
+) -> tuple[Survey, bool]:
+    """Records the customer's sign-off once (the link is spent by a conditional UPDATE); a
+    detractor's score (0-6) marks a follow-up.
+
+    Returns:
+        The survey, and True when this call recorded it (False: the same answer was
+        recorded before, by an earlier or a concurrent call).
+
+    Raises:
+        Conflict: the link was used with another answer.
+    """
+    check_answer(rating, comment)
+    link = link_to_sign(session, token=token, now=now)
+    kept = answered(session, link, rating=rating, comment=comment, signature_file=signature_file)
+    if kept is not None:
+        return kept, False
     if not repo.use_link(session, link_id=link.id, now=now):
-        raise NotFound("this sign-off link is unknown, used or expired")
+        # A concurrent call spent it first (and has committed: the UPDATE waited for it).
+        session.expire(link)
+        kept = answered(
+            session, link, rating=rating, comment=comment, signature_file=signature_file
+        )
+        if kept is None:
+            raise Conflict("this sign-off link is being used right now: try again")
+        return kept, False
     survey = Survey(
         order_id=link.order_id,
         customer_id=link.customer_id,
@@ -330,7 +407,17 @@ def sign_off(
     )
     session.add(survey)
     session.flush()
-    return survey
+    return survey, True
+
+
+def step_submitted(session: Session, *, link_id: int, now: datetime) -> None:
+    """Records that the order took the link's sign-off as its step."""
+    repo.step_submitted(session, link_id=link_id, now=now)
+
+
+def customer_name(session: Session, *, customer_id: int | None) -> str:
+    customer = repo.get_customer(session, customer_id=customer_id or 0)
+    return customer.name if customer is not None else ""
 
 
 def nps_report(session: Session, user: Principal, *, group_by: str) -> list[Nps]:

@@ -47,9 +47,13 @@ async def test_a_signoff_link_works_once(api, session, world):
     assert page.status_code == 200 and page.json()["engineer"] == "engineer_bj_near"
     first = await api.post(f"/api/signoff/{token}", json={"rating": 9, "signature": signature()})
     assert first.status_code == 200, first.text
-    assert first.json() == {"order_id": "order-1", "rating": 9, "follow_up": False}
+    answer = {"order_id": "order-1", "rating": 9, "follow_up": False, "node_id": None}
+    assert first.json() == answer
+    # The same answer again (a double tap, a retry): answered alike, still one survey.
+    retry = await api.post(f"/api/signoff/{token}", json={"rating": 9, "signature": signature()})
+    assert retry.status_code == 200 and retry.json() == answer
     again = await api.post(f"/api/signoff/{token}", json={"rating": 10, "signature": signature()})
-    assert again.status_code == 404
+    assert again.status_code == 409 and again.json()["reason"] == "used"
     assert (await api.get(f"/api/signoff/{token}")).status_code == 404
     assert (await api.get("/api/signoff/not-a-token")).status_code == 404
 

@@ -137,9 +137,12 @@ class BaseNode(BaseModel):
     # shown as the order's current node nor recorded as a step in the read model.
     # `assigns_engineer`: its output names the engineer that `dispatched_engineer` steps go
     # to (see `engineer_in`). `places_order`: its output names the order's region and outlet.
+    # `customer_completes`: the customer (an actor holding CUSTOMER_ROLE, which the API
+    # vouches for through a one-time link) may complete it besides its assignee.
     transient: ClassVar[bool] = False
     assigns_engineer: ClassVar[bool] = False
     places_order: ClassVar[bool] = False
+    customer_completes: ClassVar[bool] = False
 
     id: str = Field(pattern=NODE_ID, description="unique within the definition")
     type: str

@@ -47,9 +47,11 @@ class ServiceNode(_HumanNode):
 
 @node_type("signoff")
 class SignoffNode(_HumanNode):
-    """The customer's acceptance: signature, photos, rating."""
+    """The customer's acceptance: signature, photos, rating. The customer may complete it
+    themselves through their sign-off link (docs/channels.md)."""
 
     status_on_complete = "signed_off"
+    customer_completes = True
     label_zh, label_en = "客户签收", "Customer sign-off"
     type: Literal["signoff"]
 
