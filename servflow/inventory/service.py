@@ -524,55 +524,98 @@ def move(
     done = repo.movement_by_key(session, key=key)
     if done is not None:
         return MovementDone(done, False)
-    if kind == "adjustment" and not reason.strip():
-        raise invalid_field("reason", "an adjustment needs a reason")
+    row = _movement_row(
+        warehouse, part, kind, qty, key=key, now=now, ref=ref, reason=reason, actor=actor
+    )
     try:
-        on_hand_delta, reserved_delta = rules.deltas(kind, qty)
-    except ValueError as exc:
-        raise invalid_field("qty", str(exc)) from None
-    stored_kind = "consumption" if kind == "consumption_unreserved" else kind
-    try:
-        with session.begin_nested():
-            if on_hand_delta > 0:
-                repo.ensure_level(session, warehouse_id=warehouse.id, part_id=part.id)
-            # The journal row first, the balance last: the UPDATE takes the balance row's
-            # lock, held until commit, so nothing else should run after it.
-            movement = repo.add_movement(
-                session,
-                row={
-                    "key": key,
-                    "warehouse_id": warehouse.id,
-                    "part_id": part.id,
-                    "kind": stored_kind,
-                    "qty": abs(qty),
-                    "on_hand_delta": on_hand_delta,
-                    "reserved_delta": reserved_delta,
-                    "reason": reason[:500],
-                    "ref": ref[:200],
-                    "actor": actor[:100],
-                    "created_at": now,
-                },
-            )
-            after = repo.shift_level(
-                session,
-                warehouse_id=warehouse.id,
-                part_id=part.id,
-                on_hand_delta=on_hand_delta,
-                reserved_delta=reserved_delta,
-                need_available=qty if need_available else 0,
-            )
-            if after is None:
-                raise _short(session, warehouse, part, kind, qty, on_hand_delta)
+        movement, safety_level = _journal_and_shift(
+            session, warehouse, part, row, kind=kind, qty=qty, need_available=need_available
+        )
     except IntegrityError:
         # The same key committed by a concurrent call: the savepoint undid our move.
         done = repo.movement_by_key(session, key=key)
         if done is None:
             raise
         return MovementDone(done, False)
-    safety_level = after[2]
     if safety_level > 0:
         check_safety(session, warehouse=warehouse, part=part, now=now)
     return MovementDone(movement, True)
+
+
+def _journal_and_shift(
+    session: Session,
+    warehouse: Warehouse,
+    part: Part,
+    row: dict[str, Any],
+    *,
+    kind: str,
+    qty: int,
+    need_available: bool,
+) -> tuple[StockMovement, int]:
+    """Writes the journal row and moves the balance (`qty` units as `kind`) in one
+    savepoint; returns the row and the balance's safety level.
+
+    Raises:
+        Conflict: the balance cannot take the move (the savepoint is undone).
+        IntegrityError: the row's key was committed meanwhile (the savepoint is undone).
+    """
+    on_hand_delta, reserved_delta = row["on_hand_delta"], row["reserved_delta"]
+    with session.begin_nested():
+        if on_hand_delta > 0:
+            repo.ensure_level(session, warehouse_id=warehouse.id, part_id=part.id)
+        # The journal row first, the balance last: the UPDATE takes the balance row's
+        # lock, held until commit, so nothing else should run after it.
+        movement = repo.add_movement(session, row=row)
+        after = repo.shift_level(
+            session,
+            warehouse_id=warehouse.id,
+            part_id=part.id,
+            on_hand_delta=on_hand_delta,
+            reserved_delta=reserved_delta,
+            need_available=qty if need_available else 0,
+        )
+        if after is None:
+            raise _short(session, warehouse, part, kind, qty, on_hand_delta)
+    return movement, after[2]
+
+
+def _movement_row(
+    warehouse: Warehouse,
+    part: Part,
+    kind: str,
+    qty: int,
+    *,
+    key: str,
+    now: datetime,
+    ref: str,
+    reason: str,
+    actor: str,
+) -> dict[str, Any]:
+    """The journal row of moving `qty` units as `kind`, its texts cut to their columns; a
+    van's unreserved consumption is journalled as a consumption.
+
+    Raises:
+        Invalid: an adjustment without a reason, or a bad quantity (field `qty`).
+    """
+    if kind == "adjustment" and not reason.strip():
+        raise invalid_field("reason", "an adjustment needs a reason")
+    try:
+        delta = rules.deltas(kind, qty)
+    except ValueError as exc:
+        raise invalid_field("qty", str(exc)) from None
+    return {
+        "key": key,
+        "warehouse_id": warehouse.id,
+        "part_id": part.id,
+        "kind": "consumption" if kind == "consumption_unreserved" else kind,
+        "qty": abs(qty),
+        "on_hand_delta": delta[0],
+        "reserved_delta": delta[1],
+        "reason": reason[:500],
+        "ref": ref[:200],
+        "actor": actor[:100],
+        "created_at": now,
+    }
 
 
 def _short(
