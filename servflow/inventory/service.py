@@ -777,33 +777,18 @@ def reserve(
     """
     existing = repo.reservation_by_key(session, key=key)
     if existing is None:
+        held = Reservation(
+            key=key,
+            order_id=order_id,
+            warehouse_id=warehouse.id,
+            part_id=part.id,
+            qty=qty,
+            status="held",
+            created_at=now,
+            expires_at=now + ttl if ttl is not None else None,
+        )
         try:
-            with session.begin_nested():
-                held = Reservation(
-                    key=key,
-                    order_id=order_id,
-                    warehouse_id=warehouse.id,
-                    part_id=part.id,
-                    qty=qty,
-                    status="held",
-                    created_at=now,
-                    expires_at=now + ttl if ttl is not None else None,
-                )
-                session.add(held)
-                session.flush()
-                move(
-                    session,
-                    warehouse=warehouse,
-                    part=part,
-                    kind="reservation",
-                    qty=qty,
-                    key=f"reserve:{key}",
-                    now=now,
-                    ref=order_id,
-                    actor=actor,
-                    need_available=True,
-                )
-            return held
+            return _hold(session, held, warehouse=warehouse, part=part, now=now, actor=actor)
         except IntegrityError:
             existing = repo.reservation_by_key(session, key=key)
             if existing is None:
@@ -811,6 +796,40 @@ def reserve(
     if (existing.warehouse_id, existing.part_id, existing.qty) != (warehouse.id, part.id, qty):
         raise Conflict(f"reservation '{key}' holds another part, warehouse or quantity")
     return existing
+
+
+def _hold(
+    session: Session,
+    held: Reservation,
+    *,
+    warehouse: Warehouse,
+    part: Part,
+    now: datetime,
+    actor: str,
+) -> Reservation:
+    """Writes the reservation row and its journal line (key `reserve:<key>`, only if that
+    many are available) in one savepoint.
+
+    Raises:
+        Conflict: fewer available than the reservation holds (the savepoint is undone).
+        IntegrityError: the key was reserved meanwhile (the savepoint is undone).
+    """
+    with session.begin_nested():
+        session.add(held)
+        session.flush()
+        move(
+            session,
+            warehouse=warehouse,
+            part=part,
+            kind="reservation",
+            qty=held.qty,
+            key=f"reserve:{held.key}",
+            now=now,
+            ref=held.order_id,
+            actor=actor,
+            need_available=True,
+        )
+    return held
 
 
 def reserve_for_order(
