@@ -1283,10 +1283,7 @@ def open_transfer(
     if fresh and transfer is not None and transfer.status in ("cancelled", "failed"):
         raise Conflict(f"transfer '{code}' was {transfer.status}: use another line")
     part = _part(session, sku)
-    src = repo.get_warehouse_by_code(session, code=source)
-    dst = repo.get_warehouse_by_code(session, code=destination)
-    if src is None or dst is None:
-        raise invalid_field("source" if src is None else "destination", "no such warehouse")
+    src, dst = _transfer_ends(session, source=source, destination=destination)
     if transfer is None:
         transfer = Transfer(
             code=code,
@@ -1303,19 +1300,51 @@ def open_transfer(
         session.add(transfer)
         session.flush()
     if transfer.status == "requested":
-        reserve(
-            session,
-            key=f"{code}/source",
-            order_id=order_id or code,
-            warehouse=src,
-            part=part,
-            qty=qty,
-            now=now,
-            ttl=None,
+        _reserve_at_source(
+            session, transfer, source=src, part=part, qty=qty, order_id=order_id, now=now
         )
-        transfer.status, transfer.updated_at = "reserved", now
-        session.flush()
     return _view(session, transfer)
+
+
+def _transfer_ends(
+    session: Session, *, source: str, destination: str
+) -> tuple[Warehouse, Warehouse]:
+    """The source and destination warehouses of a transfer, by code (any region's).
+
+    Raises:
+        Invalid: an unknown code (naming the field `source` or `destination`).
+    """
+    src = repo.get_warehouse_by_code(session, code=source)
+    dst = repo.get_warehouse_by_code(session, code=destination)
+    if src is None or dst is None:
+        raise invalid_field("source" if src is None else "destination", "no such warehouse")
+    return src, dst
+
+
+def _reserve_at_source(
+    session: Session,
+    transfer: Transfer,
+    *,
+    source: Warehouse,
+    part: Part,
+    qty: int,
+    order_id: str,
+    now: datetime,
+) -> None:
+    """Holds `qty` at the transfer's source for the order (key `<code>/source`, no
+    expiry) and marks the transfer reserved."""
+    reserve(
+        session,
+        key=f"{transfer.code}/source",
+        order_id=order_id or transfer.code,
+        warehouse=source,
+        part=part,
+        qty=qty,
+        now=now,
+        ttl=None,
+    )
+    transfer.status, transfer.updated_at = "reserved", now
+    session.flush()
 
 
 def _transfer(session: Session, code: str) -> Transfer:
