@@ -1654,60 +1654,103 @@ def source_for_order(
     if dest is not None and at.lat is None:
         at = Location(dest.lat, dest.lng)
     plans = plan_lines(session, lines=lines, lat=at.lat, lng=at.lng, engineer=engineer)
-    reserved, transfers, shortfall, reasons = [], [], [], []
+    reserved: list[dict[str, Any]] = []
+    transfers: list[dict[str, Any]] = []
     for plan in plans:
-        reasons.append(f"{plan.sku}: {plan.reason}")
-        if plan.shortfall:
-            shortfall.append({"sku": plan.sku, "qty": plan.shortfall})
         for index, pick in enumerate(plan.picks):
             # The visit in the keys: a loop back to the node sources again, not the same.
             line_key = f"{step.order_id}/{plan.sku}/{index}/{step.visit}"
             store = repo.get_warehouse_by_code(session, code=pick.warehouse)
             assert store is not None
-            local = pick.van or dest is None or store.id == dest.id
-            if local:
-                reserve(
-                    session,
-                    key=line_key,
-                    order_id=step.order_id,
-                    warehouse=store,
-                    part=_part(session, plan.sku),
-                    qty=pick.qty,
-                    now=now,
-                    ttl=None,
+            if pick.van or dest is None or store.id == dest.id:
+                reserved.append(
+                    _reserve_pick(session, step, plan.sku, pick.qty, store, line_key, now=now)
                 )
-                reserved.append({"sku": plan.sku, "qty": pick.qty, "warehouse": store.code})
                 continue
-            assert dest is not None
             code = f"{step.order_id}.{plan.sku}.{index}.{step.visit}"
-            open_transfer(
-                session,
-                code=code,
-                order_id=step.order_id,
-                line_key=line_key,
-                sku=plan.sku,
-                qty=pick.qty,
-                source=store.code,
-                destination=dest.code,
-                now=now,
-            )
             transfers.append(
-                TransferInput(
-                    code=code,
-                    order_id=step.order_id,
-                    line_key=line_key,
-                    sku=plan.sku,
-                    qty=pick.qty,
-                    source=store.code,
-                    destination=dest.code,
-                ).model_dump(mode="json")
+                _transfer_pick(
+                    session, step, plan.sku, pick.qty, (store, dest), code, line_key, now
+                )
             )
+    return _sourced(plans, dest=dest, reserved=reserved, transfers=transfers)
+
+
+def _reserve_pick(
+    session: Session,
+    step: StepInput,
+    sku: str,
+    qty: int,
+    store: Warehouse,
+    line_key: str,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """Reserves a pick where it is (the van or the destination) for the order line."""
+    reserve(
+        session,
+        key=line_key,
+        order_id=step.order_id,
+        warehouse=store,
+        part=_part(session, sku),
+        qty=qty,
+        now=now,
+        ttl=None,
+    )
+    return {"sku": sku, "qty": qty, "warehouse": store.code}
+
+
+def _transfer_pick(
+    session: Session,
+    step: StepInput,
+    sku: str,
+    qty: int,
+    ends: tuple[Warehouse, Warehouse],
+    code: str,
+    line_key: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Opens the transfer `code` of a pick from its store to the destination (`ends`) and
+    answers the transfer workflow's input."""
+    source, destination = ends
+    open_transfer(
+        session,
+        code=code,
+        order_id=step.order_id,
+        line_key=line_key,
+        sku=sku,
+        qty=qty,
+        source=source.code,
+        destination=destination.code,
+        now=now,
+    )
+    return TransferInput(
+        code=code,
+        order_id=step.order_id,
+        line_key=line_key,
+        sku=sku,
+        qty=qty,
+        source=source.code,
+        destination=destination.code,
+    ).model_dump(mode="json")
+
+
+def _sourced(
+    plans: list[rules.Plan],
+    *,
+    dest: Warehouse | None,
+    reserved: list[dict[str, Any]],
+    transfers: list[dict[str, Any]],
+) -> StepOutcome:
+    """The parts node's output: the destination, what was reserved, the transfers, what
+    is short and each plan's reason."""
+    shortfall = [{"sku": plan.sku, "qty": plan.shortfall} for plan in plans if plan.shortfall]
     output = {
         "destination": dest.code if dest is not None else "",
         "reserved": reserved,
         "transfers": transfers,
         "shortfall": shortfall,
-        "reason": "; ".join(reasons)[:2000],
+        "reason": "; ".join(f"{plan.sku}: {plan.reason}" for plan in plans)[:2000],
     }
     summary = f"{len(reserved)} reserved, {len(transfers)} transfers, {len(shortfall)} short"
     return StepOutcome(result=StepResult(output=output, summary=summary))
