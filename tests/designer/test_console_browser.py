@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -154,6 +155,11 @@ async def test_hq_region_and_outlet_see_their_own_scope_on_the_same_dashboard(
             await expect(revenue).not_to_have_text("无权查看")
         else:
             await expect(revenue).to_have_text("无权查看")
+        # The bottleneck heat map's rows: every region by name (the history ran in all).
+        if username == "hq_admin":
+            heat = page.locator("[data-regions]")
+            await expect(heat).to_have_attribute("data-regions", re.compile("华北.*华东"))
+            assert "huabei" not in (await heat.get_attribute("data-regions") or "")
         await snap(page, f"dashboard-{username}")
     hq, north, outlet = (figures[u]["orders"]["total"] for u in figures)
     # Our three orders: each level sees fewer, and exactly what the orders list says.

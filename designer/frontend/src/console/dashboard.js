@@ -112,15 +112,19 @@ export async function dashboardPage(main, parts) {
     const b = d.bottleneck;
     picker.replaceChildren(...(b.pipelines.length ? b.pipelines : [""]).map((p) => el("option", { value: p, selected: p === b.pipeline }, p ? p.replace("|", " v") : t("no_data"))));
     const regions = ["", ...b.regions];
+    // Regions by name where the dashboard knows it (HQ's units below, a region's own scope).
+    const names = Object.fromEntries([[d.scope.code, d.scope.name], ...d.by_unit.map((u) => [u.code, u.name])]);
+    const regionName = (r) => (r ? names[r] || r : t("all_regions"));
     const cells = b.cells.filter((c) => c.p90_s !== null).map((c) => [b.nodes.indexOf(c.node), regions.indexOf(c.region), Math.round(c.p90_s / 6) / 10, c.count, c.p50_s]);
     chart(charts.bottleneck, {
-      tooltip: { formatter: (p) => `${b.nodes[p.value[0]]} · ${regions[p.value[1]] || t("all_regions")}<br>P90 ${p.value[2]} min · P50 ${Math.round(p.value[4] / 6) / 10} min · n=${p.value[3]}` },
+      tooltip: { formatter: (p) => `${b.nodes[p.value[0]]} · ${regionName(regions[p.value[1]])}<br>P90 ${p.value[2]} min · P50 ${Math.round(p.value[4] / 6) / 10} min · n=${p.value[3]}` },
       grid: { left: 80, right: 24, top: 16, bottom: 70 },
       xAxis: { type: "category", data: b.nodes, axisLabel: { rotate: 30 } },
-      yAxis: { type: "category", data: regions.map((r) => r || t("all_regions")) },
+      yAxis: { type: "category", data: regions.map(regionName) },
       visualMap: { min: 0, max: Math.max(1, ...cells.map((c) => c[2])), orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#fef3c7", "#f59e0b", "#b91c1c"] } },
       series: [{ type: "heatmap", data: cells, label: { show: true } }],
     });
+    charts.bottleneck.dataset.regions = regions.map(regionName).join(",");
   }
 
   function crumbs(path) {
