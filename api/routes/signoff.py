@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AppContext, CtxDep, CurrentUser, Manager, TemporalDep
+from api.deps import AppContext, CtxDep, CurrentUser, TemporalDep, require_roles
 from api.order_access import db, visible_order
 from api.routes.uploads import file_response
 from api.schemas import ERRORS, DataList
@@ -27,13 +27,16 @@ from servflow.integrations.uploads import service as uploads
 from servflow.notify import service as notify
 from servflow.orders import engine, steps
 from servflow.orders import service as orders
-from servflow.org.rules import Principal
+from servflow.org.rules import SURVEY_ROLES, Principal
 from servflow.platform.base import utcnow
 from servflow.platform.errors import Conflict, Invalid, invalid_field
 from workflows.contracts import CUSTOMER_ROLE, Actor, OrderState, StepSubmission
 from workflows.forms import FormField, check_submission
 
 router = APIRouter(prefix="/api", tags=["sign-off"])
+
+# The order's managers and customer care, within their scope.
+SurveyReader = Annotated[Principal, Depends(require_roles(*SURVEY_ROLES))]
 
 MAX_SIGNATURE_BYTES = 300_000
 PNG_PREFIX = "data:image/png;base64,"
@@ -439,7 +442,7 @@ def _nps(session: Any, user: Principal, group_by: str) -> list[NpsRow]:
 
 @router.get("/nps", response_model=list[NpsRow], responses=ERRORS)
 async def read_nps(
-    user: Manager,
+    user: SurveyReader,
     ctx: CtxDep,
     group_by: Annotated[
         str, Query(max_length=16, description="region, outlet or engineer")
@@ -455,7 +458,7 @@ def _follow_ups(session: Any, user: Principal) -> list[FollowUp]:
 
 
 @router.get("/nps/follow-ups", response_model=list[FollowUp], responses=ERRORS)
-async def read_follow_ups(user: Manager, ctx: CtxDep) -> list[FollowUp]:
+async def read_follow_ups(user: SurveyReader, ctx: CtxDep) -> list[FollowUp]:
     """Low scores (0-6) waiting for a call back, newest first, within scope."""
     rows: list[FollowUp] = await db(ctx, _follow_ups, user)
     return rows

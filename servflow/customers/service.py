@@ -449,8 +449,10 @@ FOLLOW_UP_DEFINITION_FILE = Path(__file__).parent / "data" / "nps_followup.json"
 
 
 def follow_up_definition() -> dict[str, Any]:
-    """The follow-up pipeline published when none is (a report, then customer care's
-    call-back task for the region's `dispatcher` desk; designers may change it)."""
+    """The follow-up pipeline (a report, then the call-back task for role
+    `customer_care` of the rated order's scope); published when none is, and again when
+    it changed while the latest version is still the one shipped (`system`'s): a
+    designer's version is kept."""
     raw: dict[str, Any] = json.loads(FOLLOW_UP_DEFINITION_FILE.read_text(encoding="utf-8"))
     return raw
 

@@ -193,6 +193,7 @@ def demo_users(
         users.append(
             (f"region_mgr_{region.code}", f"{region.name}区域经理", ["region_manager"], region.code)
         )
+        users.append((f"care_{region.code}", f"{region.name}客服", ["customer_care"], region.code))
     outlets = sorted((u for u in units.values() if u.kind == "outlet"), key=lambda u: u.path)
     for outlet in outlets:
         users.append(
@@ -427,6 +428,7 @@ def login_lines(summary: DemoSummary) -> list[str]:
         "dispatcher_huabei",
         "region_mgr_huabei",
         "region_mgr_huanan",
+        "care_huabei",
         "outlet_mgr_bj_001",
         "engineer_bj_01",
         "finance",
@@ -434,7 +436,7 @@ def login_lines(summary: DemoSummary) -> list[str]:
     ]
     return [
         f"demo logins (password {summary.password}): {', '.join(examples)}",
-        f"  ... {len(summary.usernames)} users in all: dispatcher_/region_mgr_<region>, "
+        f"  ... {len(summary.usernames)} users in all: dispatcher_/region_mgr_/care_<region>, "
         "outlet_mgr_<outlet>, engineer_<code>",
         f"demo API key (X-API-Key, user api_client): {summary.api_key}",
     ]

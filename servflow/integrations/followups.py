@@ -1,6 +1,8 @@
 """A detractor's score (0-6 at sign-off) opens a follow-up order for customer care: the
 `nps_followup` pipeline (published from servflow/customers/data when none is), placed at
-the rated order's outlet, whose call-back task waits for the region's `dispatcher` desk.
+the rated order's outlet, whose call-back task waits for customer care (role
+`customer_care`, 客服) of the order's outlet or region. Dispatchers of that scope read the
+order as any order of their scope, but the task is not theirs.
 
 Exactly once per survey: the order's workflow id is `nps-<rated order id>` (a second start
 finds the first) and the survey records it by a conditional UPDATE. Started by the
@@ -22,27 +24,41 @@ from servflow.definitions import service as definitions
 from servflow.orders import engine
 from servflow.orders import service as orders
 from servflow.org import service as org
-from servflow.platform.errors import Invalid
+from servflow.platform.errors import NotFound
 from workflows.contracts import OrderContext
 from workflows.definition import Definition as Pipeline
 
 log = logging.getLogger(__name__)
 
 
+SHIPPED_BY = "system"
+"""Who publishes the shipped follow-up pipeline (a designer's versions are theirs)."""
+
+
+def _shipped_is_latest(session: Session, key: str) -> bool:
+    """True when `key` is not published yet or its latest version is the shipped one."""
+    try:
+        versions = definitions.list_versions(session, key=key)
+    except NotFound:
+        return True
+    return not versions or versions[-1].published_by == SHIPPED_BY
+
+
 def _definition(session: Session) -> tuple[Pipeline, dict[str, Pipeline]]:
     key = customers.FOLLOW_UP_DEFINITION
-    try:
-        return definitions.load_snapshot(session, key=key, version=None)
-    except Invalid:  # not published yet
-        definitions.publish(
+    if _shipped_is_latest(session, key):
+        # Publishes the shipped file when none is, or when the file changed since (the
+        # call back moved from the dispatcher to customer care); the same body is kept.
+        published = definitions.publish(
             session,
             key=key,
             raw=customers.follow_up_definition(),
-            user="system",
+            user=SHIPPED_BY,
             unless_unchanged=True,
         )
-        session.commit()
-        return definitions.load_snapshot(session, key=key, version=None)
+        if published.fresh:
+            session.commit()
+    return definitions.load_snapshot(session, key=key, version=None)
 
 
 def _new_order(

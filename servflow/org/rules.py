@@ -22,12 +22,18 @@ ROLES = (
     "finance",
     "hq_admin",
     "api_client",
+    "customer_care",
 )
 DESIGN_ROLES = ("designer", "hq_admin")
 START_ROLES = ("api_client", "dispatcher", "hq_admin", "region_manager", "outlet_manager")
 MANAGE_ROLES = ("dispatcher", "region_manager", "outlet_manager", "hq_admin")
 MONEY_ROLES = ("finance", "hq_admin", "region_manager")
 MASTER_DATA_ROLES = ("hq_admin", "region_manager")
+# Customer care (客服), scoped like a dispatcher (a region or an outlet): reads the orders
+# and customers of its scope (every non-engineer role does), works the tasks assigned to
+# role customer_care (the NPS follow-up's call back), reads NPS and the low scores'
+# follow-ups; starts, cancels and reassigns nothing, sees no money.
+SURVEY_ROLES = ("customer_care", *MANAGE_ROLES)
 # Roles that see every order in their scope; an engineer without one sees only their own.
 SCOPE_WIDE_ROLES = tuple(role for role in ROLES if role != "engineer")
 
@@ -82,7 +88,14 @@ DEMO_API_KEY = "sfk_demo_api_client_0000000000000000"
 ACCOUNT_ROLES = ("hq_admin", "region_manager")
 # What a region manager may grant: nothing that reaches beyond their region (hq_admin),
 # touches money (finance) or changes what every order runs (designer).
-REGION_GRANTABLE = ("dispatcher", "engineer", "outlet_manager", "region_manager", "api_client")
+REGION_GRANTABLE = (
+    "dispatcher",
+    "engineer",
+    "outlet_manager",
+    "region_manager",
+    "api_client",
+    "customer_care",
+)
 MIN_PASSWORD = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further
 # The operator at the machine (CLI): may do what an HQ admin may.

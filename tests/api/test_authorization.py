@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.main import create_app
 from servflow.platform.db import make_session_factory
 from tests.api.conftest import (
+    CUSTOMER_BJ,
     CUSTOMER_GZ,
     SERVICE_OK,
     SIGNOFF_OK,
@@ -123,6 +124,20 @@ USERS = {
     "engineer_A": ({"A"}, False, False),
     "engineer_B": ({"B"}, False, False),
     "engineer_other": (set(), False, False),
+    "care_huabei": ({"A"}, False, False),
+    "care_huanan": ({"B"}, False, False),
+}
+# Who reads NPS and the low scores' follow-ups: the order's managers and customer care.
+SURVEY_READERS = {
+    "hq_admin",
+    "dispatcher_huabei",
+    "dispatcher_huanan",
+    "region_mgr_huabei",
+    "region_mgr_huanan",
+    "outlet_mgr_A",
+    "outlet_mgr_other",
+    "care_huabei",
+    "care_huanan",
 }
 WHO = sorted(USERS)
 
@@ -260,3 +275,26 @@ async def test_design_and_master_data_routes(world, who):
     assert read.status_code == 200
     outlets = await world.http.get("/api/outlets", headers=h)
     assert outlets.status_code == (200 if edits_master_data else 403)
+
+
+@pytest.mark.parametrize("who", WHO)
+async def test_reading_nps_and_its_follow_ups(world, who):
+    for path in ("/api/nps", "/api/nps/follow-ups"):
+        response = await world.http.get(path, headers=world.h(who))
+        assert response.status_code == (200 if who in SURVEY_READERS else 403), (path, who)
+
+
+@pytest.mark.parametrize("who", ["care_huabei", "care_huanan", "engineer_A"])
+async def test_customer_care_finds_the_customers_of_its_scope(world, who):
+    found = {}
+    for name in (CUSTOMER_BJ["name"], CUSTOMER_GZ["name"]):
+        response = await world.http.get("/api/customers", params={"q": name}, headers=world.h(who))
+        if who.startswith("engineer"):
+            assert response.status_code == 403
+            return
+        assert response.status_code == 200, response.text
+        found[name] = [c["name"] for c in response.json()["data"]]
+    mine = CUSTOMER_BJ["name"] if who == "care_huabei" else CUSTOMER_GZ["name"]
+    assert {name: bool(names) for name, names in found.items()} == {
+        n: n == mine for n in (CUSTOMER_BJ["name"], CUSTOMER_GZ["name"])
+    }

@@ -40,6 +40,7 @@ ROLES = {
     "designer": "designer",
     "finance": "finance",
     "api_client": "api_key",
+    "customer_care": "care_huabei",
 }
 
 # Requests that may end the caller's own session (log out, change or reset the password,

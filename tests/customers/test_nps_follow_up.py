@@ -1,7 +1,8 @@
 """A detractor's score at sign-off opens a real follow-up: an `nps_followup` order at the
-rated order's outlet whose call-back task waits in the region's dispatcher desk's task
-list — once per survey, even when the sign-off is submitted twice or the opener runs
-twice or dies between starting the order and recording it."""
+rated order's outlet whose call-back task waits in the task list of customer care (客服)
+of that scope — not the dispatchers', who only read the order — once per survey, even
+when the sign-off is submitted twice or the opener runs twice or dies between starting
+the order and recording it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from activities.registry import ActivityDeps, build_activities
 from api.main import create_app
 from servflow.customers import service as customers
 from servflow.customers.models import Survey
+from servflow.definitions import service as definitions
 from servflow.integrations import followups
 from servflow.orders.models import WorkOrder
 from servflow.org.models import OrgUnit
@@ -112,7 +114,7 @@ async def open_round(demo, client, task_queue) -> int:
     return await followups.open_follow_ups(demo, client, task_queue=task_queue, clock=utcnow)
 
 
-async def test_a_low_score_opens_one_call_back_task_for_the_regions_desk(
+async def test_a_low_score_opens_one_call_back_task_for_customer_care(
     api, worker, demo, client, task_queue
 ):
     headers = make_headers(demo)
@@ -128,10 +130,32 @@ async def test_a_low_score_opens_one_call_back_task_for_the_regions_desk(
     assert await open_round(demo, client, task_queue) == 0
 
     follow_up = f"nps-{rated}"
-    task = await wait_for_task(api, headers, "dispatcher_huabei", follow_up)
+    task = await wait_for_task(api, headers, "care_huabei", follow_up)
     assert task["node_id"] == "call_back"
-    elsewhere = await tasks_of(api, headers, "dispatcher_huanan")
-    assert follow_up not in {t["order_id"] for t in elsewhere}
+    for other in ("care_huanan", "dispatcher_huabei"):
+        assert follow_up not in {t["order_id"] for t in await tasks_of(api, headers, other)}
+    # Another region's customer care does not see the order; the region's dispatcher reads
+    # it (an order of their scope) but may not do the call back.
+    hidden = await api.get(f"/api/orders/{follow_up}", headers=headers("care_huanan"))
+    assert hidden.status_code == 404
+    seen = await api.get(f"/api/orders/{follow_up}", headers=headers("dispatcher_huabei"))
+    assert seen.status_code == 200
+    called = {"reached": True, "cause": "上门时间", "resolution": "致歉, 下次提前电话"}
+    refused = await api.post(
+        f"/api/orders/{follow_up}/steps/call_back",
+        json={"data": called},
+        headers=headers("dispatcher_huabei"),
+    )
+    assert refused.status_code == 403, refused.text
+    # Customer care reads the low score and does the call back.
+    listed = await api.get("/api/nps/follow-ups", headers=headers("care_huabei"))
+    assert [f["order_id"] for f in listed.json()] == [rated]
+    done = await api.post(
+        f"/api/orders/{follow_up}/steps/call_back",
+        json={"data": called},
+        headers=headers("care_huabei"),
+    )
+    assert done.status_code == 200, done.text
     order = (await api.get(f"/api/orders/{follow_up}", headers=headers("hq_admin"))).json()
     assert order["state"]["context"]["outlet"] == "bj-001"
     assert order["state"]["variables"]["survey_order_id"] == rated
@@ -176,3 +200,31 @@ async def test_a_good_score_opens_nothing(api, demo, client, task_queue):
     done = await api.post(f"/api/signoff/{token}", json={"rating": 9, "signature": signature()})
     assert done.json()["follow_up"] is False
     assert await open_round(demo, client, task_queue) == 0
+
+
+def _published(demo, raw: dict, user: str) -> None:
+    with demo() as session:
+        definitions.publish(session, key=raw["key"], raw=raw, user=user)
+        session.commit()
+
+
+def _call_back_role(demo) -> str:
+    with demo() as session:
+        pipeline, _ = followups._definition(session)
+    node = next(n for n in pipeline.nodes if n.id == "call_back")
+    assert node.assignee is not None
+    return node.assignee.value
+
+
+def test_the_shipped_follow_up_moves_to_customer_care_a_designers_stays(demo):
+    # A store that published the earlier shipped pipeline (the dispatcher's desk).
+    old = customers.follow_up_definition()
+    next(n for n in old["nodes"] if n["id"] == "call_back")["assignee"]["value"] = "dispatcher"
+    _published(demo, old, followups.SHIPPED_BY)
+    assert _call_back_role(demo) == "customer_care"
+    assert _call_back_role(demo) == "customer_care"  # published once
+    with demo() as session:
+        assert len(definitions.list_versions(session, key=old["key"])) == 2
+    # A designer's version is theirs to keep.
+    _published(demo, old, "designer")
+    assert _call_back_role(demo) == "dispatcher"

@@ -86,7 +86,10 @@ def test_every_role_has_a_demo_login_with_the_demo_password(session):
         "finance",
         "hq_admin",
         "api_client",
+        "customer_care",
     }
+    care = authenticate(session, username="care_huabei", password=DEMO_PASSWORD)
+    assert care is not None and principal_of(care).scope_path == "/hq/huabei"
     user = authenticate(session, username="region_mgr_huanan", password=DEMO_PASSWORD)
     assert user is not None and principal_of(user).scope_path == "/hq/huanan"
     assert authenticate(session, username="region_mgr_huanan", password="wrong") is None
