@@ -102,6 +102,16 @@ class FollowUp(BaseModel):
     rating: int
     comment: str
     created_at: datetime
+    follow_up_order_id: str | None = Field(
+        default=None,
+        description="the call-back order opened for this low score (null until the worker"
+        " opened it)",
+    )
+    follow_up_status: str | None = Field(
+        default=None,
+        description="that order's status (reported, completed, cancelled, ...; null until"
+        " the order desk knows it)",
+    )
 
 
 def _step_form(session: Any, *, key: str, version: int, node_id: str) -> list[FormField]:
@@ -453,12 +463,24 @@ async def read_nps(
     return rows
 
 
+def _follow_up(session: Any, survey: Any) -> FollowUp:
+    opened = survey.follow_up_order_id or None
+    order = orders.get_order(session, order_id=opened) if opened else None
+    return FollowUp.model_validate(survey).model_copy(
+        update={
+            "follow_up_order_id": opened,
+            "follow_up_status": order.status if order is not None else None,
+        }
+    )
+
+
 def _follow_ups(session: Any, user: Principal) -> list[FollowUp]:
-    return [FollowUp.model_validate(s) for s in customers.follow_ups(session, user)]
+    return [_follow_up(session, s) for s in customers.follow_ups(session, user)]
 
 
 @router.get("/nps/follow-ups", response_model=list[FollowUp], responses=ERRORS)
 async def read_follow_ups(user: SurveyReader, ctx: CtxDep) -> list[FollowUp]:
-    """Low scores (0-6) waiting for a call back, newest first, within scope."""
+    """Low scores (0-6), newest first, within scope, each with the call-back order opened
+    for it (`nps-<order id>`, customer care's task) and that order's status."""
     rows: list[FollowUp] = await db(ctx, _follow_ups, user)
     return rows

@@ -147,15 +147,23 @@ async def test_a_low_score_opens_one_call_back_task_for_customer_care(
         headers=headers("dispatcher_huabei"),
     )
     assert refused.status_code == 403, refused.text
-    # Customer care reads the low score and does the call back.
+    # Customer care reads the low score with its call-back order, and does the call back.
     listed = await api.get("/api/nps/follow-ups", headers=headers("care_huabei"))
-    assert [f["order_id"] for f in listed.json()] == [rated]
+    assert [
+        (f["order_id"], f["follow_up_order_id"], f["follow_up_status"]) for f in listed.json()
+    ] == [(rated, follow_up, "reported")]
     done = await api.post(
         f"/api/orders/{follow_up}/steps/call_back",
         json={"data": called},
         headers=headers("care_huabei"),
     )
     assert done.status_code == 200, done.text
+    for _ in range(200):
+        listed = await api.get("/api/nps/follow-ups", headers=headers("care_huabei"))
+        if listed.json()[0]["follow_up_status"] == "completed":
+            break
+        await asyncio.sleep(0.1)
+    assert listed.json()[0]["follow_up_status"] == "completed"
     order = (await api.get(f"/api/orders/{follow_up}", headers=headers("hq_admin"))).json()
     assert order["state"]["context"]["outlet"] == "bj-001"
     assert order["state"]["variables"]["survey_order_id"] == rated
