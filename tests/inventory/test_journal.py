@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from servflow.inventory import service
+from servflow.inventory import repo, service
 from servflow.inventory.models import StockAlert, StockMovement
 from servflow.platform.errors import Conflict, Invalid
 from tests.inventory.stockworld import NOW, Stock, build, level, receive
@@ -143,7 +143,7 @@ def test_a_store_below_safety_is_offered_a_transfer_from_the_nearest_with_surplu
 
 def test_the_scan_raises_what_no_movement_did_and_nothing_twice(session, stock):
     receive(session, stock, "WH-SH", "CAP", 3, "r1")
-    level_row = service.repo.level_of(
+    level_row = repo.level_of(
         session, warehouse_id=stock.warehouses["WH-SH"].id, part_id=stock.parts["CAP"].id
     )
     level_row.safety_level = 10  # set without a check (an import, a lost check)
@@ -175,7 +175,7 @@ def test_parts_used_come_from_the_van_first_else_the_reservation_exactly_once(se
 def test_a_balance_that_differs_from_its_journal_is_reported(session, stock):
     receive(session, stock, "WH-BJ", "PAD", 5, "r1")
     assert service.journal_mismatches(session) == []
-    service.repo.shift_level(
+    repo.shift_level(
         session,
         warehouse_id=stock.warehouses["WH-BJ"].id,
         part_id=stock.parts["PAD"].id,
