@@ -129,8 +129,7 @@ def _transfer_pick(
     """Opens the transfer `code` of a pick from its store to the destination (`ends`) and
     answers the transfer workflow's input."""
     source, destination = ends
-    open_transfer(
-        session,
+    transfer = TransferInput(
         code=code,
         order_id=step.order_id,
         line_key=line_key,
@@ -138,17 +137,9 @@ def _transfer_pick(
         qty=qty,
         source=source.code,
         destination=destination.code,
-        now=now,
     )
-    return TransferInput(
-        code=code,
-        order_id=step.order_id,
-        line_key=line_key,
-        sku=sku,
-        qty=qty,
-        source=source.code,
-        destination=destination.code,
-    ).model_dump(mode="json")
+    open_transfer(session, now=now, **transfer.model_dump())
+    return transfer.model_dump(mode="json")
 
 
 def _sourced(
