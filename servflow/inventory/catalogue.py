@@ -16,6 +16,14 @@ get_part_by_sku = repo.get_part_by_sku
 parts_by_sku = repo.parts_by_sku
 
 
+def _check_hq(scope_path: str | None) -> None:
+    """Raises Forbidden (naming `sku`) unless the caller is HQ: every region shares the
+    catalogue, so HQ alone keeps it."""
+    if scope_path is not None:
+        message = "the parts catalogue is kept by HQ"
+        raise Forbidden(f"sku: {message}", errors={"sku": message})
+
+
 def page_parts(
     session: Session, *, scope_path: str | None, limit: int, offset: int, q: str | None = None
 ) -> tuple[list[Part], int]:
@@ -48,9 +56,7 @@ def save_part(
         Forbidden: the caller is not HQ (`scope_path` not None): the catalogue is HQ's.
         Invalid: a negative price or cost (naming the field).
     """
-    if scope_path is not None:
-        message = "the parts catalogue is kept by HQ"
-        raise Forbidden(f"sku: {message}", errors={"sku": message})
+    _check_hq(scope_path)
     for field, value in (("price", price), ("cost", cost)):
         if value < 0:
             raise invalid_field(field, "cannot be negative")
@@ -93,9 +99,7 @@ def add_parts(session: Session, *, scope_path: str | None, parts: Iterable[NewPa
         Forbidden: `scope_path` is not HQ's (None): every region shares the catalogue.
         Invalid: a negative price (field `price`); nothing is added then.
     """
-    if scope_path is not None:
-        message = "the parts catalogue is kept by HQ"
-        raise Forbidden(f"sku: {message}", errors={"sku": message})
+    _check_hq(scope_path)
     rows = list(parts)
     known: set[str] = set(repo.parts_by_sku(session, skus=[row.sku for row in rows]))
     added: list[dict[str, object]] = []
