@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
@@ -49,6 +50,13 @@ class NoNul(BaseModel):
 class Page(BaseModel, Generic[T]):
     data: list[T]
     count: int
+
+
+def page_of(found: tuple[Iterable[Any], int], public: Callable[[Any], T]) -> Page[T]:
+    """A page of a service's listing, its `(rows, count)`, with each row made public (the
+    count is of every row that matches, not only those on the page)."""
+    rows, count = found
+    return Page(data=[public(row) for row in rows], count=count)
 
 
 class DataList(BaseModel, Generic[T]):

@@ -26,6 +26,7 @@ from api.schemas import (
     PasswordChange,
     PasswordReset,
     Token,
+    page_of,
 )
 from servflow.org import service as org
 
@@ -68,8 +69,9 @@ def read_users(
     session: SessionDep, user: CurrentUser, limit: Limit = 100, offset: Offset = 0
 ) -> Page[AccountPublic]:
     """The users the caller manages (HQ admins: all; region managers: their region's)."""
-    users, count = org.page_accounts(session, actor=user, limit=limit, offset=offset)
-    return Page(data=[account_public(u) for u in users], count=count)
+    return page_of(
+        org.page_accounts(session, actor=user, limit=limit, offset=offset), account_public
+    )
 
 
 @router.post("/users", response_model=AccountCreated, status_code=201)

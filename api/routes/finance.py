@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, CurrentUser, IdPath, MoneyReader, SessionDep, require_roles
-from api.schemas import ERRORS, Page
+from api.schemas import ERRORS, Page, page_of
 from servflow.billing import statements as billing
 from servflow.billing.pricing import is_hq
 from servflow.ledger import service as ledger
@@ -197,7 +197,7 @@ def read_statements(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[StatementPublic]:
     """Statements of the parties within the caller's scope."""
-    rows, count = billing.page_statements(
+    found = billing.page_statements(
         session,
         scope_path=user.scope_path,
         period=period,
@@ -206,8 +206,7 @@ def read_statements(
         limit=limit,
         offset=offset,
     )
-    data: list[Any] = [StatementPublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    return page_of(found, StatementPublic.model_validate)
 
 
 @router.get("/statements/{statement_id}", response_model=StatementPublic, responses=ERRORS)
@@ -287,11 +286,10 @@ def read_ledger_entries(
         if stream not in (None, own):
             raise NotFound(f"no ledger stream {stream}")
         stream = own
-    rows, count = ledger.page_entries(
+    found = ledger.page_entries(
         session, stream=stream, ref=ref, party=party, limit=limit, offset=offset
     )
-    data: list[Any] = [EntryPublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    return page_of(found, EntryPublic.model_validate)
 
 
 @router.post(

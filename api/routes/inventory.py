@@ -30,7 +30,7 @@ from api.deps import (
     require_roles,
 )
 from api.order_access import db, visible_order
-from api.schemas import ERRORS, Page
+from api.schemas import ERRORS, Page, page_of
 from servflow.inventory import forecast, service
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
@@ -72,9 +72,9 @@ def _page(
 ) -> Page[_Public]:
     """One page of a service's `page_*` listing, within the caller's scope, as public rows
     with the count of all that match."""
-    rows, count = page(session, scope_path=_scope(user), limit=limit, offset=offset, **filters)
-    data: list[Any] = [public(row) for row in rows]
-    return Page(data=data, count=count)
+    return page_of(
+        page(session, scope_path=_scope(user), limit=limit, offset=offset, **filters), public
+    )
 
 
 # ---- reservations ----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import IdPath, SessionDep, require_roles
-from api.schemas import ERRORS, Page
+from api.schemas import ERRORS, Page, page_of
 from servflow.billing import pricing
 from servflow.billing.models import PriceRule, ShareAgreement
 from servflow.org.rules import MASTER_DATA_ROLES, MONEY_ROLES, Principal
@@ -145,11 +145,10 @@ def read_price_rules(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[PriceRulePublic]:
     """Price rules in the caller's scope, and the HQ and region frames above it."""
-    rows, count = pricing.page_rules(
+    found = pricing.page_rules(
         session, model=PriceRule, scope_path=user.scope_path, code=code, limit=limit, offset=offset
     )
-    data: list[Any] = [PriceRulePublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    return page_of(found, PriceRulePublic.model_validate)
 
 
 @router.post("/price-rules", response_model=PriceRulePublic, status_code=201, responses=ERRORS)
@@ -224,7 +223,7 @@ def read_share_agreements(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Page[AgreementPublic]:
     """Revenue-share agreements in the caller's scope and above it."""
-    rows, count = pricing.page_rules(
+    found = pricing.page_rules(
         session,
         model=ShareAgreement,
         scope_path=user.scope_path,
@@ -232,8 +231,7 @@ def read_share_agreements(
         limit=limit,
         offset=offset,
     )
-    data: list[Any] = [AgreementPublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    return page_of(found, AgreementPublic.model_validate)
 
 
 @router.post("/share-agreements", response_model=AgreementPublic, status_code=201, responses=ERRORS)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import MoneyReader, SessionDep, require_roles
-from api.schemas import ERRORS, Page, SettlementPublic
+from api.schemas import ERRORS, Page, SettlementPublic, page_of
 from servflow.billing import service as billing
 from servflow.org.rules import Principal
 from servflow.platform.base import utcnow
@@ -29,7 +29,7 @@ def read_settlements(
 ) -> Page[SettlementPublic]:
     """Settlements of orders in the caller's scope, newest first; `from`/`to` bound the
     time they were recorded (`to` exclusive)."""
-    rows, count = billing.search_settlements(
+    found = billing.search_settlements(
         session,
         scope_path=user.scope_path,
         region=region,
@@ -38,8 +38,7 @@ def read_settlements(
         limit=limit,
         offset=offset,
     )
-    data: list[Any] = [SettlementPublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    return page_of(found, SettlementPublic.model_validate)
 
 
 @router.post(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, CurrentUser, Manager, SessionDep, TemporalDep, require_roles
 from api.order_access import visible_order
-from api.schemas import ERRORS, DataList, Page
+from api.schemas import ERRORS, DataList, Page, page_of
 from servflow.orders import engine
 from servflow.org.rules import MANAGE_ROLES, Principal
 from servflow.platform.base import utcnow
@@ -104,11 +104,8 @@ def read_breaches(
     scope (an engineer: the steps waiting for them). Read from the stored deadlines, so a
     breach is listed from its deadline on, whatever the workflow's timer does; a paused
     clock is never listed."""
-    rows, count = sla.breach_list(
-        session, user, state=state, now=utcnow(), limit=limit, offset=offset
-    )
-    data: list[Any] = [BreachPublic.model_validate(r) for r in rows]
-    return Page(data=data, count=count)
+    found = sla.breach_list(session, user, state=state, now=utcnow(), limit=limit, offset=offset)
+    return page_of(found, BreachPublic.model_validate)
 
 
 @router.get("/sla/calendars", response_model=DataList[CalendarPublic], responses=ERRORS)
