@@ -37,6 +37,7 @@ from servflow.platform.db import make_session_factory
 from servflow.platform.security import hash_password
 from servflow.platform.settings import Settings
 from servflow.tables import metadata
+from tests.support.snapshot import seeded
 from worker import build_worker
 from workflows.contracts import OrderState
 from workflows.validate import validate_definition
@@ -71,11 +72,14 @@ def _quick_hash(password: str) -> str:
 
 
 def seed(factory: sessionmaker[Session]) -> None:
-    """Demo data plus ac-repair published as version 1.
+    """Demo data plus ac-repair published as version 1: loaded for real by the first test
+    on a database, restored from its rows for the others (tests/support/snapshot.py)."""
+    seeded(factory, _load_demo_and_ac_repair)
 
-    The demo password is hashed with 4 bcrypt rounds instead of 12: logins verify the
-    same way, and every test saves most of a second.
-    """
+
+def _load_demo_and_ac_repair(factory: sessionmaker[Session]) -> None:
+    """The demo password is hashed with 4 bcrypt rounds instead of 12: logins verify the
+    same way, and every test saves most of a second."""
     with factory() as session, patch("servflow.demo.loader.hash_password", _quick_hash):
         load_demo(session)
         report = validate_definition(AC_REPAIR)
