@@ -10,6 +10,7 @@ from sqlalchemy import select
 from servflow.billing.models import Settlement
 from servflow.demo.loader import DATA_DIR, load_demo
 from servflow.orders.models import WorkOrder
+from tests.support.snapshot import seeded
 from tests.world import make_step
 
 CITIES = {
@@ -21,11 +22,15 @@ PRICED_PARTS = ["service.parts_used"]  # the parts field the settlement prices
 FEES |= {"xinan": "90.00", "xibei": "80.00", "dongbei": "85.00"}
 
 
-@pytest.fixture
-def demo(session_factory):
-    with session_factory() as session:
+def _load(factory):
+    with factory() as session:
         load_demo(session)
         session.commit()
+
+
+@pytest.fixture
+def demo(session_factory):
+    seeded(session_factory, _load)  # loaded once per database, restored for the others
 
 
 @pytest.mark.parametrize("region", sorted(CITIES))

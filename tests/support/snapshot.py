@@ -21,13 +21,16 @@ from servflow.tables import metadata
 
 Rows = list[tuple[Table, list[dict[str, Any]]]]
 
-_TAKEN: dict[str, Rows] = {}
+_TAKEN: dict[tuple[str, str], Rows] = {}  # by database and loader
 
 
 def seeded(factory: sessionmaker[Session], load: Callable[[sessionmaker[Session]], None]) -> None:
     """Runs `load` on the first call for this database, restores its rows on later ones."""
     engine = _engine(factory)
-    key = engine.url.render_as_string(hide_password=False)
+    key = (
+        engine.url.render_as_string(hide_password=False),
+        f"{load.__module__}.{load.__qualname__}",
+    )
     rows = _TAKEN.get(key)
     if rows is not None:
         try:
