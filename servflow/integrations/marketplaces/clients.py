@@ -222,6 +222,37 @@ class _TopStyle:
         self.http = http or httpx.Client(timeout=TIMEOUT)
         self.clock = clock
 
+    platform = ""
+
+    def update_status(self, update: OutboundUpdate) -> None:
+        """Tells the platform the order's new status (one signed router call)."""
+        call = writeback.request_for(
+            self.platform,
+            status=update.status,
+            external_order_id=update.external_order_id,
+            order_id=update.order_id,
+            payload=dict(update.payload or {}),
+            now=self.clock(),
+        )
+        params = self._signed(
+            {
+                "method": call.method,
+                "v": "2.0",
+                "sign_method": self.sign_method,
+                **self._call_params(call),
+            }
+        )
+        failure = self._failure(_post(self.http, self.url, data=params), call)
+        if failure is not None:
+            _raise(failure)
+
+    def _call_params(self, call: writeback.Call) -> dict[str, str]:
+        """The platform's own parameters: its credential and the business ones."""
+        raise NotImplementedError
+
+    def _failure(self, body: Any, call: writeback.Call) -> writeback.Failure | None:
+        raise NotImplementedError
+
     def _signed(self, params: dict[str, str]) -> dict[str, str]:
         params = {
             **params,
@@ -242,28 +273,12 @@ class TmallApi(_TopStyle):
         super().__init__(**kwargs)
         self.session = session
 
-    def update_status(self, update: OutboundUpdate) -> None:
-        call = writeback.request_for(
-            "tmall",
-            status=update.status,
-            external_order_id=update.external_order_id,
-            order_id=update.order_id,
-            payload=dict(update.payload or {}),
-            now=self.clock(),
-        )
-        params = self._signed(
-            {
-                "method": call.method,
-                "session": self.session,
-                "format": "json",
-                "v": "2.0",
-                "sign_method": self.sign_method,
-                **{k: str(v) for k, v in call.params.items()},
-            }
-        )
-        failure = writeback.top_failure(_post(self.http, self.url, data=params))
-        if failure is not None:
-            _raise(failure)
+    def _call_params(self, call: writeback.Call) -> dict[str, str]:
+        business = {k: str(v) for k, v in call.params.items()}
+        return {"session": self.session, "format": "json", **business}
+
+    def _failure(self, body: Any, call: writeback.Call) -> writeback.Failure | None:
+        return writeback.top_failure(body)
 
 
 class JdApi(_TopStyle):
@@ -276,28 +291,12 @@ class JdApi(_TopStyle):
         super().__init__(**kwargs)
         self.access_token = access_token
 
-    def update_status(self, update: OutboundUpdate) -> None:
-        call = writeback.request_for(
-            "jd",
-            status=update.status,
-            external_order_id=update.external_order_id,
-            order_id=update.order_id,
-            payload=dict(update.payload or {}),
-            now=self.clock(),
-        )
-        params = self._signed(
-            {
-                "method": call.method,
-                "access_token": self.access_token,
-                "v": "2.0",
-                "sign_method": self.sign_method,
-                "360buy_param_json": json.dumps(call.params, ensure_ascii=False),
-            }
-        )
-        body = _post(self.http, self.url, data=params)
-        failure = writeback.jos_failure(body, method=call.method)
-        if failure is not None:
-            _raise(failure)
+    def _call_params(self, call: writeback.Call) -> dict[str, str]:
+        business = json.dumps(call.params, ensure_ascii=False)
+        return {"access_token": self.access_token, "360buy_param_json": business}
+
+    def _failure(self, body: Any, call: writeback.Call) -> writeback.Failure | None:
+        return writeback.jos_failure(body, method=call.method)
 
 
 def douyin_from_settings(settings: Settings, **kwargs: Any) -> DouyinApi | None:
