@@ -393,20 +393,27 @@ def retry_notification(
     return row
 
 
+# Who hears of a low score: the managers, and customer care, who call the customer back.
+# A user of one of these roles whose scope covers the order's unit: the rule by which the
+# call-back task (role customer_care, servflow/customers/data/nps_followup.json) is listed.
+LOW_SCORE_ROLES = ("outlet_manager", "region_manager", "customer_care")
+
+
 def low_score_follow_up(
     session: Session, *, order_id: str, org_path: str, rating: int, comment: str, now: datetime
 ) -> Notification:
-    """Tells the outlet's and region's managers that a customer scored the service low, in
-    the transaction of the sign-off (a follow-up task on their WeCom)."""
-    managers = org.usernames_with_roles(
-        session, roles=["outlet_manager", "region_manager"], scope_path=org_path or "/"
+    """Tells the outlet's and region's managers and the order scope's customer care (客服,
+    whose call-back task the follow-up order opens) that a customer scored the service
+    low, in the transaction of the sign-off (on their WeCom)."""
+    recipients = org.usernames_with_roles(
+        session, roles=LOW_SCORE_ROLES, scope_path=org_path or "/"
     )
     message = f"客户评分 {rating}/10, 请回访 (工单 {order_id}): {comment[:200] or '无评论'}"
     return enqueue(
         session,
         key=f"nps-follow-up/{order_id}",
         channel="wecom",
-        recipients=sorted(set(managers)),
+        recipients=sorted(set(recipients)),
         message=message,
         now=now,
         order_id=order_id,

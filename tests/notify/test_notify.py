@@ -1,8 +1,11 @@
 from sqlalchemy import select
 
+from servflow.notify import service as notify
 from servflow.notify.models import Notification
 from servflow.notify.notifier import OutgoingMessage
 from servflow.notify.rules import render_message
+from servflow.org.models import AppUser
+from servflow.org.service import principal_of
 from tests.world import NOW, Runner, make_step
 
 REFRIGERATION = {"skills": ["refrigeration"]}
@@ -76,3 +79,51 @@ async def test_failed_delivery_leaves_the_message_unsent_in_the_outbox(run, worl
     assert row is not None and row.sent_at is None
     assert (row.status, row.attempts, row.last_error) == ("retry", 1, "ConnectionError: WeCom down")
     assert row.next_attempt_at is not None and row.next_attempt_at > NOW
+
+
+def test_a_low_score_tells_the_managers_and_customer_care_of_the_orders_scope(world, session):
+    units = {u.code: session.merge(u) for u in world.units.values()}
+    for username, unit in [
+        ("care_huabei", "huabei"),  # the region of the rated order's outlet
+        ("care_bj_001", "bj-001"),  # the outlet itself
+        ("care_bj_002", "bj-002"),  # another outlet of the region: not theirs
+        ("care_huadong", "huadong"),  # another region
+    ]:
+        session.add(
+            AppUser(
+                username=username, password_hash="x", roles=["customer_care"], org_unit=units[unit]
+            )
+        )
+    session.add(
+        AppUser(
+            username="care_retired",
+            password_hash="x",
+            roles=["customer_care"],
+            org_unit=units["huabei"],
+            is_active=False,
+        )
+    )
+    session.flush()
+    org_path = units["bj-001"].path
+
+    row = notify.low_score_follow_up(
+        session, order_id="order-7", org_path=org_path, rating=3, comment="迟到两小时", now=NOW
+    )
+
+    assert row.recipients == [
+        "care_bj_001",
+        "care_huabei",
+        "outlet_mgr_bj_001",
+        "region_mgr_huabei",
+    ]
+    assert (row.idempotency_key, row.channel) == ("nps-follow-up/order-7", "wecom")
+    assert "3/10" in row.message and "迟到两小时" in row.message
+    # Exactly the customer care who are offered the call-back task (a role task on an
+    # order they may see): active, holding the role, their scope covering the order's unit.
+    care = session.scalars(select(AppUser).where(AppUser.username.like("care_%"))).all()
+    offered = {
+        u.username
+        for u in care
+        if u.is_active and "customer_care" in u.roles and principal_of(u).sees(org_path)
+    }
+    assert offered == {r for r in row.recipients if r.startswith("care_")}
