@@ -4,6 +4,7 @@ upload, sign-off and outbox routes that need no order to run."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
 
 from api.main import create_app
 from tests.api.conftest import api_settings, make_headers
@@ -22,16 +24,29 @@ def uploads(tmp_path: Path) -> Path:
     return tmp_path / "uploads"
 
 
+@contextlib.asynccontextmanager
+async def sealing_api(
+    factory: sessionmaker[Session],
+    uploads: Path,
+    client: Client | None = None,
+    task_queue: str | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a payload key (buyers' and customers' data sealed) and an uploads dir."""
+    settings = api_settings(
+        payload_key=base64.b64encode(os.urandom(32)).decode(), uploads_dir=str(uploads)
+    )
+    extra = {"task_queue": task_queue} if task_queue else {}
+    app = create_app(settings, session_factory=factory, temporal_client=client, **extra)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
 @pytest.fixture
 async def api(
     session_factory: sessionmaker[Session], world: World, uploads: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings(
-        payload_key=base64.b64encode(os.urandom(32)).decode(), uploads_dir=str(uploads)
-    )
-    app = create_app(settings, session_factory=session_factory, temporal_client=None)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with sealing_api(session_factory, uploads) as http:
         yield http
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -21,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from activities.registry import ActivityDeps, build_activities
-from api.main import create_app
 from servflow.customers import service as customers
 from servflow.customers.models import Survey
 from servflow.definitions import service as definitions
@@ -29,7 +27,8 @@ from servflow.integrations import followups
 from servflow.orders.models import WorkOrder
 from servflow.org.models import OrgUnit
 from servflow.platform.base import utcnow
-from tests.api.conftest import api_settings, make_headers, quiesce, seed
+from tests.api.conftest import make_headers, quiesce, seed
+from tests.customers.conftest import sealing_api
 from worker import build_worker
 
 
@@ -46,12 +45,7 @@ def task_queue() -> str:
 
 @pytest.fixture
 async def api(demo, client: Client, task_queue: str, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings(
-        payload_key=base64.b64encode(os.urandom(32)).decode(), uploads_dir=str(tmp_path)
-    )
-    app = create_app(settings, session_factory=demo, temporal_client=client, task_queue=task_queue)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with sealing_api(demo, tmp_path, client, task_queue) as http:
         yield http
 
 

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import copy
 import io
-import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,7 +22,6 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api.main import create_app
 from servflow.customers.models import SignoffLink, Survey
 from servflow.definitions import repo as definitions
 from servflow.orders.models import WorkOrderStep
@@ -31,7 +29,6 @@ from servflow.platform.base import utcnow
 from tests.api.conftest import (
     AC_REPAIR,
     SERVICE_OK,
-    api_settings,
     engineer_of,
     finished,
     make_headers,
@@ -42,6 +39,7 @@ from tests.api.conftest import (
     wait_for,
     waiting_at,
 )
+from tests.customers.conftest import sealing_api
 from workflows.validate import validate_definition
 
 # ac-repair with the customer's sign-off: what the page gives, nothing the engineer gives.
@@ -83,12 +81,7 @@ def task_queue() -> str:
 
 @pytest.fixture
 async def api(demo, client: Client, task_queue: str, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = api_settings(
-        payload_key=base64.b64encode(os.urandom(32)).decode(), uploads_dir=str(tmp_path)
-    )
-    app = create_app(settings, session_factory=demo, temporal_client=client, task_queue=task_queue)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with sealing_api(demo, tmp_path, client, task_queue) as http:
         yield http
 
 
