@@ -49,8 +49,11 @@ PHONE = {
 }
 
 
-def free_port(start: int = 18300, stop: int = 18350) -> int:
-    """A free port of this work's range (18300-18349 for the phone's API)."""
+def free_port() -> int:
+    """A free port of this work's range (18300-18349 for the phone's API, or the range
+    SERVFLOW_TEST_PORTS names, e.g. "18800-18899")."""
+    first, _, last = os.environ.get("SERVFLOW_TEST_PORTS", "18300-18349").partition("-")
+    start, stop = int(first), int(last) + 1
     for port in range(start, stop):
         with socket.socket() as sock:
             try:

@@ -238,14 +238,23 @@ function partsPicker(name) {
 
 // ---- customer sign-off ----------------------------------------------------------------
 
+/** A sign-off call's failure, in the customer's words: an unknown or spent link (404), a
+ * link used with another answer (409 "used") or being used right now (409), expired (410). */
+function signoffErrorText(error) {
+  if (!(error instanceof ApiError)) return errorText(error);
+  if (error.status === 404) return t("link_invalid");
+  if (error.status === 410) return t("err_410");
+  if (error.status === 409) return t(error.body && error.body.reason === "used" ? "signoff_used" : "signoff_busy");
+  return errorText(error);
+}
+
 async function signoffScreen(token) {
   redraw = () => signoffScreen(token);
   let page;
   try {
     page = await call("GET", `/signoff/${encodeURIComponent(token)}`, { anonymous: true });
   } catch (error) {
-    const text = error instanceof ApiError && error.status === 404 ? t("link_invalid") : errorText(error);
-    return screen(t("signoff_title"), notice(text, "error"));
+    return screen(t("signoff_title"), notice(signoffErrorText(error), "error"));
   }
   let rating = null;
   const scale = h("div", { class: "scale", role: "radiogroup", "aria-label": t("rating_label") },
@@ -279,8 +288,11 @@ async function signoffScreen(token) {
             files.map((f) => h("img", { src: f.thumb_url, alt: t("your_signature"), class: "receipt-signature" }))) : null);
         redraw();
       } catch (e) {
-        error.textContent = e instanceof ApiError && e.status === 404 ? t("link_invalid") : errorText(e);
+        error.textContent = signoffErrorText(e);
         error.hidden = false;
+        // An expired or spent link cannot sign again: no button that only fails again.
+        const final = e instanceof ApiError && (e.status === 404 || e.status === 410 || (e.status === 409 && e.body && e.body.reason === "used"));
+        if (final) document.getElementById("sign").remove();
       }
     }, text: t("confirm_signoff") }));
 }
