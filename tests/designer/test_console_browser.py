@@ -1,13 +1,16 @@
 """The operations console in Chromium, one role at a time: the same dashboard scoped to HQ,
 a region and an outlet (figures checked against the API), a dispatcher dragging an order
 onto an engineer, finance exporting settlements and a statement, an admin creating an
-engineer login that then signs in, and the API docs working with every outside request
-blocked. The stack holds a short demo history (servflow.demo.history) besides the test's
-own orders, so the dashboards and screenshots show what `make run` shows."""
+engineer login that then signs in, a region manager creating a customer care (客服) login,
+customer care working the order desk and a low score's call back, and the API docs working
+with every outside request blocked. The stack holds a short demo history
+(servflow.demo.history) besides the test's own orders, so the dashboards and screenshots
+show what `make run` shows."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import json
@@ -20,11 +23,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from PIL import Image
+from playwright.async_api import Page, Response, expect
+from temporalio.testing import WorkflowEnvironment
 
 from servflow.cli.definitions import read_definition
+from servflow.customers import service as customers
 from servflow.definitions import service as definitions
 from servflow.demo import history
+from servflow.integrations import followups
+from servflow.platform.base import utcnow
 from tests.designer.conftest import ROOT
 from tests.designer.stack import LiveStack
 from tests.designer.test_designer_browser import PASSWORD, api_as
@@ -295,6 +303,160 @@ async def test_an_admin_creates_an_engineer_login_that_can_sign_in(stack: LiveSt
     assert login.json()["user"]["roles"] == ["engineer"]
     await page.goto(f"{stack.url}/console#/admin/engineers")
     await expect(page.locator("table[data-list=engineers] tbody tr").first).to_be_visible()
+
+
+async def test_a_region_manager_creates_a_customer_care_login(stack: LiveStack, page: Page):
+    await sign_in(page, stack, "region_mgr_huabei")
+    await page.goto(f"{stack.url}/console#/admin/users")
+    role = page.locator("select[name=new-role]")
+    # Named in the page's language; only what a region manager may grant is offered.
+    await expect(role.locator("option[value=customer_care]")).to_have_text("客服")
+    await expect(role.locator("option[value=hq_admin]")).to_have_count(0)
+    await page.fill("input[name=new-username]", "care_console_01")
+    await page.fill("input[name=new-display-name]", "控制台客服")
+    await page.select_option("select[name=new-role]", label="客服")
+    await page.fill("input[name=new-org-unit]", "huabei")
+    await page.fill("input[name=new-password]", "Console-Care-2026")
+    await page.click("[data-action=create-user]")
+    row = page.locator('tr[data-user="care_console_01"]')
+    await expect(row).to_contain_text("客服")
+    async with httpx.AsyncClient(base_url=stack.url) as http:
+        body = {"username": "care_console_01", "password": "Console-Care-2026"}
+        login = await http.post("/api/auth/login", json=body)
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["roles"] == ["customer_care"]
+    await page.click("[data-action=lang]")
+    await expect(role.locator("option[value=customer_care]")).to_have_text("Customer care")
+
+
+def signature() -> str:
+    """A customer's signature as the sign-off page sends it (a PNG data URL)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 120), (255, 255, 255)).save(buffer, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _link(stack: LiveStack, order: dict, phone: str) -> str:
+    """A survey-only sign-off link for the customer of `order`."""
+    with stack.session_factory() as session:
+        customer = customers.find_by_phone(session, phone=phone)
+        token, _ = customers.create_signoff_link(
+            session,
+            order_id=order["order_id"],
+            customer_id=customer.id if customer is not None else None,
+            org_path=order["org_path"],
+            region=order["region"],
+            outlet=order["org_path"].rsplit("/", 1)[-1],
+            engineer="engineer_bj_01",
+            now=utcnow(),
+        )
+        session.commit()
+    return token
+
+
+@pytest.fixture(scope="module")
+async def low_scores(
+    stack: LiveStack, orders: list[str], temporal_env: WorkflowEnvironment
+) -> list[str]:
+    """Two low scores (bj-001 in 华北, sh-001 in 华东) and a 9 (bj-002), each low score's
+    call-back order opened by the worker's follow-up loop; the call-back order ids."""
+    ratings = {orders[0]: (3, "迟到两小时"), orders[1]: (9, ""), orders[2]: (2, "师傅态度不好")}
+    async with api_as(stack, "hq_admin") as http:
+        for (_outlet, phone, _lat, _lng), order_id in zip(ORDERS, orders, strict=True):
+            order = (await http.get(f"/api/orders/{order_id}", params={"live": "false"})).json()
+            rating, comment = ratings[order_id]
+            token = await asyncio.to_thread(_link, stack, order["order"], phone)
+            body = {"rating": rating, "comment": comment, "signature": signature()}
+            signed = await http.post(f"/api/signoff/{token}", json=body)
+            assert signed.status_code == 200, signed.text
+    opened = await followups.open_follow_ups(
+        stack.session_factory, temporal_env.client, task_queue=stack.task_queue, clock=utcnow
+    )
+    assert opened == 2
+    return [f"nps-{orders[0]}", f"nps-{orders[2]}"]
+
+
+async def test_customer_care_works_the_order_desk_and_a_low_scores_call_back(
+    stack: LiveStack, page: Page, orders: list[str], low_scores: list[str]
+):
+    refused: list[str] = []  # any call the pages make that the API refuses for the role
+
+    def watch(response: Response) -> None:
+        if "/api/" in response.url and response.status in (401, 403):
+            refused.append(f"{response.status} {response.url}")
+
+    page.on("response", watch)
+    async with api_as(stack, "care_huabei") as http:
+        mine = (await http.get("/api/orders", params={"limit": 20})).json()
+        for _ in range(150):  # the call-back order reaches its task (worker, busy machine)
+            tasks = (await http.get("/api/my/tasks")).json()["data"]
+            if any(t["order_id"] == low_scores[0] for t in tasks):
+                break
+            await asyncio.sleep(0.2)
+    async with api_as(stack, "hq_admin") as http:
+        north = (await http.get("/api/orders", params={"limit": 1, "region": "huabei"})).json()
+    assert [t["order_id"] for t in tasks] == [low_scores[0]]  # not 华东's call back
+    # Customer care reads every order of 华北 and none elsewhere.
+    assert mine["count"] == north["count"] > 0
+    assert {o["region"] for o in mine["data"]} == {"huabei"}
+
+    await sign_in(page, stack, "care_huabei")
+    # The pages its API permissions allow, and the order desk first.
+    nav = page.locator(".sf-nav a[data-page]")
+    await expect(nav).to_have_count(2)
+    assert [await a.get_attribute("data-page") for a in await nav.all()] == ["orders", "nps"]
+    await expect(page.locator(".sf-nav a[href='/designer']")).to_have_count(0)
+    desk = page.locator("table.sf-orders")
+    await expect(desk).to_have_attribute("data-count", str(mine["count"]))
+    shown = [await r.get_attribute("data-order") for r in await desk.locator("tbody tr").all()]
+    assert shown == [o["order_id"] for o in mine["data"]]
+    await expect(page.locator(f'tr[data-order="{orders[2]}"]')).to_have_count(0)
+    await snap(page, "orders-customer_care")
+    # 华东's customer is not found by phone.
+    await page.fill("input[name=q]", "13900001503")
+    await page.click("[data-action=search]")
+    await expect(desk).to_have_attribute("data-count", "0")
+    await page.goto(f"{stack.url}/console#/orders/{orders[0]}")
+    await expect(page.locator(f'h2[data-order="{orders[0]}"]')).to_be_visible()
+    await expect(page.locator("[data-section=money]")).to_have_count(0)
+
+    # NPS and call-backs: 华北's low score with its call-back order, its task, NPS by region.
+    await page.click(".sf-nav a[data-page=nps]")
+    follow_ups = page.locator("table[data-list=follow-ups]")
+    await expect(follow_ups).to_have_attribute("data-count", "1")
+    await expect(follow_ups.locator(f'tr[data-rated="{orders[0]}"]')).to_contain_text(low_scores[0])
+    # 华北: a 3 and a 9 (responses, promoters, passives, detractors, NPS).
+    north_nps = page.locator("table[data-list=nps] tr[data-key=huabei] td")
+    await expect(north_nps).to_have_text(["huabei", "2", "1", "0", "1", "0"])
+    await expect(page.locator("table[data-list=nps] tr[data-key=huadong]")).to_have_count(0)
+    task = page.locator(f'table[data-list=my-call-backs] tr[data-order="{low_scores[0]}"]')
+    await task.locator("[data-action=call-back]").click()
+    form = page.locator("form[data-form=call-back]")
+    await expect(form.locator("[data-phone]")).to_have_text(ORDERS[0][1])
+    await expect(form).to_contain_text("3/10")
+    await form.locator("input[name=f-reached]").check()
+    await form.locator("select[name=f-cause]").select_option("上门时间")
+    await form.locator("textarea[name=f-resolution]").fill("已致歉, 赠送一次免费清洗")
+    await snap(page, "nps")
+    await form.locator("[data-action=submit-call-back]").click()
+    await expect(page.locator("#sf-toast")).to_contain_text("已完成回访")
+    await expect(page.locator("[data-list=my-call-backs]")).to_have_attribute("data-count", "0")
+    async with api_as(stack, "care_huabei") as http:
+        for _ in range(150):
+            rows = (await http.get("/api/nps/follow-ups")).json()
+            if rows[0]["follow_up_status"] == "completed":
+                break
+            await asyncio.sleep(0.2)
+        done = (await http.get(f"/api/orders/{low_scores[0]}")).json()
+    assert rows[0]["follow_up_status"] == "completed"
+    worked = next(e for e in done["state"]["timeline"] if e["node_id"] == "call_back")
+    assert worked["actor"] == "care_huabei", worked
+    assert done["state"]["variables"]["call_back"] == {
+        "reached": True,
+        "cause": "上门时间",
+        "resolution": "已致歉, 赠送一次免费清洗",
+    }
+    assert not refused, refused
 
 
 async def test_the_api_docs_work_with_every_outside_request_blocked(stack: LiveStack, page: Page):

@@ -3,11 +3,13 @@
 // (row errors shown) and export.
 import { el, modal, toast } from "../dom.js";
 import { session } from "../api.js";
-import { call } from "./main.js";
-import { fmtTime, serverText, t } from "./i18n.js";
+import { call, roles } from "./main.js";
+import { fmtTime, roleText, serverText, t } from "./i18n.js";
 import { saveCsv, toCsv } from "./finance.js";
 
-const ROLES = ["designer", "dispatcher", "engineer", "outlet_manager", "region_manager", "finance", "hq_admin", "api_client"];
+// servflow/org/rules.py: ROLES, and what a region manager may grant (REGION_GRANTABLE).
+const ROLES = ["designer", "dispatcher", "engineer", "outlet_manager", "region_manager", "finance", "hq_admin", "api_client", "customer_care"];
+const REGION_GRANTABLE = ["dispatcher", "engineer", "outlet_manager", "region_manager", "api_client", "customer_care"];
 const KINDS = [
   { id: "outlets", label: "org_tree", url: "/outlets" },
   { id: "engineers", label: "engineers", url: "/engineers" },
@@ -33,7 +35,8 @@ async function usersTab(body) {
   const page = await call("GET", "/users?limit=200");
   const username = el("input", { name: "new-username", required: true });
   const display = el("input", { name: "new-display-name" });
-  const role = el("select", { name: "new-role" }, ROLES.map((r) => el("option", { value: r, selected: r === "engineer" }, r)));
+  const grantable = roles().includes("hq_admin") ? ROLES : REGION_GRANTABLE;
+  const role = el("select", { name: "new-role" }, grantable.map((r) => el("option", { value: r, selected: r === "engineer" }, roleText(r))));
   const unit = el("input", { name: "new-org-unit", placeholder: "bj-001", required: true });
   const password = el("input", { name: "new-password", type: "password", placeholder: "≥ 8" });
   const error = el("div.sf-error");
@@ -72,7 +75,7 @@ async function usersTab(body) {
     el("table.sf-table.sf-compact", { "data-list": "users" },
       el("thead", el("tr", ["username", "display_name", "roles", "org_unit", "active", ""].map((k) => el("th", k ? t(k) : "")))),
       el("tbody", page.data.map((u) => el("tr", { "data-user": u.username },
-        el("td", u.username), el("td", u.display_name), el("td", u.roles.join(", ")), el("td", u.org_unit || ""),
+        el("td", u.username), el("td", u.display_name), el("td", { title: u.roles.join(", ") }, u.roles.map(roleText).join(", ")), el("td", u.org_unit || ""),
         el("td", u.is_active ? "✓" : "✗"),
         el("td", el("button.sf-link", { type: "button", on: { click: () => keys(u) } }, t("api_keys"))))))));
 }

@@ -9,9 +9,10 @@ const S = {
   nav_orders: ["工单台", "Order desk"],
   nav_finance: ["财务", "Finance"],
   nav_admin: ["系统管理", "Admin"],
+  nav_nps: ["满意度回访", "NPS & call-backs"],
   nav_designer: ["流程设计器", "Designer"],
   login_title: ["登录运营控制台", "Sign in to the console"],
-  demo_hint: ["演示账号：hq_admin、region_mgr_huabei、outlet_mgr_bj_001、dispatcher_huabei、finance / demo1234", "Demo accounts: hq_admin, region_mgr_huabei, outlet_mgr_bj_001, dispatcher_huabei, finance / demo1234"],
+  demo_hint: ["演示账号：hq_admin、region_mgr_huabei、outlet_mgr_bj_001、dispatcher_huabei、care_huabei、finance / demo1234", "Demo accounts: hq_admin, region_mgr_huabei, outlet_mgr_bj_001, dispatcher_huabei, care_huabei, finance / demo1234"],
   not_allowed: ["你的角色不能打开此页面。", "Your role may not open this page."],
   not_available: ["暂不可用：服务端尚未提供此功能（{what}）。", "Not available yet: the server does not offer this ({what})."],
   loading: ["加载中…", "Loading…"],
@@ -130,6 +131,44 @@ const S = {
   deadline: ["截止", "Deadline"],
   started: ["开始", "Started"],
   completed: ["完成", "Completed"],
+  // Roles, as the admin's user form and list show them (the value stays the role's id).
+  role_designer: ["流程设计师", "Designer"],
+  role_dispatcher: ["调度员", "Dispatcher"],
+  role_engineer: ["工程师", "Engineer"],
+  role_outlet_manager: ["网点经理", "Outlet manager"],
+  role_region_manager: ["大区经理", "Region manager"],
+  role_finance: ["财务", "Finance"],
+  role_hq_admin: ["总部管理员", "HQ admin"],
+  role_api_client: ["API 客户端", "API client"],
+  role_customer_care: ["客服", "Customer care"],
+  // NPS and call-backs.
+  my_call_backs: ["我的回访任务", "My call-backs"],
+  do_call_back: ["回访", "Call back"],
+  call_back_done: ["已完成回访 {no}", "Call-back {no} recorded"],
+  call_back_hint: ["差评（0–6 分）会自动生成回访工单，回访任务派给本范围的客服：致电客户后记录是否联系到、不满意原因和处理结果。", "A low score (0–6) opens a call-back order whose task goes to customer care of the scope: call the customer, then record whether they were reached, the cause and the resolution."],
+  customer: ["客户", "Customer"],
+  close: ["关闭", "Close"],
+  submit: ["提交", "Submit"],
+  no_call_backs: ["暂无待处理的回访任务", "No call-backs waiting for you"],
+  low_scores: ["差评回访（最近 100 条）", "Low scores and their call-backs (latest 100)"],
+  no_low_scores: ["本范围暂无差评", "No low scores in this scope"],
+  rated_order: ["被评价工单", "Rated order"],
+  engineer: ["工程师", "Engineer"],
+  rating: ["评分", "Score"],
+  comment: ["客户留言", "Comment"],
+  call_back_order: ["回访工单", "Call-back order"],
+  not_opened: ["待开单", "not opened yet"],
+  nps_by: ["NPS 统计", "NPS"],
+  group_by: ["按", "By"],
+  by_region: ["区域", "region"],
+  by_outlet: ["网点", "outlet"],
+  by_engineer: ["工程师", "engineer"],
+  responses: ["评价数", "Responses"],
+  promoters: ["推荐 (9–10)", "Promoters (9–10)"],
+  passives: ["中立 (7–8)", "Passives (7–8)"],
+  detractors: ["贬损 (0–6)", "Detractors (0–6)"],
+  nps_hint: ["NPS = 推荐者占比 − 贬损者占比（签收时 0–10 分）。", "NPS = % promoters − % detractors (the 0–10 score at sign-off)."],
+  since: ["等待自", "Waiting since"],
 };
 
 // Server problems in the UI's language: the API's English detail, translated where known.
@@ -165,6 +204,9 @@ const STATUS = {
   completed: ["已完成", "completed"], cancelled: ["已取消", "cancelled"], failed: ["失败", "failed"],
   waiting: ["等待中", "waiting"],
 };
+/** A role's name in the UI's language (its id when unknown). */
+export const roleText = (role) => (S[`role_${role}`] ? t(`role_${role}`) : role);
+
 export const statusText = (s) => (STATUS[s] ? STATUS[s][zh() ? 0 : 1] : s);
 
 export function fmtTime(value) {

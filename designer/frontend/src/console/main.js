@@ -11,12 +11,15 @@ import { dispatchPage } from "./dispatch.js";
 import { orderPage, ordersPage } from "./orders.js";
 import { financePage } from "./finance.js";
 import { adminPage } from "./admin.js";
+import { npsPage } from "./nps.js";
 
 // Who may open each page (the API checks the same roles again on every call).
 export const PAGES = [
   { id: "dashboard", roles: ["hq_admin", "region_manager", "outlet_manager", "dispatcher", "finance"], render: dashboardPage },
   { id: "dispatch", roles: ["hq_admin", "region_manager", "outlet_manager", "dispatcher"], render: dispatchPage },
-  { id: "orders", roles: ["hq_admin", "region_manager", "outlet_manager", "dispatcher", "finance", "engineer"], render: ordersPage },
+  { id: "orders", roles: ["hq_admin", "region_manager", "outlet_manager", "dispatcher", "finance", "engineer", "customer_care"], render: ordersPage },
+  // SURVEY_ROLES (servflow/org/rules.py): GET /api/nps and /api/nps/follow-ups.
+  { id: "nps", roles: ["customer_care", "hq_admin", "region_manager", "outlet_manager", "dispatcher"], render: npsPage },
   { id: "finance", roles: ["hq_admin", "region_manager", "finance"], render: financePage },
   { id: "admin", roles: ["hq_admin", "region_manager"], render: adminPage },
 ];
@@ -32,6 +35,9 @@ export function every(ms, fn) {
 
 export const roles = () => (session.user && session.user.roles) || [];
 const may = (page) => page.roles.some((r) => roles().includes(r));
+// Customer care reads orders, customers and NPS: the designer (saving, publishing, test
+// runs) is not theirs, so no link to it.
+const mayDesignerLink = () => roles().some((r) => r !== "customer_care");
 
 /** An API call whose failure is shown in the UI's language. */
 export async function call(method, path, body) {
@@ -69,7 +75,7 @@ function shell(active) {
       el("a.sf-brand", { href: "#/" }, el("span.sf-logo", "S"), el("span.sf-brand-text", t("console_title"))),
       user ? el("nav.sf-nav", PAGES.filter(may).map((p) =>
         el("a", { href: `#/${p.id}`, "data-page": p.id, class: active === p.id ? "sf-on" : "" }, t(`nav_${p.id}`))),
-      el("a", { href: "/designer" }, t("nav_designer"))) : el("span"),
+      mayDesignerLink() ? el("a", { href: "/designer" }, t("nav_designer")) : null) : el("span"),
       el("div.sf-user",
         user ? el("span.sf-user-name", { "data-roles": user.roles.join(",") }, user.display_name || user.username) : null,
         el("button.sf-btn.sf-ghost", { type: "button", "data-action": "lang", on: { click: () => { setLang(getLang() === "zh" ? "en" : "zh"); route(); } } }, getLang() === "zh" ? "English" : "中文"),
