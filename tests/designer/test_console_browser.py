@@ -441,6 +441,11 @@ async def test_customer_care_works_the_order_desk_and_a_low_scores_call_back(
     await form.locator("[data-action=submit-call-back]").click()
     await expect(page.locator("#sf-toast")).to_contain_text("已完成回访")
     await expect(page.locator("[data-list=my-call-backs]")).to_have_attribute("data-count", "0")
+    await page.click("[data-action=lang]")
+    await expect(page.locator(".sf-page-head h2")).to_have_text("NPS & call-backs")
+    await expect(page.locator("[data-list=my-call-backs]")).to_have_text(
+        "No call-backs waiting for you"
+    )
     async with api_as(stack, "care_huabei") as http:
         for _ in range(150):
             rows = (await http.get("/api/nps/follow-ups")).json()
