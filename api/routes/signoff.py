@@ -1,7 +1,7 @@
 """The customer's sign-off: a one-time link (sent by SMS/WeCom through the outbox), the
 page's data, the signature with a 0-10 rating and comment — which also completes the
 order's waiting `signoff` step when the link was issued for it; NPS per region, outlet or
-engineer; a low score opens a follow-up for the managers."""
+engineer; a low score tells the managers and customer care and opens a call-back."""
 
 from __future__ import annotations
 
@@ -389,7 +389,8 @@ async def _complete_step(ctx: AppContext, signed: _Signed) -> str | None:
 @router.post("/signoff/{token}", response_model=SignoffDone, responses=ERRORS)
 async def submit_signoff(token: str, body: SignoffIn, ctx: CtxDep) -> SignoffDone:
     """The customer's signature, rating (0-10) and comment, once per link; 0-6 opens a
-    follow-up for the outlet's and region's managers (WeCom). A link issued for the
+    follow-up (WeCom to the order's managers and customer care; a call-back task for
+    customer care). A link issued for the
     order's waiting sign-off step completes it with this answer (`node_id`).
 
     The same answer again (a double tap, a retry) is answered alike and changes nothing;
