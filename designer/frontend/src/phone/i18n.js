@@ -43,6 +43,31 @@ const S = {
   confirm_signoff: ["确认签收", "Confirm sign-off"],
   your_signature: ["您的签名", "Your signature"],
   thanks: ["感谢您的评价 ({n}/10)", "Thank you for your rating ({n}/10)"],
+  sla_title: ["服务时限", "Service deadline"],
+  sla_due: ["截止 {at}", "Due {at}"],
+  sla_left: ["剩余 {d}", "{d} left"],
+  sla_over: ["已超时 {d}", "{d} overdue"],
+  sla_starting: ["计时启动中, 稍后刷新", "The clock is starting: refresh shortly"],
+  sla_fixed: ["此时限不可暂停", "This deadline cannot be paused"],
+  sla_pause: ["暂停计时", "Pause clock"],
+  sla_resume: ["恢复计时", "Resume"],
+  sla_paused: ["计时已暂停, 暂停期间不计入时限", "Clock paused: the time paused does not count"],
+  sla_paused_reason: ["计时已暂停 · 原因: {reason}", "Clock paused · reason: {reason}"],
+  sla_why: ["暂停原因", "Why pause?"],
+  sla_customer: ["等客户", "Waiting for customer"],
+  sla_parts: ["等配件", "Waiting for parts"],
+  sla_other: ["其他", "Other"],
+  sla_other_text: ["请写明原因 (最多 {n} 字)", "Write the reason ({n} characters at most)"],
+  sla_pick_reason: ["请选择暂停原因", "Please choose why"],
+  sla_write_reason: ["请写明原因", "Please write the reason"],
+  sla_too_long: ["原因最多 {n} 字", "The reason is {n} characters at most"],
+  sla_confirm: ["确认暂停", "Pause now"],
+  cancel: ["取消", "Cancel"],
+  sla_hold_failed: ["操作失败: {msg}", "Could not do it: {msg}"],
+  sla_hold_409: ["该步骤已不在等待中, 无法暂停或恢复计时", "This step is no longer waiting: its clock cannot be paused or resumed"],
+  dur_hm: ["{h} 小时 {m} 分", "{h}h {m}m"],
+  dur_m: ["{m} 分钟", "{m} min"],
+  dur_dh: ["{d} 天 {h} 小时", "{d}d {h}h"],
   err_network: ["网络不可用", "No network"],
   err_login: ["账号或密码错误", "Wrong username or password"],
   err_401: ["登录已失效, 请重新登录", "Your session has ended: sign in again"],
@@ -136,4 +161,15 @@ export function errorText(error) {
   const text = S[key] ? t(key) : t("err_other", { status });
   const detail = error.body && error.body.detail;
   return lang === "en" && detail && status !== 404 ? `${text} (${detail})` : text;
+}
+
+/** A span of time for the SLA card: days and hours, hours and minutes, or minutes. */
+export function duration(ms) {
+  const minutes = Math.max(0, Math.round(Math.abs(ms) / 60000));
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  if (d) return t("dur_dh", { d, h });
+  if (h) return t("dur_hm", { h, m });
+  return t("dur_m", { m });
 }

@@ -1,8 +1,8 @@
 // The engineer's phone (H5; also inside WeCom's browser) and the customer's sign-off page.
 import "./phone.css";
-import { auth, call, ApiError, upload, enqueue, flush, pending } from "./api.js";
+import { auth, call, ApiError, upload, enqueue, flush, pending, stepSla, holdSla } from "./api.js";
 import { signaturePad } from "./signature.js";
-import { t, getLang, setLang, fieldLabel, stepName, errorText } from "./i18n.js";
+import { t, getLang, setLang, fieldLabel, stepName, errorText, duration } from "./i18n.js";
 
 const app = document.getElementById("app");
 
@@ -106,15 +106,16 @@ async function taskScreen(orderId, nodeId) {
     h("a", { class: "button", href: task.place.map_url, target: "_blank", rel: "noopener", text: t("navigate") }),
   );
   const head = h("section", { class: "card" }, h("div", { class: "muted", text: task.order_no }), h("div", { text: task.fault }));
+  const clock = slaCard(task.order_id, task.node_id);
   if (task.choices.includes("accepted")) {
     const decide = (outcome) => submit(task, {}, outcome);
-    return screen(stepName(task), head, place,
+    return screen(stepName(task), head, clock, place,
       h("div", { class: "actions" },
         h("button", { class: "primary", onclick: () => decide("accepted"), text: t("accept") }),
         h("button", { class: "danger", onclick: () => decide("declined"), text: t("decline") })));
   }
   const form = buildForm(task.form, { orderId: task.order_id, nodeId: task.node_id });
-  screen(stepName(task), head, place, form.element,
+  screen(stepName(task), head, clock, place, form.element,
     h("button", { class: "primary", id: "submit", onclick: async () => {
       try {
         const data = await form.values();
@@ -123,6 +124,132 @@ async function taskScreen(orderId, nodeId) {
         form.show(errorText(error));
       }
     }, text: t("submit") }));
+}
+
+// ---- the step's SLA clock --------------------------------------------------------------
+
+const REASONS = ["sla_customer", "sla_parts", "sla_other"];
+const REASON_MAX = 100;
+
+function twoDigits(n) {
+  return String(n).padStart(2, "0");
+}
+
+function when(date) {
+  return `${twoDigits(date.getMonth() + 1)}-${twoDigits(date.getDate())} ${twoDigits(date.getHours())}:${twoDigits(date.getMinutes())}`;
+}
+
+function holdErrorText(error) {
+  if (error instanceof ApiError && error.status === 409) return t("sla_hold_409");
+  return t("sla_hold_failed", { msg: errorText(error) });
+}
+
+/** The step's deadline and time left, "Pause clock" with a reason while it runs, the
+ * reason and "Resume" while paused; empty for a step without an SLA. Filled in when the
+ * order's state has been read (the task is shown meanwhile). */
+function slaCard(orderId, nodeId) {
+  const card = h("section", { class: "card sla", hidden: true, "aria-live": "polite" });
+  let sla = null;
+  let error = "";
+  let picking = false;
+  let chosen = null;
+
+  function draw() {
+    if (!sla) { card.hidden = true; return; }
+    card.hidden = false;
+    card.dataset.state = sla.paused ? "paused" : "running";
+    const rows = [h("div", { class: "sla-head" }, h("strong", { text: t("sla_title") }))];
+    if (sla.paused) {
+      // The offered reasons are sent in Chinese: shown in the page's language.
+      const reason = { 等客户: t("sla_customer"), 等配件: t("sla_parts") }[sla.reason] || sla.reason;
+      rows.push(notice(reason ? t("sla_paused_reason", { reason }) : t("sla_paused"), "warn"));
+      rows.push(h("button", { type: "button", class: "primary", id: "sla-resume", onclick: () => act(null), text: t("sla_resume") }));
+    } else if (sla.deadline) {
+      const left = sla.deadline.getTime() - Date.now();
+      rows.push(h("div", { class: "sla-due" },
+        h("span", { text: t("sla_due", { at: when(sla.deadline) }) }),
+        h("span", { class: left < 0 ? "sla-left over" : "sla-left", text: t(left < 0 ? "sla_over" : "sla_left", { d: duration(left) }) })));
+    } else {
+      rows.push(h("div", { class: "muted", text: t("sla_starting") }));
+    }
+    if (!sla.paused && !sla.pausable) rows.push(h("div", { class: "muted", text: t("sla_fixed") }));
+    if (!sla.paused && sla.pausable && !picking) {
+      rows.push(h("button", { type: "button", id: "sla-pause", onclick: () => { picking = true; error = ""; draw(); }, text: t("sla_pause") }));
+    }
+    if (!sla.paused && sla.pausable && picking) rows.push(picker());
+    if (error) rows.push(notice(error, "error"));
+    card.replaceChildren(...rows);
+  }
+
+  function picker() {
+    const other = h("input", { name: "sla-other", maxlength: REASON_MAX, placeholder: t("sla_other_text", { n: REASON_MAX }), "aria-label": t("sla_other_text", { n: REASON_MAX }), hidden: chosen !== "sla_other" });
+    const choices = h("div", { class: "reasons", role: "radiogroup", "aria-label": t("sla_why") },
+      REASONS.map((key) => h("button", { type: "button", class: chosen === key ? "reason chosen" : "reason", role: "radio", "aria-checked": chosen === key ? "true" : "false", "data-reason": key, onclick: () => {
+        chosen = key;
+        error = "";  // a reason picked answers "please choose why"
+        for (const stale of card.querySelectorAll(".notice.error")) stale.remove();
+        for (const b of choices.children) {
+          b.classList.toggle("chosen", b.dataset.reason === key);
+          b.setAttribute("aria-checked", b.dataset.reason === key ? "true" : "false");
+        }
+        other.hidden = key !== "sla_other";
+        if (!other.hidden) other.focus();
+      }, text: t(key) })));
+    const confirm = async () => {
+      if (!chosen) { error = t("sla_pick_reason"); return draw(); }
+      // The reasons offered go to the order's history in Chinese (the managers' words);
+      // "other" goes as written.
+      const text = chosen === "sla_other" ? other.value.trim() : { sla_customer: "等客户", sla_parts: "等配件" }[chosen];
+      if (!text) { error = t("sla_write_reason"); return draw(); }
+      if (text.length > REASON_MAX) { error = t("sla_too_long", { n: REASON_MAX }); return draw(); }
+      await act(text);
+    };
+    return h("div", { class: "sla-pick" },
+      h("span", { class: "muted", text: t("sla_why") }), choices, other,
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "ghost", onclick: () => { picking = false; chosen = null; error = ""; draw(); }, text: t("cancel") }),
+        h("button", { type: "button", class: "primary", id: "sla-confirm", onclick: confirm, text: t("sla_confirm") })));
+  }
+
+  async function act(reason) {
+    error = "";
+    for (const b of card.querySelectorAll("button")) b.disabled = true;
+    try {
+      await holdSla(orderId, nodeId, reason);
+      // Accepted (202): the order moves its clock in a moment; the page shows it now.
+      picking = false;
+      chosen = null;
+      if (reason === null) {
+        sla = { ...sla, paused: false, reason: "", deadline: null };
+        draw();
+        await reload(40, true);
+      } else {
+        sla = { ...sla, paused: true, reason };
+        draw();
+      }
+    } catch (e) {
+      error = holdErrorText(e);
+      draw();
+    }
+  }
+
+  // Just resumed: until the order answers the new deadline, its clock reads as paused.
+  async function reload(tries = 1, resuming = false) {
+    for (let i = 0; i < tries; i += 1) {
+      try {
+        sla = await stepSla(orderId, nodeId);
+      } catch {
+        sla = null;  // the task is shown all the same
+      }
+      if (sla && resuming && sla.paused) sla = { ...sla, paused: false, reason: "" };
+      draw();
+      if (!sla || sla.paused || sla.deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  reload();
+  return card;
 }
 
 async function submit(task, data, outcome) {

@@ -1,0 +1,159 @@
+"""On a phone's viewport in Chromium: the engineer of a step with a business-time SLA sees
+its deadline and time left, pauses the clock waiting for parts (等配件), sees it paused
+(also after opening the task again), the order's clock is paused per the API and the store,
+and resumes it — in Chinese and in English."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+from sqlalchemy import select
+
+from servflow.definitions import service as definitions
+from servflow.sla.models import SlaClock
+from tests.integrations.conftest import INSTALLATION
+from tests.phone.conftest import PhoneStack
+from tests.phone.test_phone_browser import CUSTOMER, shoot, speaks, state_at, token
+
+pytestmark = pytest.mark.browser
+
+expect.set_options(timeout=30_000)
+
+WORDS = {
+    "zh": {
+        "due": "截止",
+        "left": "剩余",
+        "pause": "暂停计时",
+        "parts": "等配件",
+        "confirm": "确认暂停",
+        "pick": "请选择暂停原因",
+        "paused": "计时已暂停 · 原因: 等配件",
+        "resume": "恢复计时",
+    },
+    "en": {
+        "due": "Due",
+        "left": "left",
+        "pause": "Pause clock",
+        "parts": "Waiting for parts",
+        "confirm": "Pause now",
+        "pick": "Please choose why",
+        "paused": "Clock paused · reason: Waiting for parts",
+        "resume": "Resume",
+    },
+}
+
+
+def publish_with_sla(stack: PhoneStack) -> None:
+    """The installation pipeline whose acceptance runs on the demo's 7×12 `onsite` policy."""
+    raw = copy.deepcopy(INSTALLATION)
+    raw["key"] = "installation_sla"
+    raw["name"] = "安装 (含时限)"
+    accept = next(n for n in raw["nodes"] if n["id"] == "accept")
+    accept["sla"] = {"within": "PT8H", "policy": "onsite", "notify": ["dispatcher"]}
+    with stack.session_factory() as session:
+        definitions.publish(
+            session, key="installation_sla", raw=raw, user="designer", unless_unchanged=True
+        )
+        session.commit()
+
+
+async def deadline_of(
+    http: httpx.AsyncClient, order_id: str, headers: dict[str, str], *, paused: bool
+) -> Any:
+    """The accept step's `sla_deadline` in the order's live state, once it is (not) null."""
+    for _ in range(300):
+        body = (await http.get(f"/api/orders/{order_id}", headers=headers)).json()
+        active = next(a for a in body["state"]["active"] if a["node_id"] == "accept")
+        if (active["sla_deadline"] is None) == paused:
+            return active["sla_deadline"]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the clock of {order_id} never became {'paused' if paused else 'due'}")
+
+
+def stored_clock(stack: PhoneStack, order_id: str) -> SlaClock:
+    with stack.session_factory() as session:
+        return session.scalars(
+            select(SlaClock).where(SlaClock.order_id == order_id, SlaClock.node_id == "accept")
+        ).one()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resumes_it(
+    phone_stack: PhoneStack, phone: Page, lang: str
+) -> None:
+    stack = phone_stack
+    words = WORDS[lang]
+    publish_with_sla(stack)
+    customer = {**CUSTOMER, "phone": {"zh": "13700004444", "en": "13700005555"}[lang]}
+    admin = token(stack, "hq_admin")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        started = await http.post(
+            "/api/orders",
+            json={
+                "definition_key": "installation_sla",
+                "variables": {"fault": "智能门锁安装"},
+                "customer": customer,
+                "region": "huabei",
+            },
+            headers=admin,
+        )
+        assert started.status_code == 201, started.text
+        order_id = started.json()["order_id"]
+        body = await state_at(http, order_id, "accept", admin)
+        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+        mine = token(stack, engineer)
+        await deadline_of(http, order_id, mine, paused=False)
+
+        await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
+        await phone.fill("input[name=username]", engineer)
+        await phone.fill("input[name=password]", "demo1234")
+        await phone.click("button[type=submit]")
+        task = phone.locator(f"li.task[data-order='{order_id}'][data-node='accept']")
+        await task.click()
+        card = phone.locator("section.sla")
+        await expect(card).to_have_attribute("data-state", "running")
+        await expect(card.locator(".sla-due")).to_contain_text(words["due"])
+        await expect(card.locator(".sla-left")).to_contain_text(words["left"])
+
+        # Pausing asks why: nothing picked is refused in the page's language.
+        await phone.get_by_role("button", name=words["pause"], exact=True).click()
+        await phone.click("#sla-confirm")
+        await expect(card.locator(".notice.error")).to_have_text(words["pick"])
+        await phone.get_by_role("radio", name=words["parts"], exact=True).click()
+        await expect(card.locator(".notice.error")).to_have_count(0)
+        await speaks(phone, lang)
+        await shoot(phone, "phone-sla-pause.png", lang)
+        await phone.click("#sla-confirm")
+        await expect(card).to_have_attribute("data-state", "paused")
+        await expect(card.locator(".notice.warn")).to_have_text(words["paused"])
+
+        # The order's clock is paused: no deadline in its state, paused in the store, and
+        # the step is in no breach list.
+        assert await deadline_of(http, order_id, mine, paused=True) is None
+        clock = stored_clock(stack, order_id)
+        assert clock.paused_at is not None and clock.deadline is None
+        for state in ("breached", "at_risk"):
+            listed = await http.get("/api/sla/breaches", params={"state": state}, headers=admin)
+            assert listed.status_code == 200
+            assert order_id not in [b["order_id"] for b in listed.json()["data"]]
+
+        # Opened again, the task reads the paused clock back from the order.
+        await phone.goto(f"{stack.url}/phone")
+        await task.click()
+        await expect(card).to_have_attribute("data-state", "paused")
+        await expect(card.locator(".notice.warn")).to_have_text(words["paused"])
+        await speaks(phone, lang)
+        await shoot(phone, "phone-sla-paused.png", lang)
+
+        await phone.get_by_role("button", name=words["resume"], exact=True).click()
+        await expect(card).to_have_attribute("data-state", "running")
+        await expect(card.locator(".sla-left")).to_contain_text(words["left"])
+        assert await deadline_of(http, order_id, mine, paused=False) is not None
+        clock = stored_clock(stack, order_id)
+        assert clock.paused_at is None and clock.deadline is not None
+        await expect(phone.get_by_role("button", name=words["pause"], exact=True)).to_be_visible()
