@@ -247,6 +247,41 @@ async def test_finance_exports_settlements_and_the_order_desk_searches(
     await snap(page, "order")
 
 
+async def test_the_order_desk_names_regions_and_outlets_in_both_languages(
+    stack: LiveStack, page: Page, orders: list[str], low_scores: list[str]
+):
+    """The API lists codes (region "huabei", outlet "bj-001"); the console shows the units'
+    names, read from routes the role already may read (the dashboard, the dispatch board).
+    The demo org has one name per unit (org.json has no English names): the same in both."""
+    await sign_in(page, stack, "region_mgr_huabei")
+    desk = page.locator("table.sf-orders")
+    row = page.locator(f'tr[data-order="{orders[0]}"]')  # bj-001, 华北
+    for heading in ("区域", "Region"):
+        await page.goto(f"{stack.url}/console#/orders")
+        await page.fill("input[name=q]", ORDERS[0][1])
+        await page.click("[data-action=search]")
+        await expect(row).to_be_visible()  # (with its call-back order, same customer)
+        await expect(desk.locator("thead th").nth(3)).to_have_text(heading)
+        await expect(row.locator("td[data-col=region]")).to_have_text("华北")
+        await expect(row.locator("td[data-col=region] span")).to_have_attribute("title", "huabei")
+        await expect(row.locator("td[data-col=outlet]")).to_have_text("北京朝阳服务网点")
+        await page.click(f'tr[data-order="{orders[0]}"] a')
+        detail = page.locator(f'h2[data-order="{orders[0]}"]')
+        await expect(detail).to_be_visible()
+        await expect(page.locator("span[data-col=region]")).to_have_text("华北")
+        await expect(page.locator("span[data-col=outlet]")).to_have_text("北京朝阳服务网点")
+        # NPS by region and the low scores: by name too (a 3 and a 9 in 华北).
+        await page.goto(f"{stack.url}/console#/nps")
+        north = page.locator("table[data-list=nps] tr[data-key=huabei] td")
+        await expect(north.first).to_have_text("华北")
+        low = page.locator(f'table[data-list=follow-ups] tr[data-rated="{orders[0]}"] td')
+        await expect(low.nth(1)).to_have_text("华北")
+        await expect(low.nth(2)).to_have_text("北京朝阳服务网点")
+        assert "huabei" not in await page.locator("[data-section=nps]").inner_text()
+        if heading == "区域":
+            await page.click("[data-action=lang]")
+
+
 async def test_finance_exports_a_statement_with_its_lines_and_total(
     stack: LiveStack, page: Page, demo_history: history.HistorySummary
 ):

