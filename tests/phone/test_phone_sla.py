@@ -157,3 +157,75 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
         clock = stored_clock(stack, order_id)
         assert clock.paused_at is None and clock.deadline is not None
         await expect(phone.get_by_role("button", name=words["pause"], exact=True)).to_be_visible()
+
+
+ERRORS = {
+    "zh": {
+        "other": "其他",
+        "write": "请写明原因",
+        "gone": "该步骤已不在等待中, 无法暂停或恢复计时",
+    },
+    "en": {
+        "other": "Other",
+        "write": "Please write the reason",
+        "gone": "This step is no longer waiting: its clock cannot be paused or resumed",
+    },
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_pausing_a_step_no_longer_waiting_says_so_in_the_page_language(
+    phone_stack: PhoneStack, phone: Page, lang: str
+) -> None:
+    stack = phone_stack
+    words, errors = WORDS[lang], ERRORS[lang]
+    publish_with_sla(stack)
+    customer = {**CUSTOMER, "phone": {"zh": "13700006666", "en": "13700007777"}[lang]}
+    admin = token(stack, "hq_admin")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        started = await http.post(
+            "/api/orders",
+            json={
+                "definition_key": "installation_sla",
+                "variables": {"fault": "智能门锁安装"},
+                "customer": customer,
+                "region": "huabei",
+            },
+            headers=admin,
+        )
+        assert started.status_code == 201, started.text
+        order_id = started.json()["order_id"]
+        body = await state_at(http, order_id, "accept", admin)
+        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+        mine = token(stack, engineer)
+        await deadline_of(http, order_id, mine, paused=False)
+
+        await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
+        await phone.fill("input[name=username]", engineer)
+        await phone.fill("input[name=password]", "demo1234")
+        await phone.click("button[type=submit]")
+        await phone.click(f"li.task[data-order='{order_id}'][data-node='accept']")
+        card = phone.locator("section.sla")
+        await expect(card).to_have_attribute("data-state", "running")
+        await phone.get_by_role("button", name=words["pause"], exact=True).click()
+        # "Other" needs its text.
+        await phone.get_by_role("radio", name=errors["other"], exact=True).click()
+        await phone.click("#sla-confirm")
+        await expect(card.locator(".notice.error")).to_have_text(errors["write"])
+        await phone.fill("input[name=sla-other]", "客户改约到周五")
+        # Meanwhile the step is done (on another phone): the pause is refused (409).
+        done = await http.post(
+            f"/api/orders/{order_id}/steps/accept",
+            json={"outcome": "accepted", "data": {}},
+            headers=mine,
+        )
+        assert done.status_code in (200, 202), done.text
+        await state_at(http, order_id, "install", admin)
+        await phone.click("#sla-confirm")
+        await expect(card.locator(".notice.error")).to_have_text(errors["gone"])
+        await speaks(phone, lang)
+        with stack.session_factory() as session:
+            clock = session.scalars(
+                select(SlaClock).where(SlaClock.order_id == order_id, SlaClock.node_id == "accept")
+            ).one()
+            assert clock.paused_at is None
