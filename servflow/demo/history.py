@@ -14,9 +14,13 @@ Every order of the history has an id starting with `demo-history-` and `started_
 idempotent: an order whose last write is stored is skipped, one that was interrupted is
 written again (each write is idempotent), so a second run adds nothing.
 
-The orders have no workflow in Temporal: an order still open at the end of the history
-(recent ones) shows on boards, dashboards and task lists, but acting on it answers that
-Temporal knows no such order.
+The orders have no workflow in Temporal, so every one of them is finished before the
+history's end (`now` of the first run): an order that would still be open then is moved
+earlier (walked again, with the same draws, from an earlier created time) rather than cut
+short. No history order waits at a step, sits in a task list, on the dispatch board or in
+the SLA breach list, or holds an engineer's slot: the open orders a newcomer sees are those
+`make run` drives through Temporal (servflow.cli.orders.run_demo_orders), which can be
+acted on.
 """
 
 from __future__ import annotations
@@ -172,7 +176,6 @@ class HistorySummary:
     written: int = 0
     skipped: int = 0
     completed: int = 0
-    open: int = 0
     seconds: float = 0.0
 
 
@@ -238,8 +241,10 @@ def plan_history(
     days: int = DEFAULT_DAYS,
     seed: int = SEED,
 ) -> list[PlannedOrder]:
-    """Every order of the history with its writes up to `now` (later ones are left out:
-    recent orders are still open). The same inputs give the same plan."""
+    """Every order of the history with all its writes, each order finished before `now`:
+    one that would still be open then (a recent one) is moved earlier, walked again from an
+    earlier created time with the same draws, so no order of the history waits for anyone
+    (it has no workflow to take a step). The same inputs give the same plan."""
     rng = random.Random(seed)
     staffed = [o for o in outlets if any(e.outlet == o.code for e in engineers)]
     if not staffed or not pipelines:
@@ -273,7 +278,17 @@ def plan_history(
             customer=_customer(rng, index, outlet),
             fault=rng.choice(FAULTS.get(pipeline.key, ("上门服务",))),
         )
-        order.writes = [w for w in _walk(rng, order) if w.until <= now]
+        state = rng.getstate()
+        order.writes = list(_walk(rng, order))
+        late = order.writes[-1].until - now if order.writes else timedelta(0)
+        if late > timedelta(0):
+            # It would still be open at `now`: the same walk (the same draws, replayed)
+            # from an earlier created time, so its last write lands a little before now.
+            margin = timedelta(minutes=5 + random.Random(f"{seed}/{index}").randrange(600))
+            order.created_at = created - late - margin
+            replay = random.Random()
+            replay.setstate(state)
+            order.writes = list(_walk(replay, order))
         planned.append(order)
     return planned
 
@@ -471,9 +486,9 @@ def _last_key(order: PlannedOrder) -> str | None:
 
 
 def _already_written(session: Session, order: PlannedOrder) -> bool:
-    """A completed order is written once its final write is stored. An open one (a few
-    dozen, the latest) is written again: each of its writes is idempotent, so that adds
-    nothing, and it finishes one that was interrupted."""
+    """An order is written once its final write is stored (every planned order completes);
+    one that was interrupted is written again: each of its writes is idempotent, so that
+    adds nothing and finishes it."""
     key = _last_key(order)
     return (
         order.completed
@@ -523,7 +538,6 @@ def write_history(
             if progress is not None and summary.written % every == 0:
                 progress(summary.written, len(todo))
     summary.completed = sum(1 for order in plan if order.completed)
-    summary.open = len(plan) - summary.completed
     if progress is not None:
         progress(summary.written, len(todo))
     return summary
@@ -712,7 +726,7 @@ def main() -> None:
         engine.dispose()
     print(
         f"demo history: {summary.planned} orders over {DEFAULT_DAYS} days"
-        f" ({summary.completed} completed, {summary.open} open), {summary.written} written"
+        f" ({summary.completed} completed), {summary.written} written"
         f" now, {summary.skipped} already there, in {summary.seconds} s",
         flush=True,
     )
