@@ -20,7 +20,8 @@ earlier (walked again, with the same draws, from an earlier created time) rather
 short. No history order waits at a step, sits in a task list, on the dispatch board or in
 the SLA breach list, or holds an engineer's slot: the open orders a newcomer sees are those
 `make run` drives through Temporal (servflow.cli.orders.run_demo_orders), which can be
-acted on.
+acted on. Acting on a history order answers the 409 of any closed order ("no longer
+running", "completed already": tests/api/test_demo_history.py).
 """
 
 from __future__ import annotations
