@@ -109,6 +109,7 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
         mine = token(stack, engineer)
         await deadline_of(http, order_id, mine, paused=False)
 
+        await phone.clock.install()  # the page's clock, moved on below
         await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
         await phone.fill("input[name=username]", engineer)
         await phone.fill("input[name=password]", "demo1234")
@@ -118,6 +119,11 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
         card = phone.locator("section.sla")
         await expect(card).to_have_attribute("data-state", "running")
         await expect(card.locator(".sla-due")).to_contain_text(words["due"])
+        await expect(card.locator(".sla-left")).to_contain_text(words["left"])
+        # The time left runs on while the task is open (an hour later on the page's clock).
+        before = await card.locator(".sla-left").text_content()
+        await phone.clock.fast_forward("01:00:00")
+        await expect(card.locator(".sla-left")).not_to_have_text(before or "")
         await expect(card.locator(".sla-left")).to_contain_text(words["left"])
 
         # Pausing asks why: nothing picked is refused in the page's language.

@@ -248,6 +248,16 @@ function slaCard(orderId, nodeId) {
     }
   }
 
+  // The time left runs on while the task is open (only its text: a reason being typed stays).
+  const ticking = setInterval(() => {
+    if (!card.isConnected) return clearInterval(ticking);
+    const left = card.querySelector(".sla-left");
+    if (!left || !sla || !sla.deadline) return;
+    const ms = sla.deadline.getTime() - Date.now();
+    left.className = ms < 0 ? "sla-left over" : "sla-left";
+    left.textContent = t(ms < 0 ? "sla_over" : "sla_left", { d: duration(ms) });
+  }, 30000);
+
   reload();
   return card;
 }
