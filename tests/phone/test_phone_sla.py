@@ -235,3 +235,53 @@ async def test_pausing_a_step_no_longer_waiting_says_so_in_the_page_language(
                 select(SlaClock).where(SlaClock.order_id == order_id, SlaClock.node_id == "accept")
             ).one()
             assert clock.paused_at is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_plain_timer_shows_its_deadline_without_a_pause(
+    phone_stack: PhoneStack, phone: Page, lang: str
+) -> None:
+    """A wall-clock `sla` (no business clock, no policy) cannot pause: the order ignores
+    `sla_pause` for it, so the phone offers no button."""
+    stack = phone_stack
+    raw = copy.deepcopy(INSTALLATION)
+    raw["key"] = "installation_timer"
+    raw["name"] = "安装 (限时)"
+    accept = next(n for n in raw["nodes"] if n["id"] == "accept")
+    accept["sla"] = {"within": "PT8H", "notify": ["dispatcher"]}
+    with stack.session_factory() as session:
+        definitions.publish(
+            session, key="installation_timer", raw=raw, user="designer", unless_unchanged=True
+        )
+        session.commit()
+    customer = {**CUSTOMER, "phone": {"zh": "13700008888", "en": "13700009999"}[lang]}
+    admin = token(stack, "hq_admin")
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
+        started = await http.post(
+            "/api/orders",
+            json={
+                "definition_key": "installation_timer",
+                "variables": {"fault": "智能门锁安装"},
+                "customer": customer,
+                "region": "huabei",
+            },
+            headers=admin,
+        )
+        assert started.status_code == 201, started.text
+        order_id = started.json()["order_id"]
+        body = await state_at(http, order_id, "accept", admin)
+        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+        await deadline_of(http, order_id, token(stack, engineer), paused=False)
+
+        await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
+        await phone.fill("input[name=username]", engineer)
+        await phone.fill("input[name=password]", "demo1234")
+        await phone.click("button[type=submit]")
+        await phone.click(f"li.task[data-order='{order_id}'][data-node='accept']")
+        card = phone.locator("section.sla")
+        await expect(card).to_have_attribute("data-state", "running")
+        await expect(card.locator(".sla-left")).to_contain_text(WORDS[lang]["left"])
+        fixed = {"zh": "此时限不可暂停", "en": "This deadline cannot be paused"}[lang]
+        await expect(card).to_contain_text(fixed)
+        await expect(card.locator("#sla-pause")).to_have_count(0)
+        await speaks(phone, lang)
