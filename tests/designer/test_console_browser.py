@@ -63,9 +63,18 @@ def publish(path: Path) -> None:
 
 
 async def snap(page: Page, name: str) -> None:
+    """A full-page screenshot: the console's pages scroll as a document (not inside <main>,
+    which the full page would cut at the window's height)."""
+    # From the top: the sticky header would otherwise be drawn where the window had scrolled.
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.wait_for_timeout(400)  # ECharts' entry animation
+    main = page.locator("main.sf-console")
+    inner, shown = await main.evaluate("m => [m.scrollHeight, m.clientHeight]")
+    assert inner <= shown, f"{name}: the page scrolls inside <main> ({inner} > {shown} px)"
     path = shot(name)
     await page.screenshot(path=str(path), full_page=True)
+    with Image.open(path) as image:
+        assert image.height >= shown, (name, image.height, shown)
     publish(path)
 
 
@@ -168,6 +177,15 @@ async def test_hq_region_and_outlet_see_their_own_scope_on_the_same_dashboard(
             heat = page.locator("[data-regions]")
             await expect(heat).to_have_attribute("data-regions", re.compile("华北.*华东"))
             assert "huabei" not in (await heat.get_attribute("data-regions") or "")
+        # Signed in on the same page after HQ, the outlet manager is not shown the names HQ
+        # read (its dashboard and board name its outlet, not its region).
+        if username == "outlet_mgr_bj_001":
+            heat = page.locator("[data-regions]")
+            await expect(heat).to_have_attribute("data-regions", "全部,huabei")
+            await expect(page.locator(".sf-crumbs")).to_contain_text("北京朝阳服务网点")
+            # No units below an outlet: said so, not an empty chart.
+            await expect(page.locator("[data-empty=units]")).to_be_visible()
+            await expect(page.locator("[data-chart=units]")).to_be_hidden()
         await snap(page, f"dashboard-{username}")
     hq, north, outlet = (figures[u]["orders"]["total"] for u in figures)
     # Our three orders: each level sees fewer, and exactly what the orders list says.
@@ -244,6 +262,7 @@ async def test_finance_exports_settlements_and_the_order_desk_searches(
     await page.click(f'tr[data-order="{orders[2]}"] a')
     await expect(page.locator(f'h2[data-order="{orders[2]}"]')).to_be_visible()
     await expect(page.locator(".sf-timeline li").first).to_be_visible()
+    await expect(page.locator(".sf-page")).not_to_contain_text("null")  # no empty section
     await snap(page, "order")
 
 
@@ -270,6 +289,7 @@ async def test_the_order_desk_names_regions_and_outlets_in_both_languages(
         await expect(detail).to_be_visible()
         await expect(page.locator("span[data-col=region]")).to_have_text("华北")
         await expect(page.locator("span[data-col=outlet]")).to_have_text("北京朝阳服务网点")
+        await expect(page.locator(".sf-page")).not_to_contain_text("null")
         # NPS by region and the low scores: by name too (a 3 and a 9 in 华北).
         await page.goto(f"{stack.url}/console#/nps")
         north = page.locator("table[data-list=nps] tr[data-key=huabei] td")

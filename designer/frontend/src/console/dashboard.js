@@ -32,6 +32,8 @@ export async function dashboardPage(main, parts) {
     map: el("div.sf-chart.sf-chart-tall", { "data-chart": "map" }),
     bottleneck: el("div.sf-chart.sf-chart-tall", { "data-chart": "bottleneck" }),
   };
+  // An outlet has no units below: a line saying so, not an empty chart.
+  const unitsNone = el("div.sf-muted.sf-hidden", { "data-empty": "units" }, t("no_units_below"));
   const kpis = el("div.sf-kpis");
   const picker = el("select", { name: "pipeline", on: { change: () => { state.pipeline = picker.value; load(); } } });
   const days = el("select", { name: "days", on: { change: () => { state.days = Number(days.value); load(); } } },
@@ -42,7 +44,7 @@ export async function dashboardPage(main, parts) {
   body.append(kpis,
     el("div.sf-grid2",
       el("div.sf-panel", el("h3", t("chart_trend")), charts.trend),
-      el("div.sf-panel", el("h3", t("chart_units")), charts.units)),
+      el("div.sf-panel", el("h3", t("chart_units")), charts.units, unitsNone)),
     el("div.sf-grid2",
       el("div.sf-panel", el("h3", t("chart_map")), charts.map),
       el("div.sf-panel", el("div.sf-row", el("h3", t("chart_bottleneck")), el("span.sf-grow"), el("label.sf-muted", t("pipeline")), picker), charts.bottleneck)),
@@ -86,6 +88,8 @@ export async function dashboardPage(main, parts) {
         ...(d.money_visible ? [{ name: t("revenue"), type: "line", yAxisIndex: 1, smooth: true, data: d.series.map((s) => (s.revenue || []).reduce((a, m) => a + Number(m.amount), 0)) }] : []),
       ],
     });
+    charts.units.classList.toggle("sf-hidden", !d.by_unit.length);
+    unitsNone.classList.toggle("sf-hidden", d.by_unit.length > 0);
     const units = chart(charts.units, {
       tooltip: { trigger: "axis" },
       legend: { top: 0, data: [t("orders_open"), t("orders_completed")] },

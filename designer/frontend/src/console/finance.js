@@ -3,6 +3,10 @@ import { session } from "../api.js";
 import { el, toast } from "../dom.js";
 import { call, notAvailable, optional } from "./main.js";
 import { fmtTime, t } from "./i18n.js";
+import { loadNames, unitLabel } from "./names.js";
+
+// Statement parties that are org units (named where the role may read the name).
+const UNIT_PARTIES = ["outlet", "branch", "region", "hq"];
 
 /** CSV text of `rows` (objects) with `columns`; cells quoted, formulas defused. */
 export function toCsv(rows, columns) {
@@ -30,7 +34,8 @@ export async function financePage(main) {
   const region = el("input", { name: "region", placeholder: "华北", size: 10 });
   const from = el("input", { name: "from", type: "date" });
   const to = el("input", { name: "to", type: "date" });
-  const table = el("div");
+  // Up to 500 settlements: scrolled in their own box, so statements stay near (export: all).
+  const table = el("div.sf-scroll");
   const statements = el("div.sf-panel", el("h3", t("statements")), el("div.sf-muted", t("loading")));
   const query = () => {
     const q = new URLSearchParams();
@@ -104,17 +109,17 @@ async function statementsPanel(panel) {
     if (period.value) q.set("period", period.value);
     if (kind.value) q.set("party_kind", kind.value);
     if (status.value) q.set("status", status.value);
-    const found = await call("GET", `/statements?${q}`);
+    const [found] = await Promise.all([call("GET", `/statements?${q}`), loadNames()]);
     const rows = found.data || [];
     list.replaceChildren(
       el("div.sf-muted", t("statements_found", { n: found.count })),
-      rows.length ? el("table.sf-table.sf-compact", { "data-list": "statements", "data-count": found.count },
+      rows.length ? el("div.sf-scroll", el("table.sf-table.sf-compact", { "data-list": "statements", "data-count": found.count },
         el("thead", el("tr", ["period", "party", "amount", "lines", "status", "export"].map((k) => el("th", t(k))))),
         el("tbody", rows.map((st) => el("tr", { "data-statement": st.id },
-          el("td", st.period), el("td", `${t(`party_${st.party_kind}`)} ${st.party_id}`),
+          el("td", st.period), el("td", t(`party_${st.party_kind}`), " ", UNIT_PARTIES.includes(st.party_kind) ? unitLabel(st.party_id) : st.party_id),
           el("td", `${st.currency} ${st.total}`), el("td", String(st.lines)),
           el("td", t(`statement_${st.status}`)),
-          el("td", ["csv", "xlsx"].map((f) => el("button.sf-link", { type: "button", "data-export": f, on: { click: () => exportStatement(st, f) } }, f.toUpperCase()))))))) :
+          el("td", ["csv", "xlsx"].map((f) => el("button.sf-link", { type: "button", "data-export": f, on: { click: () => exportStatement(st, f) } }, f.toUpperCase())))))))) :
         el("div.sf-muted", t("no_statements")));
   };
   panel.replaceChildren(

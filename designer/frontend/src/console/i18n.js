@@ -39,6 +39,7 @@ const S = {
   all_regions: ["全部", "All"],
   parts_alerts: ["配件预警", "Parts alerts"],
   no_data: ["暂无数据", "No data"],
+  no_units_below: ["网点没有下级单位", "An outlet has no units below it"],
   orders_of_scope: ["本范围最新工单", "Latest orders in this scope"],
   up: ["返回上级", "Up"],
   queue: ["待派单 / 进行中工单", "Waiting for dispatch / open orders"],

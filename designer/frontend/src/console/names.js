@@ -16,8 +16,20 @@ const known = new Map();
 let loaded = null;
 let loadedFor = null;
 
+/** The names known to this sign-in: another user signing in on the same page starts over
+ * (a name read by one role is never shown to another). */
+function current() {
+  if (loadedFor !== session.token) {
+    loadedFor = session.token;
+    loaded = null;
+    known.clear();
+  }
+  return known;
+}
+
 /** Learns the names of a dashboard answer: its scope and the units below it. */
 export function learnDashboard(d) {
+  current();
   if (!d) return known;
   if (d.scope) known.set(d.scope.code, d.scope.name);
   for (const u of d.by_unit || []) known.set(u.code, u.name);
@@ -26,7 +38,7 @@ export function learnDashboard(d) {
 
 /** The name of a unit code, or the code when the caller cannot read its name. */
 export function unitName(code) {
-  return code ? known.get(code) || code : "";
+  return code ? current().get(code) || code : "";
 }
 
 /** A table cell's content: the unit's name, its code in the title and data-code. */
@@ -46,14 +58,17 @@ export function outletOf(path) {
 export function loadNames() {
   const roles = (session.user && session.user.roles) || [];
   const has = (list) => list.some((r) => roles.includes(r));
-  if (loaded && loadedFor === session.token) return loaded;
-  loadedFor = session.token;
-  known.clear();
+  current();
+  if (loaded) return loaded;
+  const token = session.token;
+  const mine = () => loadedFor === token; // still the sign-in that asked
   const jobs = [];
-  if (has(DASHBOARD_ROLES)) jobs.push(api("GET", "/reporting/dashboard?days=1").then(learnDashboard));
+  if (has(DASHBOARD_ROLES)) {
+    jobs.push(api("GET", "/reporting/dashboard?days=1").then((d) => mine() && learnDashboard(d)));
+  }
   if (has(MANAGE_ROLES)) {
     jobs.push(api("GET", "/reporting/board").then((b) => {
-      for (const o of b.outlets || []) known.set(o.code, o.name);
+      if (mine()) for (const o of b.outlets || []) known.set(o.code, o.name);
     }));
   }
   loaded = Promise.all(jobs.map((j) => j.catch(() => null))).then(() => known);

@@ -66,7 +66,7 @@ export async function orderPage(main, orderId) {
     const steps = d.steps || [];
     const money = d.settlements || [];
     const partsRows = steps.flatMap((s) => (s.data && Array.isArray(s.data.parts_used) ? s.data.parts_used : []));
-    box.replaceChildren(
+    box.replaceChildren(...[
       el("div.sf-page-head",
         el("h2", { "data-order": orderId }, `${t("order")} ${o.order_no || orderId}`),
         el("a.sf-btn", { href: "#/orders" }, t("back"))),
@@ -90,7 +90,7 @@ export async function orderPage(main, orderId) {
         el("div.sf-panel", el("h3", t("parts")), partsRows.length ? fields(Object.fromEntries(partsRows.map((p, i) => [String(i + 1), p]))) : el("div.sf-muted", "—"))),
       money.length || d.money_visible ? el("div.sf-panel", { "data-section": "money" }, el("h3", t("money")),
         el("table.sf-table.sf-compact", el("tbody", money.map((m) => el("tr", el("td", m.milestone), el("td", `${m.currency} ${m.amount}`), el("td", m.status || "")))))) : null,
-    );
+    ].filter(Boolean)); // (a null child would read "null" under the page)
   }
   await load();
   every(10000, () => load().catch(() => null));
