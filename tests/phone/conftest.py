@@ -84,7 +84,9 @@ class PhoneStack:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
+# One stack per test module: orders a module leaves waiting keep their engineers' slots, and
+# the next module's orders would find the nearby smart-lock engineers full.
+@pytest.fixture(scope="module")
 async def phone_stack(
     temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[PhoneStack]:

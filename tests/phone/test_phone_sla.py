@@ -75,6 +75,30 @@ async def deadline_of(
     raise AssertionError(f"the clock of {order_id} never became {'paused' if paused else 'due'}")
 
 
+async def accepting_engineer(
+    http: httpx.AsyncClient, stack: PhoneStack, key: str, phone_number: str
+) -> tuple[str, str]:
+    """Starts an order on pipeline `key` for a 华北 customer and waits until its accept step
+    has an engineer and a running deadline: (order id, engineer's username)."""
+    admin = token(stack, "hq_admin")
+    started = await http.post(
+        "/api/orders",
+        json={
+            "definition_key": key,
+            "variables": {"fault": "智能门锁安装"},
+            "customer": {**CUSTOMER, "phone": phone_number},
+            "region": "huabei",
+        },
+        headers=admin,
+    )
+    assert started.status_code == 201, started.text
+    order_id = started.json()["order_id"]
+    body = await state_at(http, order_id, "accept", admin)
+    engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+    await deadline_of(http, order_id, token(stack, engineer), paused=False)
+    return order_id, engineer
+
+
 def stored_clock(stack: PhoneStack, order_id: str) -> SlaClock:
     with stack.session_factory() as session:
         return session.scalars(
@@ -89,25 +113,11 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
     stack = phone_stack
     words = WORDS[lang]
     publish_with_sla(stack)
-    customer = {**CUSTOMER, "phone": {"zh": "13700004444", "en": "13700005555"}[lang]}
     admin = token(stack, "hq_admin")
+    phone_number = {"zh": "13700004444", "en": "13700005555"}[lang]
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        started = await http.post(
-            "/api/orders",
-            json={
-                "definition_key": "installation_sla",
-                "variables": {"fault": "智能门锁安装"},
-                "customer": customer,
-                "region": "huabei",
-            },
-            headers=admin,
-        )
-        assert started.status_code == 201, started.text
-        order_id = started.json()["order_id"]
-        body = await state_at(http, order_id, "accept", admin)
-        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+        order_id, engineer = await accepting_engineer(http, stack, "installation_sla", phone_number)
         mine = token(stack, engineer)
-        await deadline_of(http, order_id, mine, paused=False)
 
         await phone.clock.install()  # the page's clock, moved on below
         await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
@@ -186,25 +196,11 @@ async def test_pausing_a_step_no_longer_waiting_says_so_in_the_page_language(
     stack = phone_stack
     words, errors = WORDS[lang], ERRORS[lang]
     publish_with_sla(stack)
-    customer = {**CUSTOMER, "phone": {"zh": "13700006666", "en": "13700007777"}[lang]}
     admin = token(stack, "hq_admin")
+    phone_number = {"zh": "13700006666", "en": "13700007777"}[lang]
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        started = await http.post(
-            "/api/orders",
-            json={
-                "definition_key": "installation_sla",
-                "variables": {"fault": "智能门锁安装"},
-                "customer": customer,
-                "region": "huabei",
-            },
-            headers=admin,
-        )
-        assert started.status_code == 201, started.text
-        order_id = started.json()["order_id"]
-        body = await state_at(http, order_id, "accept", admin)
-        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
+        order_id, engineer = await accepting_engineer(http, stack, "installation_sla", phone_number)
         mine = token(stack, engineer)
-        await deadline_of(http, order_id, mine, paused=False)
 
         await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
         await phone.fill("input[name=username]", engineer)
@@ -254,24 +250,11 @@ async def test_a_plain_timer_shows_its_deadline_without_a_pause(
             session, key="installation_timer", raw=raw, user="designer", unless_unchanged=True
         )
         session.commit()
-    customer = {**CUSTOMER, "phone": {"zh": "13700008888", "en": "13700009999"}[lang]}
-    admin = token(stack, "hq_admin")
+    phone_number = {"zh": "13700008888", "en": "13700009999"}[lang]
     async with httpx.AsyncClient(base_url=stack.url, timeout=30) as http:
-        started = await http.post(
-            "/api/orders",
-            json={
-                "definition_key": "installation_timer",
-                "variables": {"fault": "智能门锁安装"},
-                "customer": customer,
-                "region": "huabei",
-            },
-            headers=admin,
+        order_id, engineer = await accepting_engineer(
+            http, stack, "installation_timer", phone_number
         )
-        assert started.status_code == 201, started.text
-        order_id = started.json()["order_id"]
-        body = await state_at(http, order_id, "accept", admin)
-        engineer = body["state"]["variables"]["dispatch"]["engineer_user_id"]
-        await deadline_of(http, order_id, token(stack, engineer), paused=False)
 
         await phone.goto(f"{stack.url}/phone" + ("?lang=en" if lang == "en" else ""))
         await phone.fill("input[name=username]", engineer)
