@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from servflow.platform.base import Base, JSONType, utcnow
 
+PAUSE_REASON_MAX = 200
+"""The longest pause reason stored (the API takes at most this many characters)."""
+
 
 class SlaCalendar(Base):
     """Working hours, holidays and make-up workdays (workflows.business_time.BusinessCalendar)
@@ -46,6 +49,7 @@ class SlaPolicy(Base):
 class SlaClock(Base):
     """The business-time clock of one step visit: its deadline and at-risk moment as last
     computed (None while paused), what it was computed from, and the ladder levels fired.
+    `pause_reason` is the reason given with the pause in force (None while it runs).
     The breach list reads these stored moments, so a breach shows at its deadline whatever
     the workflow's timer does. `closed_at` is set when the step completes or the order
     closes."""
@@ -72,6 +76,7 @@ class SlaClock(Base):
     fired: Mapped[list[int]] = mapped_column(JSONType, default=list)
     started_at: Mapped[datetime] = mapped_column()
     paused_at: Mapped[datetime | None] = mapped_column()
+    pause_reason: Mapped[str | None] = mapped_column(String(PAUSE_REASON_MAX))
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
     deadline: Mapped[datetime | None] = mapped_column(index=True)
     at_risk_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -20,7 +20,7 @@ from servflow.platform.effects import OrderChanges, OrderFacts, StepOutcome
 from servflow.platform.errors import Forbidden, NotFound, invalid_field
 from servflow.platform.scope import in_scope
 from servflow.sla import repo
-from servflow.sla.models import SlaCalendar, SlaClock, SlaPolicy
+from servflow.sla.models import PAUSE_REASON_MAX, SlaCalendar, SlaClock, SlaPolicy
 from servflow.sla.rules import (
     KEY,
     LadderLevel,
@@ -201,14 +201,16 @@ def clock_event(session: Session, step: StepInput, now: datetime, facts: OrderFa
 
 def apply_event(clock: SlaClock, params: SlaClockParams) -> None:
     """Pauses or resumes `clock` at `params.at` (a start, or a repeat, changes nothing): a
-    resumed clock's moments move by the working time it spent paused."""
+    resumed clock's moments move by the working time it spent paused. A pause stores its
+    reason (None if none given), a resume clears it."""
     if params.event == "pause" and clock.paused_at is None:
         clock.paused_at, clock.deadline, clock.at_risk_at = params.at, None, None
+        clock.pause_reason = params.reason.strip()[:PAUSE_REASON_MAX] or None
     elif params.event == "resume" and clock.paused_at is not None:
         calendar = BusinessCalendar.model_validate(clock.calendar)
         spent = business_time_between(clock.paused_at, params.at, calendar)
         clock.paused_seconds += round(spent.total_seconds())
-        clock.paused_at = None
+        clock.paused_at, clock.pause_reason = None, None
         place_moments(clock)
 
 
@@ -329,6 +331,45 @@ def plan_of(clock: SlaClock) -> SlaPlan:
         policy_key=clock.policy_key,
         policy_version=clock.policy_version,
         calendar_key=clock.calendar_key,
+    )
+
+
+class StepSla(BaseModel):
+    """A waiting step's SLA as the engineer's phone shows it: its deadline (None while paused
+    or before its business clock has started), whether it is paused and why, and whether it
+    may pause at all (a business-time clock; a plain timer cannot)."""
+
+    deadline: datetime | None
+    paused: bool
+    pause_reason: str | None
+    can_pause: bool
+
+
+def step_sla(
+    session: Session,
+    *,
+    order_id: str,
+    node_id: str,
+    visit: int,
+    node_sla: dict[str, Any] | None,
+    timer_deadline: datetime | None,
+) -> StepSla | None:
+    """The SLA of step `node_id` (visit `visit`) whose node says `node_sla` (None: no SLA),
+    read from its stored clock; a plain timer's deadline is `timer_deadline` (the order's
+    live state)."""
+    if not node_sla:
+        return None
+    business = node_sla.get("clock") == "business" or bool(node_sla.get("policy"))
+    if not business:
+        return StepSla(deadline=timer_deadline, paused=False, pause_reason=None, can_pause=False)
+    clock = repo.get_clock(session, order_id=order_id, node_id=node_id, visit=visit)
+    if clock is None:  # starting: the workflow has not stored it yet
+        return StepSla(deadline=None, paused=False, pause_reason=None, can_pause=True)
+    return StepSla(
+        deadline=clock.deadline,
+        paused=clock.paused_at is not None,
+        pause_reason=clock.pause_reason if clock.paused_at is not None else None,
+        can_pause=True,
     )
 
 

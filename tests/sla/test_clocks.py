@@ -208,6 +208,7 @@ async def test_a_paused_clock_does_not_breach_and_resumes_with_its_deadline_move
         with session_factory() as session:
             row = session.scalars(select(SlaClock).where(SlaClock.order_id == handle.id)).one()
             assert row.paused_at is not None and row.deadline is None
+            assert row.pause_reason == "等待配件"
     await skip_to(skipping, monday + timedelta(hours=30))  # past the old deadline, paused
     assert (await state(handle)).breaches == []
     manager = principal("region_mgr_huabei", "region_manager", "huabei")
@@ -224,6 +225,9 @@ async def test_a_paused_clock_does_not_breach_and_resumes_with_its_deadline_move
     assert moved is not None
     # (The test server's clock runs on between calls: a few seconds either way.)
     assert abs(moved - first_deadline - timedelta(hours=29)) < timedelta(minutes=1)
+    with session_factory() as session:
+        row = session.scalars(select(SlaClock).where(SlaClock.order_id == handle.id)).one()
+        assert row.paused_at is None and row.pause_reason is None
     assert held.breaches == [] and resumed.breaches == []
     await submit(handle, "repair", {}, user=ENGINEER, issued_at=await skipping.get_current_time())
     result = await handle.result()
