@@ -1,6 +1,6 @@
 """The engineer's phone (H5, also inside WeCom's browser) and the customer's sign-off
 page: the pages at /phone and /phone/signoff/<token>, and what they read from the API
-(a task with its form and where to go; the parts catalogue)."""
+(a task with its form, where to go and its SLA clock; the parts catalogue)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from servflow.definitions import service as definitions
 from servflow.inventory import service as inventory
 from servflow.org.rules import Principal
 from servflow.platform.errors import Conflict
+from servflow.sla import service as sla
+from servflow.sla.service import StepSla
+from workflows.contracts import ActiveNode
 
 DESIGNER = Path(__file__).resolve().parents[2] / "designer"
 BUNDLE = DESIGNER / "static" / "build" / "phone.js"
@@ -75,6 +78,9 @@ class PhoneTask(BaseModel):
     form: list[dict[str, Any]]
     choices: list[str]
     """Outcomes the step offers (accept/decline for an acceptance step)."""
+    sla: StepSla | None = None
+    """The step's SLA (None without one): deadline (None while paused or while a business
+    clock starts), paused, the reason of the pause in force (whoever paused), can_pause."""
 
 
 class PartPublic(BaseModel):
@@ -92,10 +98,22 @@ def map_url(lat: float | None, lng: float | None, name: str) -> str:
     return f"https://uri.amap.com/marker?position={lng},{lat}&name={quote(name)}&coordinate=gaode"
 
 
-def _form(session: Any, key: str, version: int, node_id: str) -> tuple[list[dict[str, Any]], str]:
+def _form(
+    session: Any, key: str, version: int, order_id: str, active: ActiveNode
+) -> tuple[list[dict[str, Any]], str, StepSla | None]:
     body = definitions.get_version(session, key=key, version=version).body
-    node: dict[str, Any] = next((n for n in body.get("nodes", []) if n.get("id") == node_id), {})
-    return list(node.get("form") or []), str(node.get("type", ""))
+    node: dict[str, Any] = next(
+        (n for n in body.get("nodes", []) if n.get("id") == active.node_id), {}
+    )
+    clock = sla.step_sla(
+        session,
+        order_id=order_id,
+        node_id=active.node_id,
+        visit=active.visit,
+        node_sla=node.get("sla") or None,
+        timer_deadline=active.sla_deadline,
+    )
+    return list(node.get("form") or []), str(node.get("type", "")), clock
 
 
 @router.get("/tasks/{order_id}/{node_id}", response_model=PhoneTask, responses=ERRORS)
@@ -110,7 +128,9 @@ async def read_phone_task(
     )
     if state is None or active is None or active.assignee != user.username:
         raise Conflict(f"step '{node_id}' of order '{order_id}' is not waiting for you")
-    form, node_type = await db(ctx, _form, state.definition_key, state.definition_version, node_id)
+    form, node_type, clock = await db(
+        ctx, _form, state.definition_key, state.definition_version, order_id, active
+    )
     customer = state.context.customer or {}
     lat, lng = customer.get("lat"), customer.get("lng")
     address = str(customer.get("address", ""))
@@ -131,6 +151,7 @@ async def read_phone_task(
         ),
         form=form,
         choices=["accepted", "declined"] if not form and node_type == "task" else ["done"],
+        sla=clock,
     )
 
 

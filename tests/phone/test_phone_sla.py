@@ -1,7 +1,8 @@
 """On a phone's viewport in Chromium: the engineer of a step with a business-time SLA sees
 its deadline and time left, pauses the clock waiting for parts (等配件), sees it paused
 (also after opening the task again), the order's clock is paused per the API and the store,
-and resumes it — in Chinese and in English."""
+and resumes it — in Chinese and in English; a pause a manager made through the API shows
+its reason on the engineer's phone (the reason is stored with the clock)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ WORDS = {
         "confirm": "确认暂停",
         "pick": "请选择暂停原因",
         "paused": "计时已暂停 · 原因: 等配件",
+        "by_manager": "计时已暂停 · 原因: 等客户",
         "resume": "恢复计时",
     },
     "en": {
@@ -43,6 +45,7 @@ WORDS = {
         "confirm": "Pause now",
         "pick": "Please choose why",
         "paused": "Clock paused · reason: Waiting for parts",
+        "by_manager": "Clock paused · reason: Waiting for customer",
         "resume": "Resume",
     },
 }
@@ -153,6 +156,7 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
         assert await deadline_of(http, order_id, mine, paused=True) is None
         clock = stored_clock(stack, order_id)
         assert clock.paused_at is not None and clock.deadline is None
+        assert clock.pause_reason == "等配件"
         for state in ("breached", "at_risk"):
             listed = await http.get("/api/sla/breaches", params={"state": state}, headers=admin)
             assert listed.status_code == 200
@@ -172,7 +176,54 @@ async def test_engineer_pauses_the_clock_waiting_for_parts_on_the_phone_and_resu
         assert await deadline_of(http, order_id, mine, paused=False) is not None
         clock = stored_clock(stack, order_id)
         assert clock.paused_at is None and clock.deadline is not None
+        assert clock.pause_reason is None
         await expect(phone.get_by_role("button", name=words["pause"], exact=True)).to_be_visible()
+
+        # A pause made by a manager through the API: the reason is stored with the clock,
+        # so the engineer's phone shows it (nothing of it in the page's storage), in the
+        # page's language; the manager's resume clears it.
+        step = f"/api/orders/{order_id}/steps/accept/sla"
+        paused = await http.post(f"{step}/pause", json={"reason": "等客户"}, headers=admin)
+        assert paused.status_code == 202, paused.text
+        assert (await stored_pause(stack, order_id, paused=True)).pause_reason == "等客户"
+        read = await http.get(f"/api/phone/tasks/{order_id}/accept", headers=mine)
+        assert read.status_code == 200, read.text
+        assert read.json()["sla"] == {
+            "deadline": None,
+            "paused": True,
+            "pause_reason": "等客户",
+            "can_pause": True,
+        }
+        await phone.goto(f"{stack.url}/phone")
+        await task.click()
+        await expect(card).to_have_attribute("data-state", "paused")
+        await expect(card.locator(".notice.warn")).to_have_text(words["by_manager"])
+        await speaks(phone, lang)
+        stored = await phone.evaluate("() => JSON.stringify(Object.entries(localStorage))")
+        assert "等客户" not in stored and "等配件" not in stored
+
+        resumed = await http.post(f"{step}/resume", headers=admin)
+        assert resumed.status_code == 202, resumed.text
+        assert (await stored_pause(stack, order_id, paused=False)).pause_reason is None
+        read = await http.get(f"/api/phone/tasks/{order_id}/accept", headers=mine)
+        sla = read.json()["sla"]
+        assert sla["paused"] is False and sla["pause_reason"] is None
+        assert sla["deadline"] is not None
+        await phone.goto(f"{stack.url}/phone")
+        await task.click()
+        await expect(card).to_have_attribute("data-state", "running")
+        await expect(card.locator(".sla-left")).to_contain_text(words["left"])
+        await expect(card.locator(".notice.warn")).to_have_count(0)
+
+
+async def stored_pause(stack: PhoneStack, order_id: str, *, paused: bool) -> SlaClock:
+    """The accept step's stored clock once the workflow has (un)paused it."""
+    for _ in range(300):
+        clock = stored_clock(stack, order_id)
+        if (clock.paused_at is not None) == paused:
+            return clock
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the clock of {order_id} never became {'paused' if paused else 'due'}")
 
 
 ERRORS = {

@@ -111,54 +111,27 @@ export async function flush() {
 }
 
 // ---- SLA clock of a step --------------------------------------------------------------
-// The API tells whether a step's clock runs (its deadline, in the order's live state) and
-// whether it may pause (the definition's business-time `sla`); the reason of a pause is
-// not read back by any route the engineer may call, so the phone remembers the one it sent.
-const HOLDS = "sf-phone-holds";
-
-function holds() {
-  try {
-    return JSON.parse(localStorage.getItem(HOLDS) || "{}");
-  } catch {
-    return {};
-  }
-}
-
-export function heldReason(orderId, nodeId) {
-  return holds()[`${orderId}/${nodeId}`] || "";
-}
-
-function remember(orderId, nodeId, reason) {
-  const all = holds();
-  if (reason === null) delete all[`${orderId}/${nodeId}`];
-  else all[`${orderId}/${nodeId}`] = reason;
-  localStorage.setItem(HOLDS, JSON.stringify(all));
-}
 
 /** The step's SLA as the phone shows it: null without one, else {deadline (Date|null),
- * pausable, paused, reason}. From GET /orders/{id} (live state, the engineer's own order)
- * and GET /definitions/{key}/versions/{v} (any signed-in user). */
-export async function stepSla(orderId, nodeId) {
-  const order = await call("GET", `/orders/${encodeURIComponent(orderId)}`);
-  const state = order && order.state;
-  const active = state && state.active.find((a) => a.node_id === nodeId);
-  if (!active) return null;
-  const version = await call("GET", `/definitions/${encodeURIComponent(state.definition_key)}/versions/${state.definition_version}`);
-  const node = (version.definition.nodes || []).find((n) => n.id === nodeId);
-  const sla = node && node.sla;
+ * pausable, paused, reason}, as the API stores it (GET /phone/tasks/{id}/{node}: the clock's
+ * deadline, whether it is paused and the reason given, by whoever paused it). */
+export function slaOf(task) {
+  const sla = task && task.sla;
   if (!sla) return null;
-  const pausable = sla.clock === "business" || Boolean(sla.policy);
-  const deadline = active.sla_deadline ? new Date(active.sla_deadline) : null;
-  // A business clock without a deadline is paused (a plain timer always has one).
-  const paused = pausable && deadline === null;
-  if (!paused) remember(orderId, nodeId, null);
-  return { deadline, pausable, paused, reason: paused ? heldReason(orderId, nodeId) : "" };
+  return {
+    deadline: sla.deadline ? new Date(sla.deadline) : null,
+    pausable: Boolean(sla.can_pause),
+    paused: Boolean(sla.paused),
+    reason: sla.pause_reason || "",
+  };
+}
+
+export async function stepSla(orderId, nodeId) {
+  return slaOf(await call("GET", `/phone/tasks/${encodeURIComponent(orderId)}/${encodeURIComponent(nodeId)}`));
 }
 
 /** Pauses (reason given) or resumes (reason null) the step's clock. */
 export async function holdSla(orderId, nodeId, reason) {
   const path = `/orders/${encodeURIComponent(orderId)}/steps/${encodeURIComponent(nodeId)}/sla/${reason === null ? "resume" : "pause"}`;
-  const answer = await call("POST", path, reason === null ? {} : { json: { reason } });
-  remember(orderId, nodeId, reason);
-  return answer;
+  return call("POST", path, reason === null ? {} : { json: { reason } });
 }

@@ -1,6 +1,6 @@
 // The engineer's phone (H5; also inside WeCom's browser) and the customer's sign-off page.
 import "./phone.css";
-import { auth, call, ApiError, upload, enqueue, flush, pending, stepSla, holdSla } from "./api.js";
+import { auth, call, ApiError, upload, enqueue, flush, pending, stepSla, slaOf, holdSla } from "./api.js";
 import { signaturePad } from "./signature.js";
 import { t, getLang, setLang, fieldLabel, stepName, errorText, duration } from "./i18n.js";
 
@@ -106,7 +106,7 @@ async function taskScreen(orderId, nodeId) {
     h("a", { class: "button", href: task.place.map_url, target: "_blank", rel: "noopener", text: t("navigate") }),
   );
   const head = h("section", { class: "card" }, h("div", { class: "muted", text: task.order_no }), h("div", { text: task.fault }));
-  const clock = slaCard(task.order_id, task.node_id);
+  const clock = slaCard(task.order_id, task.node_id, slaOf(task));
   if (task.choices.includes("accepted")) {
     const decide = (outcome) => submit(task, {}, outcome);
     return screen(stepName(task), head, clock, place,
@@ -145,11 +145,11 @@ function holdErrorText(error) {
 }
 
 /** The step's deadline and time left, "Pause clock" with a reason while it runs, the
- * reason and "Resume" while paused; empty for a step without an SLA. Filled in when the
- * order's state has been read (the task is shown meanwhile). */
-function slaCard(orderId, nodeId) {
+ * reason and "Resume" while paused; empty for a step without an SLA. `first` is the SLA
+ * the task was read with; a clock still starting (no deadline yet) is read again. */
+function slaCard(orderId, nodeId, first) {
   const card = h("section", { class: "card sla", hidden: true, "aria-live": "polite" });
-  let sla = null;
+  let sla = first;
   let error = "";
   let picking = false;
   let chosen = null;
@@ -233,7 +233,7 @@ function slaCard(orderId, nodeId) {
     }
   }
 
-  // Just resumed: until the order answers the new deadline, its clock reads as paused.
+  // Just resumed: until the order's workflow has stored the resume, its clock reads paused.
   async function reload(tries = 1, resuming = false) {
     for (let i = 0; i < tries; i += 1) {
       try {
@@ -258,7 +258,8 @@ function slaCard(orderId, nodeId) {
     left.textContent = t(ms < 0 ? "sla_over" : "sla_left", { d: duration(ms) });
   }, 30000);
 
-  reload();
+  draw();
+  if (sla && !sla.paused && !sla.deadline) reload(40);
   return card;
 }
 
