@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api.main import create_app
+from servflow.customers import service as customers
+from servflow.platform.base import utcnow
 from tests.api.conftest import api_settings, make_headers
 from tests.world import World
 
@@ -55,3 +57,19 @@ def headers(
     session_factory: sessionmaker[Session], world: World
 ) -> Callable[[str], dict[str, str]]:
     return make_headers(session_factory)
+
+
+def signoff_link(session: Session, world: World, order_id: str = "order-1") -> str:
+    """A sign-off link (committed) for an order of outlet bj-001 served by engineer_bj_near."""
+    token, _ = customers.create_signoff_link(
+        session,
+        order_id=order_id,
+        customer_id=None,
+        org_path=world.units["bj-001"].path,
+        region="huabei",
+        outlet="bj-001",
+        engineer="engineer_bj_near",
+        now=utcnow(),
+    )
+    session.commit()
+    return token

@@ -9,10 +9,9 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from servflow.customers import service
 from servflow.notify import service as notify
 from servflow.notify.models import Notification
-from servflow.platform.base import utcnow
+from tests.customers.conftest import signoff_link
 from tests.world import NOW
 
 
@@ -26,23 +25,8 @@ def signature() -> str:
     return "data:image/png;base64," + base64.b64encode(png()).decode()
 
 
-def link(session, world, order_id="order-1"):
-    token, _ = service.create_signoff_link(
-        session,
-        order_id=order_id,
-        customer_id=None,
-        org_path=world.units["bj-001"].path,
-        region="huabei",
-        outlet="bj-001",
-        engineer="engineer_bj_near",
-        now=utcnow(),
-    )
-    session.commit()
-    return token
-
-
 async def test_a_signoff_link_works_once(api, session, world):
-    token = link(session, world)
+    token = signoff_link(session, world)
     page = await api.get(f"/api/signoff/{token}")
     assert page.status_code == 200 and page.json()["engineer"] == "engineer_bj_near"
     first = await api.post(f"/api/signoff/{token}", json={"rating": 9, "signature": signature()})
@@ -59,7 +43,7 @@ async def test_a_signoff_link_works_once(api, session, world):
 
 
 async def test_a_rating_outside_0_to_10_or_a_bad_signature_is_refused(api, session, world):
-    token = link(session, world)
+    token = signoff_link(session, world)
     high = await api.post(f"/api/signoff/{token}", json={"rating": 11, "signature": signature()})
     assert high.status_code == 422
     text = await api.post(f"/api/signoff/{token}", json={"rating": 5, "signature": "hello"})
@@ -68,7 +52,7 @@ async def test_a_rating_outside_0_to_10_or_a_bad_signature_is_refused(api, sessi
 
 
 async def test_a_low_score_opens_a_follow_up_for_the_managers(api, headers, session, world):
-    token = link(session, world, order_id="order-7")
+    token = signoff_link(session, world, order_id="order-7")
     done = await api.post(
         f"/api/signoff/{token}",
         json={"rating": 3, "comment": "迟到两小时", "signature": signature()},

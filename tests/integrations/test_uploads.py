@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
-from servflow.customers import service as customers
 from servflow.customers.models import Survey
 from servflow.integrations.files import DiskBackend, FileStore, S3Backend, StoreUnavailable
 from servflow.integrations.uploads import service as uploads
@@ -33,6 +32,7 @@ from servflow.integrations.uploads.models import UploadGrant
 from servflow.orders.models import WorkOrder
 from servflow.platform.base import utcnow
 from tests.api.conftest import api_settings, make_headers
+from tests.customers.conftest import signoff_link
 from tests.world import World
 
 Headers = Callable[[str], dict[str, str]]
@@ -229,20 +229,7 @@ async def test_the_signoff_link_reads_its_own_signature_and_nothing_else(
     api, headers, order, session_factory, world
 ):
     with session_factory() as session:
-        tokens = []
-        for order_id in (order, "wo-upload-2"):
-            token, _ = customers.create_signoff_link(
-                session,
-                order_id=order_id,
-                customer_id=None,
-                org_path=world.units["bj-001"].path,
-                region="huabei",
-                outlet="bj-001",
-                engineer="engineer_bj_near",
-                now=utcnow(),
-            )
-            tokens.append(token)
-        session.commit()
+        tokens = [signoff_link(session, world, order_id) for order_id in (order, "wo-upload-2")]
     mine, other = tokens
     signed = await api.post(f"/api/signoff/{mine}", json={"rating": 9, "signature": signature()})
     assert signed.status_code == 200, signed.text
@@ -303,17 +290,7 @@ async def test_a_store_fault_is_a_503_and_leaves_no_row(
     else:
         settings = s3_settings(s3_server, f"gone-{uuid.uuid4().hex[:8]}")
     with session_factory() as session:
-        token, _ = customers.create_signoff_link(
-            session,
-            order_id=order,
-            customer_id=None,
-            org_path=world.units["bj-001"].path,
-            region="huabei",
-            outlet="bj-001",
-            engineer="engineer_bj_near",
-            now=utcnow(),
-        )
-        session.commit()
+        token = signoff_link(session, world, order)
     me = headers("engineer_bj_near")
     async with api_with(session_factory, settings) as api:
         refused = await upload(api, me, png(color=(1, 1, 1)), order_id=order)
