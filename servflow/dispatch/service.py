@@ -4,7 +4,7 @@ count (this module is the one writer of `engineer.current_load`)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,9 @@ from servflow.org.service import Units
 from servflow.platform.base import utcnow
 from servflow.platform.errors import invalid_field
 from servflow.platform.scope import region_code
+
+if TYPE_CHECKING:
+    from servflow.org.models import OrgUnit
 
 visits_and_last_distance = repo.visits_and_last_distance
 
@@ -99,6 +102,28 @@ def _leave(leave: dict[str, Any]) -> dict[str, str]:
     return {"from": str(start), "to": str(end)}
 
 
+def _outlet_in_scope(session: Session, *, outlet: str, scope_path: str | None) -> OrgUnit:
+    """The outlet `outlet`; Invalid on `outlet` when unknown, no outlet or out of scope."""
+    unit = org.get_unit_by_code(session, code=outlet)
+    if unit is None or unit.kind != "outlet":
+        raise invalid_field("outlet", f"no outlet '{outlet}'")
+    org.check_in_scope(unit.path, scope_path, field="outlet", unknown=f"no outlet '{outlet}'")
+    return unit
+
+
+def _engineer_to_save(session: Session, *, code: str, scope_path: str | None) -> Engineer:
+    """The engineer `code` (checked in scope), or a new one with no open jobs, added."""
+    engineer = repo.get_engineer_by_code(session, code=code)
+    if engineer is None:
+        engineer = Engineer(code=code, current_load=0)
+        session.add(engineer)
+    else:
+        org.check_in_scope(
+            engineer.outlet.path, scope_path, field="code", unknown=f"no engineer '{code}'"
+        )
+    return engineer
+
+
 def save_engineer(
     session: Session,
     *,
@@ -126,22 +151,12 @@ def save_engineer(
         Invalid: the outlet, or the engineer's current outlet, is outside `scope_path`
             (answered as if unknown).
     """
-    unit = org.get_unit_by_code(session, code=outlet)
-    if unit is None or unit.kind != "outlet":
-        raise invalid_field("outlet", f"no outlet '{outlet}'")
-    org.check_in_scope(unit.path, scope_path, field="outlet", unknown=f"no outlet '{outlet}'")
+    unit = _outlet_in_scope(session, outlet=outlet, scope_path=scope_path)
     skill_codes, checked = check_certificates(
         session, skills=skills, certificates=certificates or []
     )
     user_id = _login_of(session, username=username, code=code)
-    engineer = repo.get_engineer_by_code(session, code=code)
-    if engineer is None:
-        engineer = Engineer(code=code, current_load=0)
-        session.add(engineer)
-    else:
-        org.check_in_scope(
-            engineer.outlet.path, scope_path, field="code", unknown=f"no engineer '{code}'"
-        )
+    engineer = _engineer_to_save(session, code=code, scope_path=scope_path)
     if user_id is not None:
         engineer.user_id = user_id
     engineer.name, engineer.phone, engineer.outlet_id = name, phone, unit.id
