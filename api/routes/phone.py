@@ -98,9 +98,10 @@ def map_url(lat: float | None, lng: float | None, name: str) -> str:
     return f"https://uri.amap.com/marker?position={lng},{lat}&name={quote(name)}&coordinate=gaode"
 
 
-def _form(
+def _form_and_sla(
     session: Any, key: str, version: int, order_id: str, active: ActiveNode
 ) -> tuple[list[dict[str, Any]], str, StepSla | None]:
+    """The step's form and node type from its pipeline version, and its SLA clock."""
     body = definitions.get_version(session, key=key, version=version).body
     node: dict[str, Any] = next(
         (n for n in body.get("nodes", []) if n.get("id") == active.node_id), {}
@@ -129,7 +130,7 @@ async def read_phone_task(
     if state is None or active is None or active.assignee != user.username:
         raise Conflict(f"step '{node_id}' of order '{order_id}' is not waiting for you")
     form, node_type, clock = await db(
-        ctx, _form, state.definition_key, state.definition_version, order_id, active
+        ctx, _form_and_sla, state.definition_key, state.definition_version, order_id, active
     )
     customer = state.context.customer or {}
     lat, lng = customer.get("lat"), customer.get("lng")
