@@ -33,6 +33,7 @@ from servflow.org.rules import Principal
 from servflow.platform.errors import AppError, NotFound
 from servflow.platform.settings import Settings
 from workflows.contracts import OrderContext
+from workflows.definition import Definition
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,31 @@ def _prepare(
     units = dispatch.outlet_for(session, lat=buyer.lat, lng=buyer.lng)
     if units.outlet is None:
         raise AppError("no located outlet to serve the order")
+    _link_customer(session, row, buyer)
+    definition, subs = definitions.load_snapshot(session, key=definition_key, version=None)
+    placement = orders.Placement(
+        region=units.region.code if units.region else "",
+        outlet=units.outlet.code,
+        path=units.outlet.path,
+        region_name=units.region.name if units.region else "",
+    )
+    order_id = rules.order_id_for(row.platform, row.external_order_id or row.msg_id)
+    return Prepared(
+        message_id=row.id,
+        new_order=_new_order(
+            row,
+            buyer,
+            order_id=order_id,
+            definition=definition,
+            subdefinitions=subs,
+            placement=placement,
+        ),
+    )
+
+
+def _link_customer(session: Session, row: InboundMessage, buyer: Buyer) -> None:
+    """Links the buyer to their customer (created when new), and their platform's buyer id
+    to that customer when the message gives one."""
     customer, _ = customers.link_or_create_customer(
         session,
         name=buyer.name,
@@ -201,41 +227,42 @@ def _prepare(
         customers.link_identity(
             session, customer=customer, kind=row.platform, value=buyer.buyer_id, by="intake"
         )
-    definition, subs = definitions.load_snapshot(session, key=definition_key, version=None)
-    placement = orders.Placement(
-        region=units.region.code if units.region else "",
-        outlet=units.outlet.code,
-        path=units.outlet.path,
-        region_name=units.region.name if units.region else "",
-    )
-    order_id = rules.order_id_for(row.platform, row.external_order_id or row.msg_id)
-    return Prepared(
-        message_id=row.id,
-        new_order=engine.NewOrder(
-            order_id=order_id,
-            definition=definition,
-            subdefinitions=subs,
-            variables={
-                "fault": buyer.product,
-                "platform": row.platform,
-                "external_order_id": row.external_order_id,
+
+
+def _new_order(
+    row: InboundMessage,
+    buyer: Buyer,
+    *,
+    order_id: str,
+    definition: Definition,
+    subdefinitions: dict[str, Definition],
+    placement: orders.Placement,
+) -> engine.NewOrder:
+    """The order the message starts: the buyer's fault and address, its platform's ids."""
+    return engine.NewOrder(
+        order_id=order_id,
+        definition=definition,
+        subdefinitions=subdefinitions,
+        variables={
+            "fault": buyer.product,
+            "platform": row.platform,
+            "external_order_id": row.external_order_id,
+        },
+        context=OrderContext(
+            region=placement.region_label,
+            outlet=placement.outlet,
+            customer={
+                "name": buyer.name,
+                "phone": buyer.phone,
+                "address": buyer.address,
+                "city": buyer.city,
+                "lat": buyer.lat,
+                "lng": buyer.lng,
             },
-            context=OrderContext(
-                region=placement.region_label,
-                outlet=placement.outlet,
-                customer={
-                    "name": buyer.name,
-                    "phone": buyer.phone,
-                    "address": buyer.address,
-                    "city": buyer.city,
-                    "lat": buyer.lat,
-                    "lng": buyer.lng,
-                },
-                started_by=f"{row.platform}-intake",
-            ),
-            placement=placement,
-            fingerprint=order_id,
+            started_by=f"{row.platform}-intake",
         ),
+        placement=placement,
+        fingerprint=order_id,
     )
 
 
