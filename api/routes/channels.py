@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from api.deps import AppContext, CtxDep, CurrentUser, IdPath, Manager
 from api.order_access import db
-from api.schemas import ERRORS, Page
+from api.schemas import ERRORS, Page, page_of
 from servflow.integrations.marketplaces import rules as marketplace_rules
 from servflow.integrations.marketplaces import service as marketplaces
 from servflow.integrations.sealing import Sealer
@@ -127,8 +127,9 @@ def _take_click(session: Any, config: wecom.WecomConfig, **kwargs: Any) -> wecom
 
 
 def _notifications(session: Any, user: Any, **kwargs: Any) -> Page[NotificationPublic]:
-    rows, count = notify.page_notifications(session, user, **kwargs)
-    return Page(data=[NotificationPublic.model_validate(r) for r in rows], count=count)
+    return page_of(
+        notify.page_notifications(session, user, **kwargs), NotificationPublic.model_validate
+    )
 
 
 @router.get("/notifications", response_model=Page[NotificationPublic], responses=ERRORS)
@@ -295,8 +296,9 @@ WritebackState = Literal["pending", "retry", "sent", "dead"]
 
 
 def _writebacks(session: Any, user: Any, **kwargs: Any) -> Page[WritebackPublic]:
-    rows, count = marketplaces.list_outbound(session, user, **kwargs)
-    return Page(data=[WritebackPublic.model_validate(r) for r in rows], count=count)
+    return page_of(
+        marketplaces.list_outbound(session, user, **kwargs), WritebackPublic.model_validate
+    )
 
 
 @router.get("/marketplaces/writebacks", response_model=Page[WritebackPublic], responses=ERRORS)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CtxDep, CurrentUser, IdPath, Manager
 from api.order_access import db
-from api.schemas import ERRORS, Page
+from api.schemas import ERRORS, Page, page_of
 from servflow.customers import service as customers
 from servflow.notify import service as notify
 from servflow.orders import service as orders
@@ -115,8 +115,8 @@ def _not_engineer(user: Principal) -> None:
 
 
 def _search(session: Any, user: Principal, q: str, limit: int, offset: int) -> Page[CustomerPublic]:
-    rows, count = customers.search_customers(session, user, text=q, limit=limit, offset=offset)
-    return Page(data=[CustomerPublic.model_validate(r) for r in rows], count=count)
+    found = customers.search_customers(session, user, text=q, limit=limit, offset=offset)
+    return page_of(found, CustomerPublic.model_validate)
 
 
 @router.get("/customers", response_model=Page[CustomerPublic], responses=ERRORS)

@@ -22,6 +22,7 @@ from api.schemas import (
     StepPublic,
     TestRunCreate,
     WaitingSteps,
+    page_of,
 )
 from servflow.billing import service as billing
 from servflow.orders import engine
@@ -238,7 +239,7 @@ def _orders_page(
     offset: int,
     filters: orders.DeskFilters | None = None,
 ) -> Page[OrderPublic]:
-    rows, count = orders.search_orders(
+    found = orders.search_orders(
         session,
         user,
         status=status,
@@ -248,7 +249,7 @@ def _orders_page(
         offset=offset,
         filters=filters,
     )
-    return Page(data=[OrderPublic.model_validate(r) for r in rows], count=count)
+    return page_of(found, OrderPublic.model_validate)
 
 
 @router.get("/orders", response_model=Page[OrderPublic], responses=ERRORS)
