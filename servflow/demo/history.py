@@ -250,48 +250,85 @@ def plan_history(
     staffed = [o for o in outlets if any(e.outlet == o.code for e in engineers)]
     if not staffed or not pipelines:
         return []
-    weights = [REGION_VOLUME.get(o.region, 1.0) for o in staffed]
     by_outlet: dict[str, list[Engineer]] = {}
     for engineer in engineers:
         by_outlet.setdefault(engineer.outlet, []).append(engineer)
-    start = now - timedelta(days=days)
+    draw = _OrderDraw(
+        staffed=staffed,
+        weights=[REGION_VOLUME.get(o.region, 1.0) for o in staffed],
+        by_outlet=by_outlet,
+        pipelines=pipelines,
+        start=now - timedelta(days=days),
+        days=days,
+        now=now,
+    )
     planned = []
     for index in range(1, orders + 1):
-        # More orders lately (the business grows), fewer at night.
-        position = math.sqrt(rng.random()) if rng.random() < 0.5 else rng.random()
-        day = start + timedelta(days=position * days)
-        created = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
-            hours=_weighted(rng, range(24), [0.2] * 7 + [1.0] * 14 + [0.4] * 3),
-            minutes=rng.randrange(60),
-            seconds=rng.randrange(60),
-        )
-        if created >= now - timedelta(minutes=5):
-            created = now - timedelta(minutes=5 + rng.randrange(600))
-        outlet = _weighted(rng, staffed, weights)
-        pipeline = _weighted(rng, pipelines, [3, 1][: len(pipelines)] + [1] * (len(pipelines) - 2))
-        order = PlannedOrder(
-            index=index,
-            order_id=f"{PREFIX}{index:05d}",
-            created_at=created,
-            pipeline=pipeline,
-            outlet=outlet,
-            engineer=rng.choice(by_outlet[outlet.code]),
-            customer=_customer(rng, index, outlet),
-            fault=rng.choice(FAULTS.get(pipeline.key, ("上门服务",))),
-        )
-        state = rng.getstate()
-        order.writes = list(_walk(rng, order))
-        late = order.writes[-1].until - now if order.writes else timedelta(0)
-        if late > timedelta(0):
-            # It would still be open at `now`: the same walk (the same draws, replayed)
-            # from an earlier created time, so its last write lands a little before now.
-            margin = timedelta(minutes=5 + random.Random(f"{seed}/{index}").randrange(600))
-            order.created_at = created - late - margin
-            replay = random.Random()
-            replay.setstate(state)
-            order.writes = list(_walk(replay, order))
+        order = _draw_order(rng, draw, index)
+        _walk_finished(rng, order, now=now, seed=seed)
         planned.append(order)
     return planned
+
+
+@dataclass(frozen=True)
+class _OrderDraw:
+    """What every order of the plan is drawn from."""
+
+    staffed: list[Outlet]
+    weights: list[float]
+    by_outlet: dict[str, list[Engineer]]
+    pipelines: Sequence[Pipeline]
+    start: datetime
+    days: int
+    now: datetime
+
+
+def _draw_created(rng: random.Random, draw: _OrderDraw) -> datetime:
+    # More orders lately (the business grows), fewer at night.
+    position = math.sqrt(rng.random()) if rng.random() < 0.5 else rng.random()
+    day = draw.start + timedelta(days=position * draw.days)
+    created = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+        hours=_weighted(rng, range(24), [0.2] * 7 + [1.0] * 14 + [0.4] * 3),
+        minutes=rng.randrange(60),
+        seconds=rng.randrange(60),
+    )
+    if created >= draw.now - timedelta(minutes=5):
+        created = draw.now - timedelta(minutes=5 + rng.randrange(600))
+    return created
+
+
+def _draw_order(rng: random.Random, draw: _OrderDraw, index: int) -> PlannedOrder:
+    """One order (without its writes): when, where, which pipeline, who, for whom."""
+    created = _draw_created(rng, draw)
+    outlet = _weighted(rng, draw.staffed, draw.weights)
+    pipelines = draw.pipelines
+    pipeline = _weighted(rng, pipelines, [3, 1][: len(pipelines)] + [1] * (len(pipelines) - 2))
+    return PlannedOrder(
+        index=index,
+        order_id=f"{PREFIX}{index:05d}",
+        created_at=created,
+        pipeline=pipeline,
+        outlet=outlet,
+        engineer=rng.choice(draw.by_outlet[outlet.code]),
+        customer=_customer(rng, index, outlet),
+        fault=rng.choice(FAULTS.get(pipeline.key, ("上门服务",))),
+    )
+
+
+def _walk_finished(rng: random.Random, order: PlannedOrder, *, now: datetime, seed: int) -> None:
+    """Sets the order's writes, walked so its last one lands before `now`."""
+    created = order.created_at
+    state = rng.getstate()
+    order.writes = list(_walk(rng, order))
+    late = order.writes[-1].until - now if order.writes else timedelta(0)
+    if late > timedelta(0):
+        # It would still be open at `now`: the same walk (the same draws, replayed)
+        # from an earlier created time, so its last write lands a little before now.
+        margin = timedelta(minutes=5 + random.Random(f"{seed}/{order.index}").randrange(600))
+        order.created_at = created - late - margin
+        replay = random.Random()
+        replay.setstate(state)
+        order.writes = list(_walk(replay, order))
 
 
 def _customer(rng: random.Random, index: int, outlet: Outlet) -> dict[str, Any]:
@@ -306,76 +343,115 @@ def _customer(rng: random.Random, index: int, outlet: Outlet) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _WalkState:
+    """Where a walk is: its clock, the order's status, what it has drawn and met."""
+
+    at: datetime
+    status: str = "running"
+    late: bool = False
+    variables: dict[str, Any] = field(default_factory=dict)
+    pending: list[TimelineEntry] = field(default_factory=list)
+
+
 def _walk(rng: random.Random, order: PlannedOrder) -> Iterator[Write]:
     """The order's writes, node by node from the pipeline's start, in the order the
     interpreter would make them (times drawn per node type and region)."""
     pace = REGION_PACE.get(order.outlet.region, 1.0)
-    at = order.created_at
-    status = "running"
+    state = _WalkState(at=order.created_at)
     revisit = rng.random() < 0.12
     parts_needed = rng.random() < 0.18
-    late = False
-    variables: dict[str, Any] = {}
-    pending: list[TimelineEntry] = []
     node_id: str | None = order.pipeline.start
     while node_id is not None:
         node = order.pipeline.nodes[node_id]
         following = node.next
         if node.type == "decision":
-            assert node.branch is not None
-            source, target = node.branch
-            step_name, _, field_name = source.partition(".")
-            if (variables.get(step_name) or {}).get(field_name):
-                following = target
-            pending.append(_entry(node, 1, at, at, "system", "done", {"next": following}))
-            node_id = following
+            node_id = _decide(node, state)
             continue
         if node.type == "end":
             return
         final = following is not None and order.pipeline.nodes[following].type == "end"
         if node.type in AUTOMATIC:
-            took = timedelta(seconds=rng.uniform(0.3, 4))
-            status = "completed" if final else _STATUS.get(node.type, status)
-            yield Write(
-                at, order.index, "auto", node, 1, at + took, status, final=final, unrecorded=pending
-            )
-            pending = []
-            at += took + timedelta(seconds=rng.uniform(1, 30))
+            yield from _walk_automatic(rng, order, node, state, final=final)
         else:
             visits = 2 if revisit and node.type == "service" else 1
             for visit in range(1, visits + 1):
-                took = _human_time(rng, node, pace, parts_needed)
-                deadline = at + timedelta(hours=node.sla_hours) if node.sla_hours else None
-                data = _form(rng, node, order, parts_needed, late, last=visit == visits)
-                yield Write(
-                    at,
-                    order.index,
-                    "wait",
-                    node,
-                    visit,
-                    at,
-                    status,
-                    sla_deadline=deadline,
-                    unrecorded=pending,
+                yield from _walk_visit(
+                    rng, order, node, state, pace, parts_needed, visit, last=visit == visits
                 )
-                pending = []
-                at += took
-                late = late or (deadline is not None and at > deadline)
-                status = _STATUS.get(node.type, status)
-                yield Write(
-                    at,
-                    order.index,
-                    "submit",
-                    node,
-                    visit,
-                    at,
-                    status,
-                    data=data,
-                    sla_deadline=deadline,
-                )
-                variables[node.id] = data
-                at += timedelta(seconds=rng.uniform(1, 20))
         node_id = following
+
+
+def _decide(node: Node, state: _WalkState) -> str | None:
+    """The node a decision goes to (its first branch when the field it reads is set),
+    noted as a pending system step."""
+    assert node.branch is not None
+    following = node.next
+    source, target = node.branch
+    step_name, _, field_name = source.partition(".")
+    if (state.variables.get(step_name) or {}).get(field_name):
+        following = target
+    state.pending.append(_entry(node, 1, state.at, state.at, "system", "done", {"next": following}))
+    return following
+
+
+def _walk_automatic(
+    rng: random.Random, order: PlannedOrder, node: Node, state: _WalkState, *, final: bool
+) -> Iterator[Write]:
+    at = state.at
+    took = timedelta(seconds=rng.uniform(0.3, 4))
+    state.status = "completed" if final else _STATUS.get(node.type, state.status)
+    yield Write(
+        at,
+        order.index,
+        "auto",
+        node,
+        1,
+        at + took,
+        state.status,
+        final=final,
+        unrecorded=state.pending,
+    )
+    state.pending = []
+    state.at = at + took + timedelta(seconds=rng.uniform(1, 30))
+
+
+def _walk_visit(
+    rng: random.Random,
+    order: PlannedOrder,
+    node: Node,
+    state: _WalkState,
+    pace: float,
+    parts_needed: bool,
+    visit: int,
+    *,
+    last: bool,
+) -> Iterator[Write]:
+    """One visit of a human step: its waiting write, then its submitted one."""
+    at = state.at
+    took = _human_time(rng, node, pace, parts_needed)
+    deadline = at + timedelta(hours=node.sla_hours) if node.sla_hours else None
+    data = _form(rng, node, order, parts_needed, state.late, last=last)
+    yield Write(
+        at,
+        order.index,
+        "wait",
+        node,
+        visit,
+        at,
+        state.status,
+        sla_deadline=deadline,
+        unrecorded=state.pending,
+    )
+    state.pending = []
+    at += took
+    state.late = state.late or (deadline is not None and at > deadline)
+    state.status = _STATUS.get(node.type, state.status)
+    yield Write(
+        at, order.index, "submit", node, visit, at, state.status, data=data, sla_deadline=deadline
+    )
+    state.variables[node.id] = data
+    state.at = at + timedelta(seconds=rng.uniform(1, 20))
 
 
 _STATUS = {
@@ -565,75 +641,93 @@ def _variables(order: PlannedOrder, upto: Write) -> dict[str, Any]:
 
 
 def _apply(session_factory: sessionmaker[Session], order: PlannedOrder, write: Write) -> None:
-    pipeline = order.pipeline
     if write.kind == "auto":
-        times = iter((write.at, write.until))
-        step = StepInput(
+        _apply_automatic(session_factory, order, write)
+    elif write.kind == "wait":
+        _apply_waiting(session_factory, order, write)
+    else:
+        _apply_submitted(session_factory, order, write)
+
+
+def _apply_automatic(
+    session_factory: sessionmaker[Session], order: PlannedOrder, write: Write
+) -> None:
+    pipeline = order.pipeline
+    times = iter((write.at, write.until))
+    step = StepInput(
+        order_id=order.order_id,
+        node_id=write.node.id,
+        node_type=write.node.type,
+        visit=write.visit,
+        idempotency_key=f"{order.order_id}/{write.node.id}/{write.visit}",
+        params=write.node.params,
+        variables=_variables(order, write),
+        context=_context(order),
+        definition_key=pipeline.key,
+        definition_version=pipeline.version,
+        status=write.status,  # type: ignore[arg-type]
+        unrecorded_steps=write.unrecorded,
+        final=write.final,
+    )
+    writer.run_step(
+        session_factory,
+        step,
+        activity=AUTOMATIC[write.node.type],
+        effect=_effect(write.node.type, order),
+        clock=lambda: next(times, write.until),
+        lock_order=write.node.type != "report",
+    )
+
+
+def _apply_waiting(
+    session_factory: sessionmaker[Session], order: PlannedOrder, write: Write
+) -> None:
+    pipeline = order.pipeline
+    writer.record_waiting(
+        session_factory,
+        WaitingStep(
             order_id=order.order_id,
             node_id=write.node.id,
             node_type=write.node.type,
             visit=write.visit,
-            idempotency_key=f"{order.order_id}/{write.node.id}/{write.visit}",
-            params=write.node.params,
-            variables=_variables(order, write),
+            assignee=order.engineer.username,
+            since=write.at,
+            sla_deadline=write.sla_deadline,
+            status=write.status,  # type: ignore[arg-type]
             context=_context(order),
             definition_key=pipeline.key,
             definition_version=pipeline.version,
-            status=write.status,  # type: ignore[arg-type]
             unrecorded_steps=write.unrecorded,
-            final=write.final,
-        )
-        writer.run_step(
-            session_factory,
-            step,
-            activity=AUTOMATIC[write.node.type],
-            effect=_effect(write.node.type, order),
-            clock=lambda: next(times, write.until),
-            lock_order=write.node.type != "report",
-        )
-    elif write.kind == "wait":
-        writer.record_waiting(
-            session_factory,
-            WaitingStep(
-                order_id=order.order_id,
-                node_id=write.node.id,
-                node_type=write.node.type,
-                visit=write.visit,
-                assignee=order.engineer.username,
-                since=write.at,
-                sla_deadline=write.sla_deadline,
-                status=write.status,  # type: ignore[arg-type]
-                context=_context(order),
-                definition_key=pipeline.key,
-                definition_version=pipeline.version,
-                unrecorded_steps=write.unrecorded,
-            ),
-            lambda: write.at,
-        )
-    else:
-        started = _started_of(order, write)
-        accepted = StepAccepted(
-            node_id=write.node.id,
-            visit=write.visit,
-            completed_at=write.at,
-            step=_entry(
-                write.node,
-                write.visit,
-                started,
-                write.at,
-                order.engineer.username,
-                "done",
-                write.data,
-            ),
-            status=write.status,  # type: ignore[arg-type]
-            definition_key=pipeline.key,
-            definition_version=pipeline.version,
-            context=_context(order),
-        )
-        with session_factory() as session:
-            writer.record_submitted(
-                session, order_id=order.order_id, accepted=accepted, now=write.at
-            )
+        ),
+        lambda: write.at,
+    )
+
+
+def _apply_submitted(
+    session_factory: sessionmaker[Session], order: PlannedOrder, write: Write
+) -> None:
+    pipeline = order.pipeline
+    started = _started_of(order, write)
+    accepted = StepAccepted(
+        node_id=write.node.id,
+        visit=write.visit,
+        completed_at=write.at,
+        step=_entry(
+            write.node,
+            write.visit,
+            started,
+            write.at,
+            order.engineer.username,
+            "done",
+            write.data,
+        ),
+        status=write.status,  # type: ignore[arg-type]
+        definition_key=pipeline.key,
+        definition_version=pipeline.version,
+        context=_context(order),
+    )
+    with session_factory() as session:
+        writer.record_submitted(session, order_id=order.order_id, accepted=accepted, now=write.at)
 
 
 def _started_of(order: PlannedOrder, write: Write) -> datetime:
