@@ -34,7 +34,7 @@ from servflow.sla.rules import (
 from workflows.business_time import ROUND_THE_CLOCK, BusinessCalendar, business_time_between
 from workflows.contracts import SlaClockParams, SlaLevelPlan, SlaPlan, StepInput, StepResult
 from workflows.durations import parse_duration
-from workflows.nodes.base import DEFAULT_CHANNEL
+from workflows.nodes.base import DEFAULT_CHANNEL, Sla
 
 log = logging.getLogger(__name__)
 EDIT_ROLES = ("hq_admin", "region_manager")
@@ -359,8 +359,7 @@ def step_sla(
     live state)."""
     if not node_sla:
         return None
-    business = node_sla.get("clock") == "business" or bool(node_sla.get("policy"))
-    if not business:
+    if not Sla.model_validate(node_sla).business:
         return StepSla(deadline=timer_deadline, paused=False, pause_reason=None, can_pause=False)
     clock = repo.get_clock(session, order_id=order_id, node_id=node_id, visit=visit)
     if clock is None:  # starting: the workflow has not stored it yet
