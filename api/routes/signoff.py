@@ -135,6 +135,57 @@ def _step_for_customer(session: Any, state: OrderState | None) -> tuple[str, str
     return node_id, ""
 
 
+@dataclass(frozen=True)
+class _LinkFor:
+    """Whom and where a sign-off link is issued for."""
+
+    customer_id: Any
+    org_path: str
+    region: str
+    outlet: str
+    engineer: str
+
+
+def _link_for(user: Principal, *, row: Any, state: Any) -> _LinkFor:
+    """The order's customer, region, outlet and engineer (the first human step's assignee,
+    else the user issuing the link)."""
+    context = state.context if state is not None else None
+    engineer = ""
+    if state is not None:
+        engineer = next((a.assignee for a in state.active if a.human), "")
+    return _LinkFor(
+        customer_id=row.customer_id if row is not None else None,
+        org_path=row.org_path if row is not None else "",
+        region=(row.region if row is not None else "") or (context.region if context else ""),
+        outlet=context.outlet if context else "",
+        engineer=engineer or user.username,
+    )
+
+
+def _text_link(
+    session: Any, *, state: Any, link: Any, order_id: str, url: str, base_url: str, now: datetime
+) -> None:
+    """Texts the link to the customer's phone through the outbox (none without a phone)."""
+    context = state.context if state is not None else None
+    phone = str((context.customer if context else {}).get("phone", ""))
+    if not phone:
+        return
+    # The text carries the whole link (SERVFLOW_PUBLIC_BASE_URL); an SMS template
+    # receives it as its ${link} (servflow.notify.sms).
+    full = base_url.rstrip("/") + url
+    notify.enqueue(
+        session,
+        key=f"signoff-link/{link.id}",
+        channel="sms",
+        recipients=[phone],
+        message=f"请为本次服务签收并评分: {full}",
+        now=now,
+        order_id=order_id,
+        org_path=link.org_path,
+        payload={"sms_params": {"link": full}},
+    )
+
+
 def _link(
     session: Any,
     user: Principal,
@@ -145,43 +196,23 @@ def _link(
     now: datetime,
     base_url: str = "",
 ) -> SignoffLinkPublic:
-    customer = row.customer_id if row is not None else None
-    context = state.context if state is not None else None
-    outlet = context.outlet if context else ""
-    region = (row.region if row is not None else "") or (context.region if context else "")
-    engineer = ""
-    if state is not None:
-        engineer = next((a.assignee for a in state.active if a.human), "")
-    engineer = engineer or user.username
+    target = _link_for(user, row=row, state=state)
     node_id, survey_only = _step_for_customer(session, state)
     token, link = customers.create_signoff_link(
         session,
         order_id=order_id,
-        customer_id=customer,
-        org_path=row.org_path if row is not None else "",
-        region=region,
-        outlet=outlet,
-        engineer=engineer,
+        customer_id=target.customer_id,
+        org_path=target.org_path,
+        region=target.region,
+        outlet=target.outlet,
+        engineer=target.engineer,
         now=now,
         node_id=node_id,
     )
     url = f"/phone/signoff/{token}"
-    phone = str((context.customer if context else {}).get("phone", ""))
-    if phone:
-        # The text carries the whole link (SERVFLOW_PUBLIC_BASE_URL); an SMS template
-        # receives it as its ${link} (servflow.notify.sms).
-        full = base_url.rstrip("/") + url
-        notify.enqueue(
-            session,
-            key=f"signoff-link/{link.id}",
-            channel="sms",
-            recipients=[phone],
-            message=f"请为本次服务签收并评分: {full}",
-            now=now,
-            order_id=order_id,
-            org_path=link.org_path,
-            payload={"sms_params": {"link": full}},
-        )
+    _text_link(
+        session, state=state, link=link, order_id=order_id, url=url, base_url=base_url, now=now
+    )
     session.commit()
     return SignoffLinkPublic(
         order_id=order_id,
@@ -285,6 +316,54 @@ def _customer_data(session: Any, link: Any, *, signature_file: str, body: Signof
     return data
 
 
+def _first_signature(
+    session: Any, *, token: str, link: Any, survey: Any, file_id: str, now: datetime
+) -> None:
+    """On the link's first signature: grants the signature file to the order and the link,
+    and tells the managers and customer care of a low score."""
+    # The signature is the order's (its managers read it) and the link's (its holder
+    # reads it back until the link expires).
+    uploads.grant(
+        session,
+        file_id=file_id,
+        uploaded_by=None,
+        now=now,
+        order_id=link.order_id,
+        node_id=link.node_id or "signoff",
+        org_path=link.org_path,
+        signoff_hash=uploads.token_hash(token),
+        expires_at=link.expires_at,
+    )
+    if survey.follow_up:
+        notify.low_score_follow_up(
+            session,
+            order_id=survey.order_id,
+            org_path=survey.org_path,
+            rating=survey.rating,
+            comment=survey.comment,
+            now=now,
+        )
+    session.commit()
+
+
+def _signed(session: Any, *, link: Any, survey: Any, data: dict[str, Any]) -> _Signed:
+    """The answer to the customer, and the step still to complete (if any)."""
+    session.refresh(link)
+    done = SignoffDone(
+        order_id=survey.order_id,
+        rating=survey.rating,
+        follow_up=survey.follow_up,
+        node_id=link.node_id if link.step_submitted_at is not None else None,
+    )
+    return _Signed(
+        done=done,
+        link_id=link.id,
+        node_id=link.node_id if link.step_submitted_at is None else "",
+        data=data,
+        customer=customers.customer_name(session, customer_id=link.customer_id),
+    )
+
+
 def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn, png: bytes) -> _Signed:
     now = utcnow()
     customers.check_answer(body.rating, body.comment)
@@ -306,43 +385,10 @@ def _sign(session: Any, ctx: AppContext, token: str, body: SignoffIn, png: bytes
         now=now,
     )
     if first:
-        # The signature is the order's (its managers read it) and the link's (its holder
-        # reads it back until the link expires).
-        uploads.grant(
-            session,
-            file_id=stored.file_id,
-            uploaded_by=None,
-            now=now,
-            order_id=link.order_id,
-            node_id=link.node_id or "signoff",
-            org_path=link.org_path,
-            signoff_hash=uploads.token_hash(token),
-            expires_at=link.expires_at,
+        _first_signature(
+            session, token=token, link=link, survey=survey, file_id=stored.file_id, now=now
         )
-        if survey.follow_up:
-            notify.low_score_follow_up(
-                session,
-                order_id=survey.order_id,
-                org_path=survey.org_path,
-                rating=survey.rating,
-                comment=survey.comment,
-                now=now,
-            )
-        session.commit()
-    session.refresh(link)
-    done = SignoffDone(
-        order_id=survey.order_id,
-        rating=survey.rating,
-        follow_up=survey.follow_up,
-        node_id=link.node_id if link.step_submitted_at is not None else None,
-    )
-    return _Signed(
-        done=done,
-        link_id=link.id,
-        node_id=link.node_id if link.step_submitted_at is None else "",
-        data=data,
-        customer=customers.customer_name(session, customer_id=link.customer_id),
-    )
+    return _signed(session, link=link, survey=survey, data=data)
 
 
 def _step_recorded(session: Any, *, order_id: str, link_id: int, accepted: Any) -> None:
