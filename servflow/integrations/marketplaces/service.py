@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -612,6 +612,72 @@ def feeds_from_settings(settings: Settings) -> list[Any]:
     return feeds
 
 
+async def _logged(step: Callable[[], Awaitable[object]], failed: str, *args: object) -> None:
+    """Runs one step of the intake's round; its failure is logged (`failed`), not raised."""
+    try:
+        await step()
+    except Exception:
+        log.exception(failed, *args)
+
+
+async def _poll_feeds(
+    session_factory: sessionmaker[Session],
+    feeds: list[Any],
+    *,
+    sealer: Sealer,
+    clock: Callable[[], datetime],
+    every: float,
+) -> None:
+    """Polls each feed in turn (in a thread); a failed feed is logged, the next one polled."""
+    for feed in feeds:
+        try:
+            await asyncio.to_thread(poll, session_factory, feed, sealer=sealer, clock=clock)
+        except Exception:
+            log.exception("polling %s failed; next round in %s s", feed.platform, every)
+
+
+async def _process_round(
+    session_factory: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
+    *,
+    sealer: Sealer,
+    enricher: Enricher,
+    clock: Callable[[], datetime],
+) -> None:
+    """Queues the milestones orders reached (committed), then turns the received messages
+    into their orders."""
+    with session_factory() as session:
+        queue_progress(session, now=clock())
+        session.commit()
+    await process(
+        session_factory,
+        client,
+        task_queue=settings.task_queue,
+        sealer=sealer,
+        definition_key=settings.intake_definition_key,
+        clock=clock,
+        enricher=enricher,
+    )
+
+
+async def _deliver_writebacks(
+    session_factory: sessionmaker[Session],
+    writebacks: dict[str, Any],
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime],
+) -> None:
+    """Sends the writebacks due (in a thread)."""
+    await asyncio.to_thread(
+        deliver_outbound,
+        session_factory,
+        writebacks,
+        clock=clock,
+        max_attempts=settings.writeback_max_attempts,
+    )
+
+
 async def intake_forever(
     session_factory: sessionmaker[Session],
     client: Client,
@@ -637,44 +703,26 @@ async def intake_forever(
     enricher = Enricher.from_settings(settings, sealer=sealer)
     actor_key = secret(settings.actor_key, setting="actor_key", demo=settings.demo)
     while True:
-        try:
-            await reapply_clicks(session_factory, client, actor_key=actor_key, clock=clock)
-        except Exception:
-            log.exception("re-applying WeCom card clicks failed")
-        for feed in feeds:
-            try:
-                await asyncio.to_thread(poll, session_factory, feed, sealer=sealer, clock=clock)
-            except Exception:
-                log.exception("polling %s failed; next round in %s s", feed.platform, every)
-        try:
-            with session_factory() as session:
-                queue_progress(session, now=clock())
-                session.commit()
-            await process(
-                session_factory,
-                client,
-                task_queue=settings.task_queue,
-                sealer=sealer,
-                definition_key=settings.intake_definition_key,
-                clock=clock,
-                enricher=enricher,
-            )
-        except Exception:
-            log.exception("processing marketplace messages failed")
-        try:
-            await open_follow_ups(
+        await _logged(
+            lambda: reapply_clicks(session_factory, client, actor_key=actor_key, clock=clock),
+            "re-applying WeCom card clicks failed",
+        )
+        await _poll_feeds(session_factory, feeds, sealer=sealer, clock=clock, every=every)
+        await _logged(
+            lambda: _process_round(
+                session_factory, client, settings, sealer=sealer, enricher=enricher, clock=clock
+            ),
+            "processing marketplace messages failed",
+        )
+        await _logged(
+            lambda: open_follow_ups(
                 session_factory, client, task_queue=settings.task_queue, clock=clock
-            )
-        except Exception:
-            log.exception("opening NPS follow-ups failed")
-        try:
-            await asyncio.to_thread(
-                deliver_outbound,
-                session_factory,
-                writebacks,
-                clock=clock,
-                max_attempts=settings.writeback_max_attempts,
-            )
-        except Exception:
-            log.exception("marketplace writeback failed; next round in %s s", every)
+            ),
+            "opening NPS follow-ups failed",
+        )
+        await _logged(
+            lambda: _deliver_writebacks(session_factory, writebacks, settings, clock=clock),
+            "marketplace writeback failed; next round in %s s",
+            every,
+        )
         await asyncio.sleep(every)
